@@ -1,0 +1,129 @@
+/**
+ * The transport-neutral device interface and CTAP status codes.
+ * @module
+ */
+
+/** Options accepted by every long-running device call. */
+export interface CallOptions {
+  /** Aborting sends CTAPHID_CANCEL and rejects with `AbortError` once the device answers. */
+  readonly signal?: AbortSignal;
+  /** Called once per keepalive status change (1 = PROCESSING, 2 = UP_NEEDED). */
+  readonly onKeepalive?: (status: number) => void;
+}
+
+/** A device that speaks CTAP: a USB HID key, the virtual authenticator, a UDP simulator. */
+export interface CtapDevice {
+  /** CAPABILITY bit flags reported by the device (see {@linkcode CAPABILITY}). */
+  readonly capabilities: number;
+  /** Sends one CTAPHID command and resolves with the response payload. */
+  call(cmd: number, data?: Uint8Array, opts?: CallOptions): Promise<Uint8Array>;
+  /** Releases the device; calling it twice is harmless. */
+  close(): Promise<void> | void;
+}
+
+/** CTAPHID capability flags (INIT response byte 16). */
+export const CAPABILITY = {
+  WINK: 0x01,
+  LOCK: 0x02,
+  CBOR: 0x04,
+  NMSG: 0x08,
+} as const;
+
+/** Keepalive status values. */
+export const STATUS = {
+  PROCESSING: 1,
+  UPNEEDED: 2,
+} as const;
+
+/** Every CTAP status code by name (CTAP 2.3 §8.2 plus CTAP1/HID codes). */
+export const CTAP_STATUS = {
+  SUCCESS: 0x00,
+  INVALID_COMMAND: 0x01,
+  INVALID_PARAMETER: 0x02,
+  INVALID_LENGTH: 0x03,
+  INVALID_SEQ: 0x04,
+  TIMEOUT: 0x05,
+  CHANNEL_BUSY: 0x06,
+  LOCK_REQUIRED: 0x0a,
+  INVALID_CHANNEL: 0x0b,
+  CBOR_UNEXPECTED_TYPE: 0x11,
+  INVALID_CBOR: 0x12,
+  MISSING_PARAMETER: 0x14,
+  LIMIT_EXCEEDED: 0x15,
+  UNSUPPORTED_EXTENSION: 0x16,
+  FP_DATABASE_FULL: 0x17,
+  LARGE_BLOB_STORAGE_FULL: 0x18,
+  CREDENTIAL_EXCLUDED: 0x19,
+  PROCESSING: 0x21,
+  INVALID_CREDENTIAL: 0x22,
+  USER_ACTION_PENDING: 0x23,
+  OPERATION_PENDING: 0x24,
+  NO_OPERATIONS: 0x25,
+  UNSUPPORTED_ALGORITHM: 0x26,
+  OPERATION_DENIED: 0x27,
+  KEY_STORE_FULL: 0x28,
+  NOT_BUSY: 0x29,
+  NO_OPERATION_PENDING: 0x2a,
+  UNSUPPORTED_OPTION: 0x2b,
+  INVALID_OPTION: 0x2c,
+  KEEPALIVE_CANCEL: 0x2d,
+  NO_CREDENTIALS: 0x2e,
+  USER_ACTION_TIMEOUT: 0x2f,
+  NOT_ALLOWED: 0x30,
+  PIN_INVALID: 0x31,
+  PIN_BLOCKED: 0x32,
+  PIN_AUTH_INVALID: 0x33,
+  PIN_AUTH_BLOCKED: 0x34,
+  PIN_NOT_SET: 0x35,
+  PUAT_REQUIRED: 0x36,
+  PIN_POLICY_VIOLATION: 0x37,
+  PIN_TOKEN_EXPIRED: 0x38,
+  REQUEST_TOO_LARGE: 0x39,
+  ACTION_TIMEOUT: 0x3a,
+  UP_REQUIRED: 0x3b,
+  UV_BLOCKED: 0x3c,
+  INTEGRITY_FAILURE: 0x3d,
+  INVALID_SUBCOMMAND: 0x3e,
+  UV_INVALID: 0x3f,
+  UNAUTHORIZED_PERMISSION: 0x40,
+  OTHER: 0x7f,
+  SPEC_LAST: 0xdf,
+  EXTENSION_FIRST: 0xe0,
+  EXTENSION_LAST: 0xef,
+  VENDOR_FIRST: 0xf0,
+  VENDOR_LAST: 0xff,
+} as const;
+
+/** Name of a CTAP status code (`UNKNOWN_ERR` for unassigned values). */
+export type CtapStatusName = keyof typeof CTAP_STATUS;
+
+const NAMES: Map<number, string> = new Map();
+for (const [name, code] of Object.entries(CTAP_STATUS)) {
+  if (!NAMES.has(code)) NAMES.set(code, name);
+}
+
+/** Returns the name of a status code, e.g. `PIN_INVALID` for 0x31. */
+export function ctapStatusName(code: number): string {
+  return NAMES.get(code) ?? `UNKNOWN_ERR`;
+}
+
+/** A non-zero CTAP status returned by an authenticator (or raised locally with the same meaning). */
+export class CtapError extends Error {
+  override name = "CtapError";
+  /** Status codes by name, e.g. `CtapError.ERR.PIN_INVALID`. */
+  static readonly ERR = CTAP_STATUS;
+  /** The status byte. */
+  readonly code: number;
+  constructor(code: number, message?: string, options?: { cause?: unknown }) {
+    const name = ctapStatusName(code);
+    super(
+      message ?? `CTAP error: 0x${code.toString(16).padStart(2, "0")} - ${name}`,
+      options,
+    );
+    this.code = code;
+  }
+  /** The status code's name, e.g. `PIN_INVALID`. */
+  get statusName(): string {
+    return ctapStatusName(this.code);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The narrow seam between CTAPHID framing (`src/hid/`) and whatever moves 64-byte reports:
+ * hidapi over FFI, UDP to a firmware simulator, or an in-memory pipe to the
+ * VirtualAuthenticator.
+ * @module
+ */
+import { AbortError, TransportError } from "../errors.ts";
+
+/** What identifies an HID authenticator. */
+export interface HidDescriptor {
+  /** Platform path (hidapi path, `udp://host:port`, `virtual:…`). */
+  readonly path: string;
+  readonly vid: number;
+  readonly pid: number;
+  /** Input report size without report ID (64 for every FIDO key in the wild). */
+  readonly reportSizeIn: number;
+  /** Output report size without report ID. */
+  readonly reportSizeOut: number;
+  readonly productName?: string;
+  readonly serialNumber?: string;
+}
+
+/** Moves whole HID reports (no report-ID byte) to and from one device. */
+export interface HidConnection {
+  /** Writes one report of exactly `reportSizeOut` bytes. */
+  writePacket(packet: Uint8Array): Promise<void>;
+  /**
+   * Resolves with the next input report. Rejects with `AbortError` when `signal` aborts
+   * (promptly: callers implement timeouts this way) and with `TransportError` when the device
+   * is gone.
+   */
+  readPacket(signal?: AbortSignal): Promise<Uint8Array>;
+  /** Releases the connection; idempotent. Pending reads reject with `TransportError`. */
+  close(): Promise<void> | void;
+}
+
+/** One entry of a native HID enumeration (hidapi's `struct hid_device_info`). */
+export interface HidDeviceInfo {
+  readonly path: string;
+  readonly vendorId: number;
+  readonly productId: number;
+  readonly serialNumber?: string;
+  readonly releaseNumber: number;
+  readonly manufacturerString?: string;
+  readonly productString?: string;
+  /** 0 on hidapi-libusb before 0.12 (use the report descriptor then). */
+  readonly usagePage: number;
+  readonly usage: number;
+  readonly interfaceNumber: number;
+  /** hidapi ≥ 0.13 only. */
+  readonly busType?: number;
+}
+
+/** A native HID backend (implemented by `ffi/hidapi.ts`). */
+export interface HidBackend {
+  /** Every HID device (callers filter for FIDO). */
+  enumerate(): Promise<HidDeviceInfo[]>;
+  /** Opens a device path; the connection serializes its native calls. */
+  open(path: string, reportSizeIn?: number, reportSizeOut?: number): Promise<HidConnection>;
+  /** Raw report descriptor, where the backend can read one (hidapi ≥ 0.14). */
+  getReportDescriptor?(path: string): Promise<Uint8Array | undefined>;
+}
+
+/**
+ * A connected pair of in-memory connections: what one side writes, the other reads. Used to
+ * attach the VirtualAuthenticator and by transport tests.
+ */
+export function createConnectionPair(reportSize = 64): [HidConnection, HidConnection] {
+  const a = new MemoryEndpoint(reportSize);
+  const b = new MemoryEndpoint(reportSize);
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
+
+class MemoryEndpoint implements HidConnection {
+  peer!: MemoryEndpoint;
+  closed = false;
+  readonly queue: Uint8Array[] = [];
+  readonly waiters: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+  constructor(readonly reportSize: number) {}
+
+  writePacket(packet: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new TransportError("Connection is closed"));
+    if (this.peer.closed) return Promise.reject(new TransportError("Device disconnected"));
+    if (packet.length !== this.reportSize) {
+      return Promise.reject(
+        new TransportError(`Packet must be ${this.reportSize} bytes, got ${packet.length}`),
+      );
+    }
+    this.peer.deliver(packet.slice());
+    return Promise.resolve();
+  }
+
+  deliver(packet: Uint8Array): void {
+    const w = this.waiters.shift();
+    if (w) w.resolve(packet);
+    else this.queue.push(packet);
+  }
+
+  readPacket(signal?: AbortSignal): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new TransportError("Connection is closed"));
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.peer.closed) return Promise.reject(new TransportError("Device disconnected"));
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (p: Uint8Array) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(p);
+        },
+        reject: (e: Error) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new AbortError(undefined, { cause: signal?.reason }));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    for (const w of this.waiters.splice(0)) w.reject(new TransportError("Connection is closed"));
+    // The other side sees a vanished device.
+    for (const w of this.peer.waiters.splice(0)) {
+      w.reject(new TransportError("Device disconnected"));
+    }
+  }
+}
