@@ -1,0 +1,123 @@
+/**
+ * Internal contracts of the VirtualAuthenticator: between the CTAPHID server side
+ * (`hid_server.ts`, `udp.ts`), the command dispatcher (`authenticator.ts`) and the command
+ * handlers (`pin.ts`, `credman.ts`, `bio.ts`, `large_blobs.ts`, `config.ts`).
+ * @module
+ */
+import type { CborMap } from "../cbor.ts";
+
+/** Per-request context the transport gives the command layer. */
+export interface RequestContext {
+  /** Aborted when the client sends CTAPHID_CANCEL for this request (or the device closes). */
+  readonly signal: AbortSignal;
+  /** Sends a CTAPHID KEEPALIVE with `status` (1 = PROCESSING, 2 = UP_NEEDED). */
+  keepalive(status: number): void;
+}
+
+/** What the CTAPHID server drives: the authenticator's command processing. */
+export interface CtapProcessor {
+  /** CTAPHID capability flags for the INIT response (WINK 1, CBOR 4, NMSG 8). */
+  readonly capabilities: number;
+  /** Device version (major, minor, build) for the INIT response. */
+  readonly deviceVersion: readonly [number, number, number];
+  /** CTAPHID_CBOR: `request` = command byte ‖ CBOR; resolves with status byte ‖ CBOR. */
+  processCbor(request: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
+  /** CTAPHID_MSG: a U2F APDU; resolves with response data ‖ SW1 SW2. */
+  processMsg(apdu: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
+  /** CTAPHID_WINK. */
+  wink?(): void;
+}
+
+/** Why the authenticator asks for user presence or verification. */
+export type UserActionReason =
+  | "makeCredential"
+  | "getAssertion"
+  | "reset"
+  | "selection"
+  | "u2fRegister"
+  | "u2fAuthenticate"
+  | "getPinUvAuthTokenUsingUv"
+  | "bioEnrollment"
+  | "config";
+
+/** A decision of the user-presence/verification hooks. */
+export type UserDecision = "approve" | "deny" | "timeout";
+
+/** Decides a touch (or a fingerprint for UV): the test's or the demo's stand-in for a human. */
+export type UserActionHook = (request: {
+  readonly reason: UserActionReason;
+  readonly rpId?: string;
+  readonly signal: AbortSignal;
+}) => UserDecision | Promise<UserDecision>;
+
+/** One credential held by the virtual authenticator. */
+export interface StoredCredential {
+  readonly id: Uint8Array;
+  readonly rpId: string;
+  rpName?: string;
+  user: { readonly id: Uint8Array; name?: string; displayName?: string };
+  /** COSE algorithm (-7 ES256, -8 EdDSA, -35 ES384). */
+  readonly alg: number;
+  /** Raw private key: P-256/P-384 scalar or Ed25519 seed. */
+  readonly privateKey: Uint8Array;
+  /** COSE public key map. */
+  readonly publicKey: CborMap;
+  readonly discoverable: boolean;
+  signCount: number;
+  /** credProtect level 1..3. */
+  readonly credProtect: number;
+  /** hmac-secret CredRandomWithUV ‖ CredRandomWithoutUV (64 bytes), when requested. */
+  readonly credRandom?: Uint8Array;
+  readonly credBlob?: Uint8Array;
+  readonly largeBlobKey?: Uint8Array;
+  readonly thirdPartyPayment?: boolean;
+  /** Creation order, for credentialManagement enumeration. */
+  readonly created: number;
+}
+
+/** pinUvAuthToken permissions (CTAP 2.1 §6.5.5.7). */
+export const PERMISSION = {
+  MC: 0x01,
+  GA: 0x02,
+  CM: 0x04,
+  BE: 0x08,
+  LBW: 0x10,
+  ACFG: 0x20,
+  PCMR: 0x40,
+} as const;
+
+/**
+ * PIN/UV state and token checks (implemented in `pin.ts`); the dispatcher and the other
+ * handlers verify pinUvAuthParams only through this.
+ */
+export interface PinUvAuthApi {
+  /** Whether a PIN has been set. */
+  readonly isPinSet: boolean;
+  /** getInfo `forcePINChange`. */
+  readonly forcePinChange: boolean;
+  /** Current minimum PIN length in code points. */
+  readonly minPinLength: number;
+  /** Supported pinUvAuthProtocols, preferred first. */
+  readonly protocols: readonly number[];
+  /**
+   * Verifies `param` = authenticate(pinUvAuthToken, message) for `protocol`, then that the
+   * current token has `permission` and, when given, is bound to (or binds to) `rpId`.
+   * Throws `CtapError` with the CTAP status the spec prescribes (PIN_AUTH_INVALID,
+   * UNAUTHORIZED_PERMISSION, PIN_TOKEN_EXPIRED…). Returns the token's flags.
+   */
+  verifyToken(args: {
+    protocol: number;
+    param: Uint8Array;
+    message: Uint8Array;
+    permission: number;
+    rpId?: string;
+  }): { userPresent: boolean; userVerified: boolean };
+  /** After a UP-consuming mc/ga: clears the token's UP/UV flags and non-LBW permissions. */
+  consumeToken(): void;
+  /** Handles authenticatorClientPin (0x06). */
+  handleClientPin(params: CborMap, ctx: RequestContext): Promise<CborMap | undefined>;
+  /** Forgets PIN, tokens and retries (authenticatorReset). */
+  reset(): void;
+  /** Simulates a power cycle (clears the per-boot PIN retry block). */
+  powerCycle(): void;
+}
