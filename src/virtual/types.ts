@@ -116,8 +116,54 @@ export interface PinUvAuthApi {
   consumeToken(): void;
   /** Handles authenticatorClientPin (0x06). */
   handleClientPin(params: CborMap, ctx: RequestContext): Promise<CborMap | undefined>;
+  /** authenticatorConfig setMinPINLength: raises the minimum, may force a PIN change. */
+  setMinPinLength(length: number, forceChange: boolean): void;
+  /** Remaining PIN retries (getInfo / getPinRetries). */
+  readonly pinRetries: number;
+  /** Remaining built-in UV retries. */
+  readonly uvRetries: number;
   /** Forgets PIN, tokens and retries (authenticatorReset). */
   reset(): void;
-  /** Simulates a power cycle (clears the per-boot PIN retry block). */
+  /** Simulates a power cycle (clears the per-boot PIN retry block and the token). */
   powerCycle(): void;
+  /** Persistent part of the state (PIN hash, retries, min length…) as JSON-safe data. */
+  exportState(): PinUvPersistentState;
+}
+
+/** What survives a restart of a persisted virtual authenticator's PIN/UV state. */
+export interface PinUvPersistentState {
+  /** LEFT(SHA-256(PIN), 16) as hex, absent when no PIN is set. */
+  readonly pinHash?: string;
+  /** PIN code point length (to enforce minPinLength changes). */
+  readonly pinLength?: number;
+  readonly pinRetries: number;
+  readonly uvRetries: number;
+  readonly minPinLength: number;
+  readonly forcePinChange: boolean;
+}
+
+/** Construction options of the PIN/UV state (`new PinUvAuthState(options)` in `pin.ts`). */
+export interface PinUvAuthOptions {
+  /** pinUvAuthProtocols to offer, preferred first (default [2, 1]). */
+  readonly protocols?: readonly number[];
+  /** Initial PIN (set at start), if any. */
+  readonly pin?: string;
+  /** Minimum PIN length in code points (default 4). */
+  readonly minPinLength?: number;
+  /** Maximum PIN retries (default 8). */
+  readonly maxPinRetries?: number;
+  /** Maximum built-in UV retries (default 5). */
+  readonly maxUvRetries?: number;
+  /** Token usage window in ms after which a token expires (default 30 000 as CTAP 2.1). */
+  readonly tokenLifetimeMs?: number;
+  /**
+   * Built-in user verification (fingerprint) for getPinUvAuthTokenUsingUvWithPermissions;
+   * absent when the authenticator has no built-in UV. Resolves true on a match, false on a
+   * mismatch (which costs a UV retry); throws CtapError for denial/timeout/cancel.
+   */
+  readonly verifyUser?: (ctx: RequestContext, rpId?: string) => Promise<boolean>;
+  /** Restored persistent state (overrides `pin`). */
+  readonly state?: PinUvPersistentState;
+  /** Clock, for tests of token expiry. */
+  readonly now?: () => number;
 }
