@@ -206,7 +206,7 @@ describe("authenticator data", () => {
     assert.throws(() => AuthenticatorData.parse(fromHex(GA_AUTH + "00")), FormatError);
     assert.throws(() => AuthenticatorData.parse(fromHex(RPH + "01")), FormatError);
   });
-  it("AttestationObject from a U2F registration (python-fido2 vector)", async () => {
+  it("AttestationObject from a U2F registration (python-fido2 vector)", () => {
     const app = fromHex("1194228da8fdbdeefd261bd7b6595cfd70a50d70c6407bcf013de96d4efb17de");
     const reg = fromHex(U2F_REG);
     const publicKey = reg.slice(1, 66);
