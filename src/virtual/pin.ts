@@ -220,6 +220,11 @@ export class PinUvAuthState implements PinUvAuthApi {
     if (this.isPinSet && (forceChange || this.#pinLength < length)) this.#forcePinChange = true;
   }
 
+  /**
+   * mc/ga bind an unbound token to `rpId` (required); cm/pcmr on an RP-scoped token need the
+   * same `rpId`, and an absent `rpId` (a request over all RPs) is refused; other permissions
+   * ignore `rpId`. A valid MAC on an expired token is PIN_TOKEN_EXPIRED.
+   */
   verifyToken(args: {
     protocol: number;
     param: Uint8Array;
