@@ -224,7 +224,7 @@ export class HidApi implements HidBackend {
    * Reads a device's raw report descriptor by opening it briefly. Present only when the
    * library has `hid_get_report_descriptor` (hidapi ≥ 0.14).
    */
-  readonly getReportDescriptor?: (path: string) => Promise<Uint8Array | undefined>;
+  declare readonly getReportDescriptor?: (path: string) => Promise<Uint8Array | undefined>;
   readonly #lib: HidLib;
   readonly #opts: LoadHidApiOptions;
   readonly #structSize: number;
