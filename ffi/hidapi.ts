@@ -78,8 +78,9 @@ export interface LoadHidApiOptions {
    */
   readonly readSliceMs?: number;
   /**
-   * Bun: pause between non-blocking polls (default 2 ms). Bun FFI calls run on the JS
-   * thread, so reads poll with a zero timeout and yield to the event loop in between.
+   * Bun: pause between non-blocking polls (default 2 ms; 8 ms once nothing has arrived for
+   * 50 ms). Bun FFI calls run on the JS thread, so reads poll with a zero timeout and yield
+   * to the event loop in between.
    */
   readonly pollIntervalMs?: number;
 }
@@ -88,6 +89,9 @@ export interface LoadHidApiOptions {
 const MAX_REPORT_DESCRIPTOR_SIZE = 4096;
 /** Enumeration entries beyond this mean a corrupt list, not a real machine. */
 const MAX_ENUMERATION = 4096;
+/** Bun polling: after this long without a report, poll every IDLE_POLL_MS. */
+const IDLE_AFTER_MS = 50;
+const IDLE_POLL_MS = 8;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
 const MAX_BUFFERED_REPORTS = 256;
 
@@ -492,6 +496,7 @@ export class HidApiConnection implements HidConnection {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
+      let idleSince = performance.now();
       while (!this.#closed && this.#waiters.length > 0) {
         let report: Uint8Array | null;
         try {
@@ -504,6 +509,7 @@ export class HidApiConnection implements HidConnection {
         }
         if (this.#closed) break;
         if (report) {
+          idleSince = performance.now();
           const w = this.#waiters.shift();
           if (w) w.resolve(report);
           else {
@@ -511,7 +517,9 @@ export class HidApiConnection implements HidConnection {
             if (this.#received.length > MAX_BUFFERED_REPORTS) this.#received.shift();
           }
         } else if (runtime !== "deno") {
-          await sleep(this.#pollMs);
+          // Poll fast while reports flow (continuation packets), slower once idle.
+          const idle = performance.now() - idleSince > IDLE_AFTER_MS;
+          await sleep(idle ? Math.max(this.#pollMs, IDLE_POLL_MS) : this.#pollMs);
         }
       }
     } finally {

@@ -479,6 +479,25 @@ describe("hidapi binding: report I/O", () => {
     });
   });
 
+  it("keeps the event loop responsive while a read waits", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      const pending = c.readPacket(AbortSignal.timeout(300));
+      let last = performance.now();
+      let worst = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        worst = Math.max(worst, now - last);
+        last = now;
+      }, 5);
+      await assert.rejects(pending, AbortError);
+      clearInterval(timer);
+      assert.ok(worst < 40, `a 5 ms timer was held up for ${worst.toFixed(0)} ms`);
+    });
+  });
+
   it("measures write+read round trips through the fake", async () => {
     const ctl = await control(FAKE_014);
     ctl.setup([KEY]);
