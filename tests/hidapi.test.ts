@@ -401,6 +401,21 @@ describe("hidapi binding: report I/O", () => {
     });
   });
 
+  it("prefers hid_read_error for read failures when the library has it (0.15)", async () => {
+    const path = buildFixture("fake_hidapi", { defines: { FAKE_VERSION_MINOR: 15 } });
+    const ctl = await control(path);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path });
+    assert.equal(api.hasSymbol("hid_read_error"), true);
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("read_error", 1);
+      await assert.rejects(
+        c.readPacket(),
+        (e) => e instanceof TransportError && /read error \(injected\) – gerät/.test(e.message),
+      );
+    });
+  });
+
   it("rejects a short input report", async () => {
     const ctl = await control(FAKE_014);
     ctl.setup([KEY]);
