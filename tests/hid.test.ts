@@ -541,7 +541,7 @@ describe("CtapHidDevice.open", () => {
     const abort = scripted(() => []);
     await assert.rejects(
       CtapHidDevice.open(DESC, abort.client, { signal: AbortSignal.timeout(30) }),
-      HidError,
+      AbortError,
     );
     await abort.close();
   });

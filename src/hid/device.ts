@@ -99,11 +99,27 @@ export class CtapHidDevice implements CtapDevice {
     for (const p of fragment(BROADCAST_CID, CTAPHID.INIT, nonce, descriptor.reportSizeOut)) {
       await connection.writePacket(p);
     }
+    const wait = new Waiter(readTimeout, opts.signal);
+    try {
+      return await CtapHidDevice.#awaitInit(descriptor, connection, opts, nonce, wait);
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  static async #awaitInit(
+    descriptor: HidDescriptor,
+    connection: HidConnection,
+    opts: CtapHidDeviceOptions,
+    nonce: Uint8Array,
+    wait: Waiter,
+  ): Promise<CtapHidDevice> {
+    const readTimeout = opts.readTimeout ?? 2000;
     const reasm = new Reassembler(BROADCAST_CID, descriptor.reportSizeIn);
-    let deadline = Date.now() + readTimeout;
     while (true) {
-      const packet = await readWithin(connection, deadline - Date.now(), opts.signal);
+      const packet = await wait.read(connection);
       if (packet === undefined) {
+        if (opts.signal?.aborted) throw new AbortError(undefined, { cause: opts.signal.reason });
         throw new HidError(
           HID_ERR.MSG_TIMEOUT,
           `No CTAPHID_INIT response within ${readTimeout} ms`,
@@ -125,7 +141,7 @@ export class CtapHidDevice implements CtapDevice {
       const p = frame.payload;
       if (p.length < 8 || !bytesEqual(p.subarray(0, 8), nonce)) {
         // Another client's INIT on a shared device: not ours, keep waiting.
-        deadline = Date.now() + readTimeout;
+        wait.extend(readTimeout);
         continue;
       }
       if (p.length < 17) {
@@ -207,67 +223,70 @@ export class CtapHidDevice implements CtapDevice {
     const reasm = new Reassembler(this.channelId, this.descriptor.reportSizeIn);
     let lastStatus = 0;
     let cancelled = false;
-    let deadline = Date.now() + this.#readTimeout;
-    while (true) {
-      if (signal?.aborted && !cancelled) {
-        cancelled = true;
-        await this.connection.writePacket(
-          fragment(this.channelId, CTAPHID.CANCEL, undefined, this.descriptor.reportSizeOut)[0],
-        );
-        deadline = Date.now() + this.#cancelTimeout;
-      }
-      const packet = await readWithin(
-        this.connection,
-        deadline - Date.now(),
-        cancelled ? undefined : signal,
-      );
-      if (packet === undefined) {
-        if (signal?.aborted) {
-          if (!cancelled) continue; // Send CANCEL, then wait for the answer.
-          throw new AbortError("The operation was aborted (the device did not answer CANCEL)", {
-            cause: signal.reason,
-          });
+    let wait = new Waiter(this.#readTimeout, signal);
+    try {
+      while (true) {
+        if (signal?.aborted && !cancelled) {
+          cancelled = true;
+          wait.dispose();
+          await this.connection.writePacket(
+            fragment(this.channelId, CTAPHID.CANCEL, undefined, this.descriptor.reportSizeOut)[0],
+          );
+          wait = new Waiter(this.#cancelTimeout);
         }
-        throw new HidError(
-          HID_ERR.MSG_TIMEOUT,
-          `No data from the device for ${this.#readTimeout} ms` +
-            (reasm.inProgress ? " (response incomplete)" : ""),
-        );
-      }
-      // Traffic for other channels (other processes share hidraw) is not ours to judge.
-      if (packet.length < 5 || packetCid(packet) !== this.channelId) continue;
-      const b = packet[4];
-      if (b === (0x80 | CTAPHID.KEEPALIVE)) {
-        // A keepalive never ends the transaction, even one arriving mid-response.
-        const status = packet.length > 7 && ((packet[5] << 8) | packet[6]) >= 1 ? packet[7] : 0;
-        if (status === STATUS.PROCESSING || status === STATUS.UPNEEDED) {
-          if (!cancelled) deadline = Date.now() + this.#readTimeout;
-          if (status !== lastStatus) {
-            lastStatus = status;
-            onKeepalive?.(status);
+        const packet = await wait.read(this.connection);
+        if (packet === undefined) {
+          if (signal?.aborted) {
+            if (!cancelled) continue; // Send CANCEL, then wait for the answer.
+            throw new AbortError("The operation was aborted (the device did not answer CANCEL)", {
+              cause: signal.reason,
+            });
           }
-        }
-        continue;
-      }
-      if (b & 0x80) {
-        const c = b & 0x7f;
-        if (c === CTAPHID.ERROR) {
-          if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
-          const code = packet.length > 7 ? packet[7] : HID_ERR.OTHER;
-          throw new CtapError(code);
-        }
-        if (c !== cmd && !reasm.inProgress) {
           throw new HidError(
-            HID_ERR.INVALID_CMD,
-            `Response for command 0x${c.toString(16)} to request 0x${cmd.toString(16)}`,
+            HID_ERR.MSG_TIMEOUT,
+            `No data from the device for ${this.#readTimeout} ms` +
+              (reasm.inProgress ? " (response incomplete)" : ""),
           );
         }
+        // Traffic for other channels (other processes share hidraw) is not ours to judge.
+        if (packet.length < 5 || packetCid(packet) !== this.channelId) continue;
+        const b = packet[4];
+        if (b === (0x80 | CTAPHID.KEEPALIVE)) {
+          // A keepalive never ends the transaction, even one arriving mid-response.
+          const status = packet.length > 7 && ((packet[5] << 8) | packet[6]) >= 1 ? packet[7] : 0;
+          if (status === STATUS.PROCESSING || status === STATUS.UPNEEDED) {
+            if (!cancelled) wait.extend(this.#readTimeout);
+            if (status !== lastStatus) {
+              lastStatus = status;
+              onKeepalive?.(status);
+            }
+          }
+          continue;
+        }
+        if (b & 0x80) {
+          const c = b & 0x7f;
+          if (c === CTAPHID.ERROR) {
+            if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
+            const code = packet.length > 7 ? packet[7] : HID_ERR.OTHER;
+            throw new CtapError(code);
+          }
+          if (c !== cmd && !reasm.inProgress) {
+            throw new HidError(
+              HID_ERR.INVALID_CMD,
+              `Response for command 0x${c.toString(16)} to request 0x${cmd.toString(16)}`,
+            );
+          }
+        }
+        const frame = reasm.push(packet);
+        if (!frame) {
+          if (!cancelled) wait.extend(this.#readTimeout);
+          continue;
+        }
+        if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
+        return frame.payload;
       }
-      const frame = reasm.push(packet);
-      if (!cancelled && !frame) deadline = Date.now() + this.#readTimeout;
-      if (!frame) continue;
-      if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
-      return frame.payload;
+    } finally {
+      wait.dispose();
     }
   }
 
@@ -323,27 +342,53 @@ export class CtapHidDevice implements CtapDevice {
 }
 
 /**
- * Reads one packet, or resolves `undefined` when `ms` passes or `signal` aborts first.
- * Transport failures propagate.
+ * An inactivity deadline for a run of reads, optionally tied to a caller's signal. Extending
+ * it costs no timer churn: the single timer re-arms itself when it fires early.
  */
-async function readWithin(
-  connection: HidConnection,
-  ms: number,
-  signal?: AbortSignal,
-): Promise<Uint8Array | undefined> {
-  if (ms <= 0 || signal?.aborted) return undefined;
-  const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), ms);
-  const onAbort = () => ctl.abort();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    return await connection.readPacket(ctl.signal);
-  } catch (e) {
-    if (e instanceof AbortError && ctl.signal.aborted) return undefined;
-    throw e;
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
+class Waiter {
+  readonly #ctl = new AbortController();
+  #deadline: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => this.#ctl.abort();
+
+  constructor(ms: number, signal?: AbortSignal) {
+    this.#deadline = Date.now() + ms;
+    this.#signal = signal;
+    if (signal?.aborted) this.#ctl.abort();
+    else {
+      signal?.addEventListener("abort", this.#onAbort, { once: true });
+      this.#arm(ms);
+    }
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      const left = this.#deadline - Date.now();
+      if (left > 0) this.#arm(left);
+      else this.#ctl.abort();
+    }, Math.max(0, ms));
+  }
+
+  /** Pushes the deadline to `ms` from now. */
+  extend(ms: number): void {
+    this.#deadline = Date.now() + ms;
+  }
+
+  /** Next packet, or `undefined` once the deadline passed or the signal aborted. */
+  async read(connection: HidConnection): Promise<Uint8Array | undefined> {
+    if (this.#ctl.signal.aborted) return undefined;
+    try {
+      return await connection.readPacket(this.#ctl.signal);
+    } catch (e) {
+      if (e instanceof AbortError && this.#ctl.signal.aborted) return undefined;
+      throw e;
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 }
 

@@ -28,17 +28,24 @@ export interface HidFaults {
 /** How long a packet held back for reordering waits for its successor before going out. */
 const REORDER_FLUSH_MS = 50;
 
+const f = (list?: readonly number[]) => list !== undefined && list.length > 0;
+
 /** Applies {@linkcode HidFaults} to a packet writer. */
 export class FaultInjector {
   #index = 0;
   #held: Uint8Array | undefined;
   #heldTimer: ReturnType<typeof setTimeout> | undefined;
 
+  readonly #none: boolean;
+
   constructor(
     readonly faults: HidFaults,
     readonly reportSize: number,
     readonly write: (packet: Uint8Array) => Promise<void>,
-  ) {}
+  ) {
+    this.#none = !f(faults.drop) && !f(faults.duplicate) && !f(faults.reorder) &&
+      !f(faults.foreignBefore) && !f(faults.keepaliveBefore) && !faults.delayMs;
+  }
 
   /** Number of packets seen so far. */
   get count(): number {
@@ -46,7 +53,15 @@ export class FaultInjector {
   }
 
   /** Sends `packet` through the fault model. */
-  async send(packet: Uint8Array): Promise<void> {
+  send(packet: Uint8Array): Promise<void> {
+    if (this.#none) {
+      this.#index++;
+      return this.write(packet);
+    }
+    return this.#faulty(packet);
+  }
+
+  async #faulty(packet: Uint8Array): Promise<void> {
     const f = this.faults;
     const i = this.#index++;
     if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
