@@ -113,7 +113,7 @@ describe("CtapHidDevice against CtapHidServer", () => {
         t.device.call(CTAPHID.CBOR, cbor(CMD.SLOW, 50)),
         (e) => isHid(HID_ERR.MSG_TIMEOUT)(e) && e instanceof TransportError,
       );
-      assert.ok(Date.now() - t0 < 400);
+      assert.ok(Date.now() - t0 < 1500);
     } finally {
       await t.close();
     }
@@ -168,9 +168,8 @@ describe("CtapHidDevice against CtapHidServer", () => {
         (e) => e instanceof AbortError && /did not answer/.test(e.message),
       );
       const dt = Date.now() - t0;
-      assert.ok(dt >= 120 && dt < 500, `gave up after ${dt} ms`);
-      // The late answer lands in the queue and is drained before the next request.
-      await wait(600);
+      assert.ok(dt >= 120 && dt < 1500, `gave up after ${dt} ms`);
+      // The next call resynchronizes (INIT on our channel) and skips the late answer.
       assert.deepEqual(await t.device.ping(range(5)), range(5));
     } finally {
       await t.close();
@@ -284,6 +283,14 @@ describe("fault injection (server side) and client robustness", () => {
       assert.deepEqual(await t.device.ping(range(11)), range(11));
       assert.equal(t.server.sentPackets, 2);
     }));
+
+  it("after a protocol fault the next call resynchronizes the channel", () =>
+    withFaults({ duplicate: [1], delayMs: 30 }, async (t) => {
+      await assert.rejects(t.device.call(CTAPHID.CBOR, big), isHid(HID_ERR.INVALID_SEQ));
+      // The response's last packet is still on its way; INIT on our channel skips it.
+      assert.deepEqual(await t.device.ping(range(20)), range(20));
+      assert.deepEqual(await t.device.call(CTAPHID.CBOR, big), ok);
+    }, 300));
 
   it("reordered continuation packets: HidError INVALID_SEQ", () =>
     withFaults({ reorder: [1] }, async (t) => {
@@ -706,7 +713,7 @@ describe("CtapHidServer protocol errors", () => {
         f = new Reassembler(a).push(p);
         break;
       }
-      assert.ok(keepalives >= 4 && keepalives <= 9, `${keepalives} keepalives`);
+      assert.ok(keepalives >= 2 && keepalives <= 9, `${keepalives} keepalives`);
       assert.equal(toHex(f!.payload), "00");
       assert.equal(processor.cancelled, 0);
       // CANCEL while idle is ignored (no reply), the next request works.

@@ -64,6 +64,7 @@ export class CtapHidDevice implements CtapDevice {
   readonly capabilities: number;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #needsResync = false;
   readonly #readTimeout: number;
   readonly #cancelTimeout: number;
   readonly #busyTimeout: number;
@@ -217,8 +218,50 @@ export class CtapHidDevice implements CtapDevice {
   }
 
   async #transact(cmd: number, packets: Uint8Array[], opts: CallOptions): Promise<Uint8Array> {
+    const answered = { value: false };
+    try {
+      if (this.#needsResync) await this.#resync();
+      else await this.#drain();
+      return await this.#exchange(cmd, packets, opts, answered);
+    } catch (e) {
+      // Unless the device answered cleanly, late packets of this transaction may still come:
+      // resynchronize the channel before the next one.
+      if (!(e instanceof CtapError) && !answered.value) this.#needsResync = true;
+      throw e;
+    }
+  }
+
+  /**
+   * CTAPHID_INIT on our own channel: the device aborts whatever it was doing for us and
+   * answers with our nonce; everything before that answer is stale and skipped.
+   */
+  async #resync(): Promise<void> {
+    const nonce = randomBytes(8);
+    const out = this.descriptor.reportSizeOut;
+    await this.connection.writePacket(fragment(this.channelId, CTAPHID.INIT, nonce, out)[0]);
+    const wait = new Waiter(this.#readTimeout);
+    try {
+      while (true) {
+        const p = await wait.read(this.connection);
+        if (p === undefined) {
+          throw new HidError(HID_ERR.MSG_TIMEOUT, "No answer to CTAPHID_INIT resynchronization");
+        }
+        if (p.length < 15 || packetCid(p) !== this.channelId) continue;
+        if (p[4] === (0x80 | CTAPHID.INIT) && bytesEqual(p.subarray(7, 15), nonce)) break;
+      }
+    } finally {
+      wait.dispose();
+    }
+    this.#needsResync = false;
+  }
+
+  async #exchange(
+    cmd: number,
+    packets: Uint8Array[],
+    opts: CallOptions,
+    answered: { value: boolean },
+  ): Promise<Uint8Array> {
     const { signal, onKeepalive } = opts;
-    await this.#drain();
     for (const p of packets) await this.connection.writePacket(p);
     const reasm = new Reassembler(this.channelId, this.descriptor.reportSizeIn);
     let lastStatus = 0;
@@ -266,6 +309,7 @@ export class CtapHidDevice implements CtapDevice {
         if (b & 0x80) {
           const c = b & 0x7f;
           if (c === CTAPHID.ERROR) {
+            answered.value = true;
             if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
             const code = packet.length > 7 ? packet[7] : HID_ERR.OTHER;
             throw new CtapError(code);
@@ -282,6 +326,7 @@ export class CtapHidDevice implements CtapDevice {
           if (!cancelled) wait.extend(this.#readTimeout);
           continue;
         }
+        answered.value = true;
         if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
         return frame.payload;
       }
