@@ -206,8 +206,11 @@ describe("CtapHidDevice against CtapHidServer", () => {
       );
       const ctl = new AbortController();
       const queued = t.device.call(CTAPHID.PING, range(4), { signal: ctl.signal });
+      await wait(5);
       ctl.abort();
+      // Rejected while still queued, before the calls ahead of it finish.
       await assert.rejects(queued, AbortError);
+      assert.deepEqual(order, []);
       await Promise.all([slow, ...pings]);
       assert.deepEqual(order, ["slow", "ping0", "ping1", "ping2", "ping3", "ping4"]);
     } finally {
