@@ -77,6 +77,20 @@ describe("CtapHidDevice against CtapHidServer", () => {
     }
   });
 
+  it("a throwing processor hook yields ERR_OTHER and the server keeps serving", async () => {
+    const processor = new TestProcessor();
+    processor.wink = () => {
+      throw new Error("LED broken");
+    };
+    const t = await setup({ processor });
+    try {
+      await assert.rejects(t.device.wink(), isCtap(HID_ERR.OTHER));
+      assert.deepEqual(await t.device.ping(range(3)), range(3));
+    } finally {
+      await t.close();
+    }
+  });
+
   it("keepalives: one callback per status change", async () => {
     const t = await setup({ server: { keepaliveInterval: 20 } });
     try {
@@ -546,7 +560,10 @@ describe("CtapHidDevice.open", () => {
     );
     await silent.close();
     const err = scripted(() => ["ffffffffbf000106"]);
-    await assert.rejects(CtapHidDevice.open(DESC, err.client), isCtap(HID_ERR.CHANNEL_BUSY));
+    await assert.rejects(
+      CtapHidDevice.open(DESC, err.client, { readTimeout: 80 }),
+      isCtap(HID_ERR.CHANNEL_BUSY),
+    );
     await err.close();
     const abort = scripted(() => []);
     await assert.rejects(
@@ -782,6 +799,65 @@ describe("shared device (hidraw semantics: every client sees every report)", () 
     } finally {
       await server.stop();
       conn.close();
+    }
+  });
+});
+
+describe("garbage never hangs or escapes as an untyped error", () => {
+  // Deterministic PRNG so a failure is reproducible.
+  let seed = 0x2f6b1d3;
+  const rnd = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 0x100000000;
+  };
+  const garbage = (cid: string) => {
+    const p = new Uint8Array(64);
+    for (let i = 0; i < 64; i++) p[i] = Math.floor(rnd() * 256);
+    if (rnd() < 0.7) p.set(fromHex(cid));
+    if (rnd() < 0.3) p[4] = 0x81;
+    if (rnd() < 0.3) p[5] = 0;
+    return toHex(p);
+  };
+
+  it("client: random responses give a result or a typed error", async () => {
+    for (let i = 0; i < 60; i++) {
+      const n = 1 + Math.floor(rnd() * 4);
+      const answer = Array.from({ length: n }, () => garbage("a1b2c3d4"));
+      const s = scripted((f) => f.cmd === CTAPHID.INIT ? [initReply(f.payload)] : answer);
+      try {
+        const device = await CtapHidDevice.open(DESC, s.client, { readTimeout: 30 });
+        try {
+          const r = await device.ping(new Uint8Array([1]));
+          assert.deepEqual(r, new Uint8Array([1]));
+        } catch (e) {
+          assert.ok(e instanceof HidError || e instanceof CtapError, `${e}`);
+        }
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it("server: random packets are answered or ignored, and it keeps serving", async () => {
+    const [client, auth] = createConnectionPair();
+    const server = new CtapHidServer(auth, new TestProcessor(), { msgTimeout: 20 });
+    server.start();
+    const raw = new Raw(client);
+    try {
+      const a = await raw.init();
+      const hexA = a.toString(16).padStart(8, "0");
+      for (let i = 0; i < 300; i++) {
+        await raw.conn.writePacket(fromHex(garbage(rnd() < 0.5 ? hexA : "ffffffff")));
+      }
+      await wait(60);
+      const device = await CtapHidDevice.open(DESC, client);
+      assert.ok(server.running);
+      assert.deepEqual(await device.ping(range(100)), range(100));
+    } finally {
+      await server.stop();
+      client.close();
     }
   });
 });

@@ -97,6 +97,7 @@ export class CtapHidDevice implements CtapDevice {
   ): Promise<CtapHidDevice> {
     const nonce = randomBytes(8);
     const readTimeout = opts.readTimeout ?? 2000;
+    await drain(connection);
     for (const p of fragment(BROADCAST_CID, CTAPHID.INIT, nonce, descriptor.reportSizeOut)) {
       await connection.writePacket(p);
     }
@@ -117,10 +118,12 @@ export class CtapHidDevice implements CtapDevice {
   ): Promise<CtapHidDevice> {
     const readTimeout = opts.readTimeout ?? 2000;
     const reasm = new Reassembler(BROADCAST_CID, descriptor.reportSizeIn);
+    let errorCode: number | undefined;
     while (true) {
       const packet = await wait.read(connection);
       if (packet === undefined) {
         if (opts.signal?.aborted) throw new AbortError(undefined, { cause: opts.signal.reason });
+        if (errorCode !== undefined) throw new CtapError(errorCode);
         throw new HidError(
           HID_ERR.MSG_TIMEOUT,
           `No CTAPHID_INIT response within ${readTimeout} ms`,
@@ -136,7 +139,10 @@ export class CtapHidDevice implements CtapDevice {
       }
       if (!frame) continue;
       if (frame.cmd === CTAPHID.ERROR) {
-        throw new CtapError(frame.payload[0] ?? HID_ERR.OTHER);
+        // Possibly meant for another client on a shared device: report it only if nothing
+        // better arrives before the deadline.
+        errorCode = frame.payload[0] ?? HID_ERR.OTHER;
+        continue;
       }
       if (frame.cmd !== CTAPHID.INIT) continue;
       const p = frame.payload;
@@ -227,7 +233,7 @@ export class CtapHidDevice implements CtapDevice {
     const answered = { value: false };
     try {
       if (this.#needsResync) await this.#resync();
-      else await this.#drain();
+      else await drain(this.connection);
       return await this.#exchange(cmd, packets, opts, answered);
     } catch (e) {
       // Unless the device answered cleanly, late packets of this transaction may still come:
@@ -341,19 +347,6 @@ export class CtapHidDevice implements CtapDevice {
     }
   }
 
-  /** Discards reports already queued (late replies to an earlier, failed transaction). */
-  async #drain(): Promise<void> {
-    const aborted = AbortSignal.abort();
-    for (let i = 0; i < DRAIN_LIMIT; i++) {
-      try {
-        await this.connection.readPacket(aborted);
-      } catch (e) {
-        if (e instanceof AbortError) return;
-        throw e;
-      }
-    }
-  }
-
   /** CTAPHID_PING: echoes `data` (a transport self-test). */
   async ping(data: Uint8Array = new Uint8Array(0), opts: CallOptions = {}): Promise<Uint8Array> {
     const echo = await this.call(CTAPHID.PING, data, opts);
@@ -389,6 +382,19 @@ export class CtapHidDevice implements CtapDevice {
     if (this.#closed) return;
     this.#closed = true;
     await this.connection.close();
+  }
+}
+
+/** Discards reports already queued (late replies to an earlier, failed transaction). */
+async function drain(connection: HidConnection): Promise<void> {
+  const aborted = AbortSignal.abort();
+  for (let i = 0; i < DRAIN_LIMIT; i++) {
+    try {
+      await connection.readPacket(aborted);
+    } catch (e) {
+      if (e instanceof AbortError) return;
+      throw e;
+    }
   }
 }
 

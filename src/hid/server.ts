@@ -5,7 +5,7 @@
  * protocol rather than a shortcut.
  * @module
  */
-import { AbortError, TransportError } from "../errors.ts";
+import { AbortError } from "../errors.ts";
 import { CAPABILITY, CTAP_STATUS, CtapError, STATUS } from "../ctap.ts";
 import type { CtapProcessor, RequestContext } from "../virtual/types.ts";
 import type { HidConnection } from "./connection.ts";
@@ -114,11 +114,16 @@ export class CtapHidServer {
         let packet: Uint8Array;
         try {
           packet = await this.connection.readPacket(stop.signal);
-        } catch (e) {
-          if (e instanceof AbortError || e instanceof TransportError) break;
-          throw e;
+        } catch {
+          // Stopped, or the connection is gone: either way nobody is left to serve.
+          break;
         }
-        this.#handle(packet);
+        try {
+          this.#handle(packet);
+        } catch {
+          // A processor hook (wink) threw: report a generic failure, keep serving.
+          this.#error(packetCid(packet), HID_ERR.OTHER);
+        }
       }
       this.#reset();
     })().finally(() => {
