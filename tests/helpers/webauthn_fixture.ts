@@ -1,0 +1,76 @@
+/**
+ * Builds tests/fixtures/fake_webauthn.c into a shared library (cached under .cache/fixtures/ by
+ * source hash) and binds its test-control exports. Uses node: modules so it runs on Deno and Bun.
+ * @module
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openLibrary, readCString } from "../../ffi/runtime.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const fixtures = join(root, "tests", "fixtures");
+
+/** Compiles the fake webauthn library with gcc (once per source version); returns its path. */
+export function buildFakeWebAuthn(): string {
+  const sources = ["fake_webauthn.c", "fake_webauthn.h"].map((f) => join(fixtures, f));
+  const hash = createHash("sha256");
+  for (const s of sources) hash.update(readFileSync(s));
+  const dir = join(root, ".cache", "fixtures", hash.digest("hex").slice(0, 16));
+  const out = join(dir, "libfake_webauthn.so");
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  // Build to a unique name, then rename: concurrent test processes never see a partial file.
+  const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+  execFileSync("gcc", [
+    "-shared",
+    "-fPIC",
+    "-O2",
+    "-Wall",
+    "-Werror",
+    "-o",
+    tmp,
+    sources[0],
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  renameSync(tmp, out);
+  return out;
+}
+
+/** Test controls exported by the fake library. */
+export interface FakeControls {
+  /** The last MakeCredential/GetAssertion request as the fake saw it (null before any). */
+  lastRequest(): Record<string, unknown> | null;
+  /** Allocation, free and cancellation counters. */
+  state(): Record<string, number | string>;
+  /** API version the fake reports (-1: FAKE_WEBAUTHN_API_VERSION or 9). */
+  setApiVersion(v: number): void;
+  /** The next MakeCredential/GetAssertion fails with this HRESULT. */
+  setNextHresult(hr: number): void;
+  setUvpaa(available: boolean): void;
+  reset(): void;
+  close(): void;
+}
+
+/** Opens the fake library's control exports (same process-wide state as the binding sees). */
+export async function openFakeControls(path: string): Promise<FakeControls> {
+  const lib = await openLibrary([path], {
+    fake_webauthn_last_request_json: { parameters: [], result: "ptr" },
+    fake_webauthn_state_json: { parameters: [], result: "ptr" },
+    fake_webauthn_set_api_version: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_next_hresult: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
+    fake_webauthn_reset: { parameters: [], result: "void" },
+  });
+  const s = lib.symbols;
+  return {
+    lastRequest: () => JSON.parse(readCString(s.fake_webauthn_last_request_json())!),
+    state: () => JSON.parse(readCString(s.fake_webauthn_state_json())!),
+    setApiVersion: (v) => s.fake_webauthn_set_api_version(v),
+    setNextHresult: (hr) => s.fake_webauthn_set_next_hresult(hr | 0),
+    setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
+    reset: () => s.fake_webauthn_reset(),
+    close: () => lib.close(),
+  };
+}
