@@ -667,6 +667,8 @@ function checkBytes(data: unknown, what: string, opts: { max?: number; min?: num
 function checkString(s: unknown, what: string): asserts s is string {
   if (typeof s !== "string") throw new FormatError(`${what} must be a string`);
   if (s.includes("\0")) throw new FormatError(`${what} must not contain NUL`);
+  // In a /u regex a surrogate pair is one code point, so this matches lone surrogates only.
+  if (/\p{Cs}/u.test(s)) throw new FormatError(`${what} contains an unpaired UTF-16 surrogate`);
 }
 
 function checkU32(n: unknown, what: string): number {
