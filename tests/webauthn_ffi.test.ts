@@ -517,6 +517,46 @@ describe("webauthn binding: strings, lists and extensions", () => {
   });
 });
 
+describe("webauthn binding: struct versions", () => {
+  it("outputs are read only up to the dwVersion the DLL returned", async () => {
+    const api = await load(9);
+    ctl.setOutputVersions(1, 1);
+    const att = await api.makeCredential(0, RP, USER, PARAMS, CLIENT_DATA, {
+      requireResidentKey: true,
+      extensions: { hmacSecret: true, prf: { eval: { first: fill(32, 1) } } },
+    });
+    assert.equal(att.version, 1);
+    assert.deepEqual(att.credentialId, expectedCredId("example.com", USER.id));
+    for (const k of ["extensions", "usedTransports", "residentKey", "prfEnabled", "hmacSecret"]) {
+      assert.equal(att[k as keyof typeof att], undefined, k);
+    }
+    const as = await api.getAssertion(0, "example.com", CLIENT_DATA, {
+      extensions: { hmacSecret: { global: { first: fill(32, 1) } } },
+    });
+    assert.equal(as.version, 1);
+    assert.equal(as.hmacSecret, undefined);
+    assert.equal(as.extensions, undefined);
+    assert.equal(as.usedTransports, undefined);
+    const st: Json = ctl.state();
+    assert.equal(st.attestationsFreed, 1);
+    assert.equal(st.assertionsFreed, 1);
+    api.close();
+  });
+
+  it("the fake rejects an options version its API does not have (E_INVALIDARG)", async () => {
+    const api = await load(9);
+    ctl.setApiVersion(3);
+    await assert.rejects(
+      api.makeCredential(0, RP, USER, PARAMS, CLIENT_DATA),
+      (e) => e instanceof WindowsApiError && e.code === "E_INVALIDARG",
+    );
+    const req: Json = ctl.lastRequest();
+    assert.match(req.error, /options\.dwVersion 9, API 3 wants 4/);
+    assert.equal(ctl.state().attestationsAllocated, 0);
+    api.close();
+  });
+});
+
 describe("webauthn binding: input checks and version gating", () => {
   it("features newer than the DLL's API are a WebAuthnUnsupportedError, nothing is sent", async () => {
     const cases: [number, MakeCredentialOptions, string, number][] = [

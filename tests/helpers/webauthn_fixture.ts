@@ -29,6 +29,7 @@ export function buildFakeWebAuthn(): string {
     "-fPIC",
     "-O2",
     "-Wall",
+    "-Wextra",
     "-Werror",
     "-o",
     tmp,
@@ -48,6 +49,8 @@ export interface FakeControls {
   setApiVersion(v: number): void;
   /** The next MakeCredential/GetAssertion fails with this HRESULT. */
   setNextHresult(hr: number): void;
+  /** Output struct versions to return instead of the API's (0 = by API version). */
+  setOutputVersions(attestation: number, assertion: number): void;
   setUvpaa(available: boolean): void;
   reset(): void;
   close(): void;
@@ -60,6 +63,7 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     fake_webauthn_state_json: { parameters: [], result: "ptr" },
     fake_webauthn_set_api_version: { parameters: ["i32"], result: "void" },
     fake_webauthn_set_next_hresult: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_output_versions: { parameters: ["i32", "i32"], result: "void" },
     fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
     fake_webauthn_reset: { parameters: [], result: "void" },
   });
@@ -69,6 +73,7 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     state: () => JSON.parse(readCString(s.fake_webauthn_state_json())!),
     setApiVersion: (v) => s.fake_webauthn_set_api_version(v),
     setNextHresult: (hr) => s.fake_webauthn_set_next_hresult(hr | 0),
+    setOutputVersions: (att, assertion) => s.fake_webauthn_set_output_versions(att, assertion),
     setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
     reset: () => s.fake_webauthn_reset(),
     close: () => lib.close(),
