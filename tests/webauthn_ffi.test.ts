@@ -15,7 +15,7 @@ import {
   WebAuthnUnsupportedError,
   WindowsApiError,
 } from "../ffi/webauthn.ts";
-import { runtime } from "../ffi/runtime.ts";
+import { platform, runtime } from "../ffi/runtime.ts";
 import { FormatError } from "../src/errors.ts";
 import { decode } from "../src/cbor.ts";
 import { concat, sha256, toHex, utf8Encode } from "../src/utils.ts";
@@ -137,7 +137,18 @@ describe("webauthn binding: loading", () => {
     );
   });
 
-  it("no library off Windows without an override is a LibraryLoadError", async () => {
+  it("without an override: System32 on Windows, a LibraryLoadError elsewhere", async () => {
+    if (platform() === "win32") {
+      // Under Wine there is no webauthn.dll; on Windows the real one loads from System32.
+      try {
+        const api = await loadWebAuthn();
+        assert.match(api.path, /\\System32\\webauthn\.dll$/i);
+        api.close();
+      } catch (e) {
+        assert.ok(e instanceof LibraryLoadError && /System32/i.test(e.message));
+      }
+      return;
+    }
     await assert.rejects(
       loadWebAuthn(),
       (e) => e instanceof LibraryLoadError && /FIDO2_WEBAUTHN_PATH/.test(e.message),
@@ -145,7 +156,8 @@ describe("webauthn binding: loading", () => {
   });
 
   it("a library without the webauthn symbols is a LibraryLoadError", async () => {
-    await assert.rejects(loadWebAuthn({ path: "libc.so.6" }), LibraryLoadError);
+    const other = platform() === "win32" ? "kernel32.dll" : "libc.so.6";
+    await assert.rejects(loadWebAuthn({ path: other }), LibraryLoadError);
   });
 
   it("isUserVerifyingPlatformAuthenticatorAvailable reads the 4-byte BOOL", async () => {
@@ -732,6 +744,31 @@ describe("webauthn binding: cancellation", () => {
     assert.equal(st.lastCancelled, toHex(b));
     assert.throws(() => api.cancelCurrentOperation(new Uint8Array(15)), FormatError);
     api.close();
+  });
+
+  it("a MakeCredential blocked in a Worker is cancelled from the main thread", async () => {
+    const api = await load(9);
+    const id = api.getCancellationId();
+    const worker = new Worker(new URL("./helpers/webauthn_cancel_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    try {
+      const result = await new Promise<Json>((resolve, reject) => {
+        worker.onerror = (e) => reject(new Error(`worker failed: ${e.message}`));
+        worker.onmessage = (ev) => {
+          if (ev.data.started) {
+            setTimeout(() => api.cancelCurrentOperation(id), 100);
+          } else if (ev.data.done) resolve(ev.data);
+        };
+        worker.postMessage({ path, guid: Array.from(id) });
+      });
+      assert.equal(result.hresult, HRESULT.NTE_USER_CANCELLED, result.message);
+      assert.ok(result.ms >= 50 && result.ms < 3000, `took ${result.ms} ms`);
+      assert.equal(ctl.state().lastCancelled, toHex(id));
+    } finally {
+      worker.terminate();
+      api.close();
+    }
   });
 
   if (runtime === "deno") {

@@ -7,34 +7,47 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { openLibrary, readCString } from "../../ffi/runtime.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const fixtures = join(root, "tests", "fixtures");
 
-/** Compiles the fake webauthn library with gcc (once per source version); returns its path. */
-export function buildFakeWebAuthn(): string {
+/** Where a build of the fake goes: Linux `.so` (gcc) or Win64 `.dll` (mingw-w64). */
+export type FixtureTarget = "linux" | "win64";
+
+const TARGETS = {
+  linux: { cc: "gcc", file: "libfake_webauthn.so", flags: ["-fPIC"] },
+  win64: { cc: "x86_64-w64-mingw32-gcc", file: "fake_webauthn.dll", flags: [] },
+} as const;
+
+/**
+ * Compiles the fake webauthn library (once per source version) and returns its path. The
+ * default target is the running OS; on Windows (Bun under Wine) there is no compiler, so the
+ * `.dll` must have been built beforehand with `target: "win64"` on the Linux side.
+ */
+export function buildFakeWebAuthn(
+  target: FixtureTarget = process.platform === "win32" ? "win64" : "linux",
+): string {
   const sources = ["fake_webauthn.c", "fake_webauthn.h"].map((f) => join(fixtures, f));
   const hash = createHash("sha256");
-  for (const s of sources) hash.update(readFileSync(s));
+  // Normalise line endings so a Windows checkout hashes like the Linux one.
+  for (const s of sources) hash.update(readFileSync(s, "utf8").replace(/\r\n/g, "\n"));
   const dir = join(root, ".cache", "fixtures", hash.digest("hex").slice(0, 16));
-  const out = join(dir, "libfake_webauthn.so");
+  const t = TARGETS[target];
+  const out = join(dir, t.file);
   if (existsSync(out)) return out;
+  if (process.platform === "win32") {
+    throw new Error(
+      `${out} is missing: build it on Linux first with buildFakeWebAuthn("win64")`,
+    );
+  }
   mkdirSync(dir, { recursive: true });
   // Build to a unique name, then rename: concurrent test processes never see a partial file.
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
-  execFileSync("gcc", [
-    "-shared",
-    "-fPIC",
-    "-O2",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-o",
-    tmp,
-    sources[0],
-  ], { stdio: ["ignore", "pipe", "pipe"] });
+  const args = ["-shared", ...t.flags, "-O2", "-Wall", "-Wextra", "-Werror", "-o", tmp, sources[0]];
+  execFileSync(t.cc, args, { stdio: ["ignore", "pipe", "pipe"] });
   renameSync(tmp, out);
   return out;
 }
