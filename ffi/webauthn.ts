@@ -832,7 +832,11 @@ function readBlob(dv: DataView, cbOff: number, pbOff: number, what: string): Uin
 
 function readString(addr: number, what: string): string {
   if (!addr) throw new FormatError(`webauthn.dll returned a NULL ${what}`);
-  return readWideString(addr, 2, 4096)!;
+  try {
+    return readWideString(addr, 2, 4096)!;
+  } catch (e) {
+    throw new FormatError(`webauthn.dll returned an unterminated ${what}`, { cause: e });
+  }
 }
 
 function readSalt(addr: number): HmacSalts | undefined {
