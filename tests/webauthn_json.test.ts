@@ -1,25 +1,52 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { generateAuthenticationOptions, generateRegistrationOptions } from "@simplewebauthn/server";
 import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+} from "@simplewebauthn/server";
+import { p256, p384 } from "@noble/curves/nist.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { type CborValue, encode } from "../src/cbor.ts";
+import {
+  Aaguid,
   AttestationConveyancePreference,
+  AttestationObject,
+  AttestedCredentialData,
   AuthenticationExtensionsClientInputs,
   AuthenticationExtensionsClientOutputs,
+  AuthenticationResponse,
+  AuthenticatorAssertionResponse,
+  AuthenticatorAttestationResponse,
+  AuthenticatorData,
   AuthenticatorSelectionCriteria,
   CollectedClientData,
+  coseKeyToSpki,
   CredentialCreationOptions,
   CredentialRequestOptions,
+  FLAG,
   PublicKeyCredentialCreationOptions,
   PublicKeyCredentialDescriptor,
   PublicKeyCredentialParameters,
   PublicKeyCredentialRequestOptions,
   PublicKeyCredentialRpEntity,
   PublicKeyCredentialUserEntity,
+  RegistrationResponse,
   UserVerificationRequirement,
 } from "../src/webauthn.ts";
 import { FormatError } from "../src/errors.ts";
-import { b64urlDecode, b64urlEncode, fromHex, toHex, utf8Encode } from "../src/utils.ts";
+import {
+  b64urlDecode,
+  b64urlEncode,
+  concat,
+  fromHex,
+  randomBytes,
+  sha256,
+  toHex,
+  utf8Encode,
+} from "../src/utils.ts";
 
 const te = (s: string) => utf8Encode(s);
 /** Same members in the same order (what a byte-exact JSON comparison needs). */
@@ -675,6 +702,449 @@ describe("property: options round trips", () => {
           assert.deepEqual(back.challenge, init.challenge);
         },
       ),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+const VECTOR_6_1 = {
+  id: "KlUt_bdHftZf2EEz-GGWAQsiFbV9p10xW3uej-LjklpgGVUbq2HRZZFlnLrwC0lQ96v-ZmDi4Ab3aGi3ctcMJQ",
+  rawId: "KlUt_bdHftZf2EEz-GGWAQsiFbV9p10xW3uej-LjklpgGVUbq2HRZZFlnLrwC0lQ96v-ZmDi4Ab3aGi3ctcMJQ",
+  response: {
+    clientDataJSON:
+      "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiV1RKb2FHSkhlR3hpYldScyIsIm9yaWdpbiI6Imh0dHBzOi8vZm9vLmV4YW1wbGUuY29tIiwiY3Jvc3NPcmlnaW4iOmZhbHNlfQ",
+    attestationObject:
+      "o2NmbXRoZmlkby11MmZnYXR0U3RtdKJjc2lnWEcwRQIgFHGJm8w5h-YuggLJs5wzwZAz9zQDUtuoD8qwF9uSMOQCIQCCZ31nPYkZM63m9hfl294uJH5wQj_VrXgEptPTlh74cWN4NWOBWQFAMIIBPDCB5KADAgECAgpHkBKAABFVlXNSMAoGCCqGSM49BAMCMBcxFTATBgNVBAMTDEdudWJieSBQaWxvdDAeFw0xMjA4MTQxODI5MzJaFw0xMzA4MTQxODI5MzJaMDExLzAtBgNVBAMTJlBpbG90R251YmJ5LTAuNC4xLTQ3OTAxMjgwMDAxMTU1OTU3MzUyMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEjWF-ZclQjmS8xWc6yCpnmdo8FEZoLCWMRj__31jf0vo-bDeLU9eVxKTf-0GZ7deGLyOrrwIDtLiRG6BWmZThATAKBggqhkjOPQQDAgNHADBEAiBgzbYGHpwiJi0arB2W2McIKbI2ZTHdomiDLLg2vNMN-gIgYxsUWfCeYzAFVyLI2Jt_SIg7kIm4jWDR2XlZArMEEN9oYXV0aERhdGFYxKN5pvbur7mlXjeMEYA04nUeaC-rny0wqxPSElWGzhlHQQAAAAAAAAAAAAAAAAAAAAAAAAAAAEAqVS39t0d-1l_YQTP4YZYBCyIVtX2nXTFbe56P4uOSWmAZVRurYdFlkWWcuvALSVD3q_5mYOLgBvdoaLdy1wwlpQECAyYgASFYILF0vEnHyiVLcNLlwgfO6c8XSCDr136jxlUIwm2lG2V8IlggHMa5UvhiFpeTZILaCm09OCalkJXa9s18A-LmA4XS9tk",
+  },
+  authenticatorAttachment: "cross-platform",
+  clientExtensionResults: {},
+  type: "public-key",
+};
+
+const RP_ID = "example.com";
+const ORIGIN = "https://login.example.com";
+
+/** A software P-256 credential: registration and assertions signed with @noble/curves. */
+function softCredential(credId = randomBytes(32)) {
+  const priv = p256.utils.randomSecretKey();
+  const pub = p256.getPublicKey(priv, false);
+  const cose = new Map<CborValue, CborValue>([
+    [1, 2],
+    [3, -7],
+    [-1, 1],
+    [-2, pub.slice(1, 33)],
+    [-3, pub.slice(33)],
+  ]);
+  const sign = (msg: Uint8Array) => p256.sign(msg, priv, { format: "der" });
+  return {
+    credId,
+    cose,
+    register(challenge: Uint8Array, fmt: "none" | "packed", transports?: string[]) {
+      const clientData = CollectedClientData.create({
+        type: "webauthn.create",
+        challenge,
+        origin: ORIGIN,
+      });
+      const authData = AuthenticatorData.create(
+        sha256(te(RP_ID)),
+        FLAG.UP | FLAG.UV,
+        0,
+        AttestedCredentialData.create(Aaguid.NONE, credId, cose),
+      );
+      const attStmt = fmt === "none" ? new Map() : new Map<CborValue, CborValue>([
+        ["alg", -7],
+        ["sig", sign(concat(authData.raw, clientData.hash))],
+      ]);
+      return new RegistrationResponse({
+        rawId: credId,
+        response: new AuthenticatorAttestationResponse({
+          clientData,
+          attestationObject: AttestationObject.create(fmt, authData, attStmt),
+          transports,
+        }),
+        authenticatorAttachment: "cross-platform",
+        clientExtensionResults: { credProps: { rk: true } },
+      });
+    },
+    authenticate(challenge: Uint8Array, counter: number, userHandle?: Uint8Array) {
+      const clientData = CollectedClientData.create({
+        type: "webauthn.get",
+        challenge,
+        origin: ORIGIN,
+      });
+      const authData = AuthenticatorData.create(sha256(te(RP_ID)), FLAG.UP | FLAG.UV, counter);
+      return new AuthenticationResponse({
+        rawId: credId,
+        response: new AuthenticatorAssertionResponse({
+          clientData,
+          authenticatorData: authData,
+          signature: sign(concat(authData.raw, clientData.hash)),
+          userHandle,
+        }),
+        authenticatorAttachment: "cross-platform",
+      });
+    },
+  };
+}
+
+describe("RegistrationResponse (python-fido2 §6.1)", () => {
+  it("parses the CTAP1-path vector", () => {
+    const r = RegistrationResponse.fromJSON(VECTOR_6_1);
+    assert.equal(r.id, VECTOR_6_1.id);
+    assert.equal(r.authenticatorAttachment, "cross-platform");
+    assert.equal(r.type, "public-key");
+    assert.deepEqual(r.clientExtensionResults, {});
+    const cd = r.response.clientData;
+    assert.equal(
+      new TextDecoder().decode(cd.raw),
+      '{"type":"webauthn.create","challenge":"WTJoaGJHeGxibWRs","origin":"https://foo.example.com","crossOrigin":false}',
+    );
+    assert.equal(
+      toHex(cd.hash),
+      "4cb73d7d16e9d339970123102ce754e6d069b6206afb465bdd0dfc43917fd1f7",
+    );
+    assert.deepEqual(cd.challenge, te("Y2hhbGxlbmdl"));
+    assert.equal(r.response.attestationObject.fmt, "fido-u2f");
+    assert.deepEqual(r.response.authenticatorData.rpIdHash, sha256(te("example.com")));
+    assert.deepEqual(r.response.authenticatorData.credentialData!.credentialId, r.rawId);
+    assert.equal(r.response.publicKeyAlgorithm, -7);
+  });
+
+  it("toJSON keeps every vector member and adds the L3 ones", async () => {
+    const r = RegistrationResponse.fromJSON(VECTOR_6_1);
+    const j = r.toJSON() as typeof VECTOR_6_1 & { response: Record<string, unknown> };
+    assert.deepEqual(Object.keys(j), Object.keys(VECTOR_6_1));
+    for (const k of ["id", "rawId", "authenticatorAttachment", "type"] as const) {
+      assert.equal(j[k], VECTOR_6_1[k]);
+    }
+    assert.deepEqual(j.clientExtensionResults, {});
+    assert.equal(j.response.clientDataJSON, VECTOR_6_1.response.clientDataJSON);
+    assert.equal(j.response.attestationObject, VECTOR_6_1.response.attestationObject);
+    assert.deepEqual(Object.keys(j.response), [
+      "clientDataJSON",
+      "authenticatorData",
+      "transports",
+      "publicKey",
+      "publicKeyAlgorithm",
+      "attestationObject",
+    ]);
+    assert.deepEqual(j.response.transports, []);
+    assert.equal(j.response.publicKeyAlgorithm, -7);
+    assert.equal(
+      j.response.authenticatorData,
+      b64urlEncode(r.response.attestationObject.authData.raw),
+    );
+    // publicKey is a real SPKI: WebCrypto imports it and it holds the COSE point.
+    const key = await crypto.subtle.importKey(
+      "spki",
+      new Uint8Array(b64urlDecode(j.response.publicKey as string)),
+      { name: "ECDSA", namedCurve: "P-256" },
+      true,
+      ["verify"],
+    );
+    const rawPoint = new Uint8Array(await crypto.subtle.exportKey("raw", key));
+    const cose = r.response.authenticatorData.credentialData!.publicKey;
+    assert.deepEqual(
+      rawPoint,
+      concat(
+        new Uint8Array([4]),
+        cose.get(-2) as Uint8Array,
+        cose
+          .get(-3) as Uint8Array,
+      ),
+    );
+    // Round trip through JSON text.
+    const back = RegistrationResponse.fromJSON(JSON.parse(JSON.stringify(r)));
+    assert.deepEqual(back.toJSON(), r.toJSON());
+  });
+
+  it("rejects bad responses with the member path", () => {
+    const v = structuredClone(VECTOR_6_1);
+    formatError(() => RegistrationResponse.fromJSON({ ...v, id: "AAAA" }), "id");
+    formatError(() => RegistrationResponse.fromJSON({ ...v, id: undefined }), "id");
+    formatError(() => RegistrationResponse.fromJSON({ ...v, rawId: "**" }), "rawId");
+    formatError(() => RegistrationResponse.fromJSON({ ...v, type: "password" }), "type");
+    formatError(
+      () => RegistrationResponse.fromJSON({ ...v, clientExtensionResults: undefined }),
+      "clientExtensionResults",
+    );
+    formatError(
+      () => RegistrationResponse.fromJSON({ ...v, clientExtensionResults: [] }),
+      "clientExtensionResults",
+    );
+    formatError(() => RegistrationResponse.fromJSON({ ...v, response: 5 }), "response");
+    formatError(
+      () =>
+        RegistrationResponse.fromJSON({
+          ...v,
+          response: { ...v.response, clientDataJSON: undefined },
+        }),
+      "response.clientDataJSON",
+    );
+    formatError(
+      () =>
+        RegistrationResponse.fromJSON({
+          ...v,
+          response: { ...v.response, clientDataJSON: b64urlEncode(te("{}")) },
+        }),
+      "response.clientDataJSON.type",
+    );
+    formatError(
+      () =>
+        RegistrationResponse.fromJSON({
+          ...v,
+          response: { ...v.response, attestationObject: "oA" },
+        }),
+      "response.attestationObject",
+    );
+    formatError(
+      () =>
+        RegistrationResponse.fromJSON({
+          ...v,
+          response: { ...v.response, attestationObject: v.response.attestationObject + "A" },
+        }),
+      "response.attestationObject",
+    );
+    formatError(
+      () =>
+        RegistrationResponse.fromJSON({
+          ...v,
+          response: { ...v.response, authenticatorData: "AAAA" },
+        }),
+      "response.authenticatorData",
+    );
+    formatError(
+      () =>
+        RegistrationResponse.fromJSON({
+          ...v,
+          response: { ...v.response, publicKeyAlgorithm: -8 },
+        }),
+      "response.publicKeyAlgorithm",
+    );
+    formatError(
+      () =>
+        RegistrationResponse.fromJSON({
+          ...v,
+          response: { ...v.response, transports: "usb" },
+        }),
+      "response.transports",
+    );
+    // an unknown attachment or transport is dropped, not an error
+    const ok = RegistrationResponse.fromJSON({
+      ...v,
+      authenticatorAttachment: "implant",
+      response: { ...v.response, transports: ["usb", "carrier-pigeon"] },
+    });
+    assert.equal(ok.authenticatorAttachment, undefined);
+    assert.deepEqual(ok.response.transports, ["usb"]);
+  });
+});
+
+describe("AuthenticationResponse", () => {
+  it("round-trips, userHandle optional, empty userHandle stays empty", () => {
+    const cred = softCredential();
+    for (const uh of [undefined, new Uint8Array(0), te("user")]) {
+      const r = cred.authenticate(te("chal"), 5, uh);
+      const j = JSON.parse(JSON.stringify(r));
+      assert.equal("userHandle" in j.response, uh !== undefined);
+      if (uh) assert.equal(j.response.userHandle, b64urlEncode(uh));
+      const back = AuthenticationResponse.fromJSON(j);
+      assert.deepEqual(back.response.userHandle, uh);
+      assert.deepEqual(back.toJSON(), r.toJSON());
+      assert.equal(back.response.authenticatorData.counter, 5);
+    }
+  });
+  it("rejects bad responses with the member path", () => {
+    const j = JSON.parse(JSON.stringify(softCredential().authenticate(te("c"), 1)));
+    formatError(
+      () => AuthenticationResponse.fromJSON({ ...j, response: { ...j.response, signature: 1 } }),
+      "response.signature",
+    );
+    formatError(
+      () =>
+        AuthenticationResponse.fromJSON({
+          ...j,
+          response: { ...j.response, authenticatorData: "AAAA" },
+        }),
+      "response.authenticatorData",
+    );
+    formatError(
+      () => AuthenticationResponse.fromJSON({ ...j, response: { ...j.response, userHandle: "%" } }),
+      "response.userHandle",
+    );
+    formatError(() => AuthenticationResponse.fromJSON({ ...j, rawId: "AAAA" }), "id");
+  });
+});
+
+describe("@simplewebauthn/server response interop", () => {
+  for (const fmt of ["none", "packed"] as const) {
+    it(`verifyRegistrationResponse accepts our ${fmt} registration JSON`, async () => {
+      const options = await generateRegistrationOptions({
+        rpName: "Example",
+        rpID: RP_ID,
+        userName: "alice",
+        attestationType: fmt === "none" ? "none" : "direct",
+      });
+      const parsed = PublicKeyCredentialCreationOptions.fromJSON(options);
+      const cred = softCredential();
+      const reg = cred.register(parsed.challenge, fmt, ["usb"]);
+      const json = JSON.parse(JSON.stringify(reg));
+      const result = await verifyRegistrationResponse({
+        response: json,
+        expectedChallenge: options.challenge,
+        expectedOrigin: ORIGIN,
+        expectedRPID: RP_ID,
+      });
+      assert.equal(result.verified, true);
+      assert.equal(result.registrationInfo!.fmt, fmt);
+      assert.equal(result.registrationInfo!.credential.id, reg.id);
+      assert.deepEqual(
+        new Uint8Array(result.registrationInfo!.credential.publicKey),
+        encode(cred.cose),
+      );
+      // A tampered challenge must be refused (the test can fail).
+      await assert.rejects(
+        verifyRegistrationResponse({
+          response: json,
+          expectedChallenge: b64urlEncode(te("other")),
+          expectedOrigin: ORIGIN,
+          expectedRPID: RP_ID,
+        }),
+      );
+    });
+  }
+
+  it("verifyAuthenticationResponse accepts our assertion JSON", async () => {
+    const cred = softCredential();
+    const options = await generateAuthenticationOptions({
+      rpID: RP_ID,
+      allowCredentials: [{ id: b64urlEncode(cred.credId) }],
+    });
+    const parsed = PublicKeyCredentialRequestOptions.fromJSON(options);
+    assert.deepEqual(parsed.allowCredentials?.[0].id, cred.credId);
+    const resp = cred.authenticate(parsed.challenge, 7, te("alice"));
+    const json = JSON.parse(JSON.stringify(resp));
+    const credential = {
+      id: b64urlEncode(cred.credId),
+      publicKey: new Uint8Array(encode(cred.cose)),
+      counter: 6,
+    };
+    const result = await verifyAuthenticationResponse({
+      response: json,
+      expectedChallenge: options.challenge,
+      expectedOrigin: ORIGIN,
+      expectedRPID: RP_ID,
+      credential,
+    });
+    assert.equal(result.verified, true);
+    assert.equal(result.authenticationInfo.newCounter, 7);
+    // The same JSON with a signature from another key is refused.
+    const other = softCredential(cred.credId).authenticate(parsed.challenge, 8);
+    const bad = await verifyAuthenticationResponse({
+      response: JSON.parse(JSON.stringify(other)),
+      expectedChallenge: options.challenge,
+      expectedOrigin: ORIGIN,
+      expectedRPID: RP_ID,
+      credential,
+    }).then((r: { verified: boolean }) => r.verified, () => false);
+    assert.equal(bad, false);
+  });
+});
+
+describe("coseKeyToSpki", () => {
+  it("P-256 / P-384 / Ed25519 / RSA keys import into WebCrypto", async () => {
+    const p384Pub = p384.getPublicKey(p384.utils.randomSecretKey(), false);
+    const ed = ed25519.getPublicKey(ed25519.utils.randomSecretKey());
+    const rsa = await crypto.subtle.generateKey(
+      {
+        name: "RSASSA-PKCS1-v1_5",
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: "SHA-256",
+      },
+      true,
+      ["sign", "verify"],
+    );
+    const jwk = await crypto.subtle.exportKey("jwk", rsa.publicKey);
+    const cases: [Map<CborValue, CborValue>, Record<string, unknown>][] = [
+      [softCredential().cose, { name: "ECDSA", namedCurve: "P-256" }],
+      [
+        new Map<CborValue, CborValue>([
+          [1, 2],
+          [3, -35],
+          [-1, 2],
+          [-2, p384Pub.slice(1, 49)],
+          [-3, p384Pub.slice(49)],
+        ]),
+        { name: "ECDSA", namedCurve: "P-384" },
+      ],
+      [new Map<CborValue, CborValue>([[1, 1], [3, -8], [-1, 6], [-2, ed]]), { name: "Ed25519" }],
+      [
+        new Map<CborValue, CborValue>([
+          [1, 3],
+          [3, -257],
+          [-1, b64urlDecode(jwk.n!)],
+          [-2, b64urlDecode(jwk.e!)],
+        ]),
+        { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      ],
+    ];
+    for (const [cose, alg] of cases) {
+      const spki = coseKeyToSpki(cose)!;
+      const key = await crypto.subtle.importKey(
+        "spki",
+        new Uint8Array(spki),
+        alg as never,
+        true,
+        ["verify"],
+      );
+      assert.deepEqual(new Uint8Array(await crypto.subtle.exportKey("spki", key)), spki);
+    }
+  });
+  it("gives undefined for keys without an SPKI form", () => {
+    assert.equal(
+      coseKeyToSpki(new Map<CborValue, CborValue>([[1, 2], [3, -7], [-1, 99]])),
+      undefined,
+    );
+    assert.equal(
+      coseKeyToSpki(
+        new Map<CborValue, CborValue>([[1, 2], [3, -7], [-1, 1], [-2, new Uint8Array(31)]]),
+      ),
+      undefined,
+    );
+    assert.equal(coseKeyToSpki(new Map<CborValue, CborValue>([[1, 7], [3, -48]])), undefined);
+    assert.equal(
+      coseKeyToSpki(
+        new Map<CborValue, CborValue>([[1, 1], [3, -8], [-1, 4], [-2, new Uint8Array(32)]]),
+      ),
+      undefined,
+    );
+  });
+});
+
+describe("property: response round trips", () => {
+  it("registration and authentication JSON survive fromJSON(toJSON(x))", () => {
+    const cred = softCredential();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        fc.subarray(["usb", "nfc", "ble", "hybrid", "internal"]),
+        fc.option(fc.uint8Array({ maxLength: 64 }), { nil: undefined }),
+        fc.nat(),
+        (challenge, transports, userHandle, counter) => {
+          const reg = cred.register(challenge, "none", transports);
+          const rj = JSON.stringify(reg);
+          assert.equal(JSON.stringify(RegistrationResponse.fromJSON(JSON.parse(rj))), rj);
+          const auth = cred.authenticate(challenge, counter, userHandle);
+          const aj = JSON.stringify(auth);
+          const back = AuthenticationResponse.fromJSON(JSON.parse(aj));
+          assert.equal(JSON.stringify(back), aj);
+          assert.deepEqual(back.response.clientData.challenge, challenge);
+        },
+      ),
+      { numRuns: 50 },
     );
   });
 });

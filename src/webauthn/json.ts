@@ -7,3 +7,5 @@ export * from "./enums.ts";
 export * from "./extensions.ts";
 export * from "./clientdata.ts";
 export * from "./options.ts";
+export * from "./responses.ts";
+export { coseKeyToSpki } from "./spki.ts";
