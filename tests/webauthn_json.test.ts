@@ -760,7 +760,7 @@ function softCredential(credId = randomBytes(32)) {
       return new RegistrationResponse({
         rawId: credId,
         response: new AuthenticatorAttestationResponse({
-          clientData,
+          clientDataJSON: clientData,
           attestationObject: AttestationObject.create(fmt, authData, attStmt),
           transports,
         }),
@@ -778,7 +778,7 @@ function softCredential(credId = randomBytes(32)) {
       return new AuthenticationResponse({
         rawId: credId,
         response: new AuthenticatorAssertionResponse({
-          clientData,
+          clientDataJSON: clientData,
           authenticatorData: authData,
           signature: sign(concat(authData.raw, clientData.hash)),
           userHandle,
@@ -796,7 +796,8 @@ describe("RegistrationResponse (python-fido2 §6.1)", () => {
     assert.equal(r.authenticatorAttachment, "cross-platform");
     assert.equal(r.type, "public-key");
     assert.deepEqual(r.clientExtensionResults, {});
-    const cd = r.response.clientData;
+    const cd = r.response.clientDataJSON;
+    assert.equal(r.response.clientData, cd);
     assert.equal(
       new TextDecoder().decode(cd.raw),
       '{"type":"webauthn.create","challenge":"WTJoaGJHeGxibWRs","origin":"https://foo.example.com","crossOrigin":false}',

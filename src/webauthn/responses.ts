@@ -50,22 +50,28 @@ function parseAuthData(bytes: Uint8Array, path: string): AuthenticatorData {
 
 /** The authenticator's answer to a registration (§5.2.1). */
 export class AuthenticatorAttestationResponse {
-  readonly clientData: CollectedClientData;
+  /** The client data (the W3C member name; its bytes are `clientDataJSON.raw`). */
+  readonly clientDataJSON: CollectedClientData;
   readonly attestationObject: AttestationObject;
   /** Transports the authenticator is reachable over (may be empty). */
   readonly transports: readonly AuthenticatorTransport[];
 
   constructor(init: {
-    readonly clientData: CollectedClientData;
+    readonly clientDataJSON: CollectedClientData;
     readonly attestationObject: AttestationObject;
     readonly transports?: readonly string[];
   }) {
     if (!init.attestationObject.authData.credentialData) {
       throw new FormatError("attestationObject: authenticator data has no attested credential");
     }
-    this.clientData = init.clientData;
+    this.clientDataJSON = init.clientDataJSON;
     this.attestationObject = init.attestationObject;
     this.transports = parseEnumList(AuthenticatorTransport, init.transports ?? [], "") ?? [];
+  }
+
+  /** Alias of {@linkcode clientDataJSON}. */
+  get clientData(): CollectedClientData {
+    return this.clientDataJSON;
   }
 
   /** The authenticator data inside the attestation object. */
@@ -90,7 +96,7 @@ export class AuthenticatorAttestationResponse {
   static fromJSON(json: unknown, path = ""): AuthenticatorAttestationResponse {
     if (json instanceof AuthenticatorAttestationResponse) return json;
     const o = asObject(json, path);
-    const clientData = CollectedClientData.fromJSON(
+    const clientDataJSON = CollectedClientData.fromJSON(
       reqValue(o, "clientDataJSON", path),
       member(path, "clientDataJSON"),
     );
@@ -116,7 +122,7 @@ export class AuthenticatorAttestationResponse {
     }
     optBytes(o, "publicKey", path);
     return new AuthenticatorAttestationResponse({
-      clientData,
+      clientDataJSON,
       attestationObject,
       transports: parseEnumList(AuthenticatorTransport, o.transports, member(path, "transports")),
     });
@@ -126,7 +132,7 @@ export class AuthenticatorAttestationResponse {
   toJSON(): JsonObject {
     const spki = this.getPublicKey();
     return compact({
-      clientDataJSON: this.clientData.b64,
+      clientDataJSON: this.clientDataJSON.b64,
       authenticatorData: b64(this.authenticatorData.raw),
       transports: [...this.transports],
       publicKey: spki ? b64(spki) : undefined,
@@ -138,22 +144,28 @@ export class AuthenticatorAttestationResponse {
 
 /** The authenticator's answer to an authentication (§5.2.2). */
 export class AuthenticatorAssertionResponse {
-  readonly clientData: CollectedClientData;
+  /** The client data (the W3C member name; its bytes are `clientDataJSON.raw`). */
+  readonly clientDataJSON: CollectedClientData;
   readonly authenticatorData: AuthenticatorData;
   readonly signature: Uint8Array;
   /** The user handle of a discoverable credential (absent for non-discoverable ones). */
   readonly userHandle?: Uint8Array;
 
   constructor(init: {
-    readonly clientData: CollectedClientData;
+    readonly clientDataJSON: CollectedClientData;
     readonly authenticatorData: AuthenticatorData;
     readonly signature: Uint8Array;
     readonly userHandle?: Uint8Array;
   }) {
-    this.clientData = init.clientData;
+    this.clientDataJSON = init.clientDataJSON;
     this.authenticatorData = init.authenticatorData;
     this.signature = init.signature.slice();
     if (init.userHandle !== undefined) this.userHandle = init.userHandle.slice();
+  }
+
+  /** Alias of {@linkcode clientDataJSON}. */
+  get clientData(): CollectedClientData {
+    return this.clientDataJSON;
   }
 
   /** Parses AuthenticatorAssertionResponseJSON. */
@@ -161,7 +173,7 @@ export class AuthenticatorAssertionResponse {
     if (json instanceof AuthenticatorAssertionResponse) return json;
     const o = asObject(json, path);
     return new AuthenticatorAssertionResponse({
-      clientData: CollectedClientData.fromJSON(
+      clientDataJSON: CollectedClientData.fromJSON(
         reqValue(o, "clientDataJSON", path),
         member(path, "clientDataJSON"),
       ),
@@ -177,7 +189,7 @@ export class AuthenticatorAssertionResponse {
   /** AuthenticatorAssertionResponseJSON. */
   toJSON(): JsonObject {
     return compact({
-      clientDataJSON: this.clientData.b64,
+      clientDataJSON: this.clientDataJSON.b64,
       authenticatorData: b64(this.authenticatorData.raw),
       signature: b64(this.signature),
       userHandle: this.userHandle ? b64(this.userHandle) : undefined,
@@ -189,7 +201,9 @@ interface CredentialInit<R> {
   readonly rawId: Uint8Array;
   readonly response: R;
   readonly authenticatorAttachment?: string;
-  readonly clientExtensionResults?: AuthenticationExtensionsClientOutputs;
+  readonly clientExtensionResults?:
+    | AuthenticationExtensionsClientOutputs
+    | Readonly<Record<string, unknown>>;
 }
 
 interface CredentialParts<R> {
@@ -242,7 +256,8 @@ abstract class PublicKeyCredentialBase<R extends { toJSON(): JsonObject }> {
     this.response = init.response;
     const att = parseEnum(AuthenticatorAttachment, init.authenticatorAttachment, "");
     if (att !== undefined) this.authenticatorAttachment = att;
-    this.clientExtensionResults = init.clientExtensionResults ?? {};
+    this.clientExtensionResults =
+      (init.clientExtensionResults ?? {}) as AuthenticationExtensionsClientOutputs;
   }
 
   /** The credential ID as base64url (the `id` member). */
