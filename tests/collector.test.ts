@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
 import { p256 } from "@noble/curves/nist.js";
-import { type CborValue } from "../src/cbor.ts";
+import type { CborValue } from "../src/cbor.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError, PinRequiredError } from "../src/client/errors.ts";
 import { verifyRpId } from "../src/rpid.ts";
