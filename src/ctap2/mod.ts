@@ -1,0 +1,7 @@
+/**
+ * CTAP2 command layer: the `Ctap2` command set, getInfo, and the credential management,
+ * bio enrollment, large blob and authenticator config helpers built on it.
+ * @module
+ */
+export * from "./base.ts";
+export * from "./info.ts";
