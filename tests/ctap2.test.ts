@@ -6,8 +6,24 @@ import { p256 } from "@noble/curves/nist.js";
 import { CtapError } from "../src/ctap.ts";
 import { FormatError } from "../src/errors.ts";
 import { SignatureData } from "../src/ctap1.ts";
-import { AssertionResponse, CMD, Ctap2, type GetAssertionArgs, Info } from "../src/ctap2/mod.ts";
-import { concat, fromHex, sha256, toHex } from "../src/utils.ts";
+import {
+  AssertionResponse,
+  CaptureError,
+  CaptureStatus,
+  CMD,
+  Config,
+  CredentialManagement,
+  Ctap2,
+  deflateRaw,
+  encryptBlobEntry,
+  FPBioEnrollment,
+  type GetAssertionArgs,
+  inflateRaw,
+  Info,
+  LargeBlobs,
+  serializeBlobArray,
+} from "../src/ctap2/mod.ts";
+import { concat, fromHex, hmacSha256, sha256, toHex } from "../src/utils.ts";
 import { ScriptedDevice } from "./helpers/scripted_device.ts";
 import { GA_RESP, INFO, INFO_EXTRA, MC_RESP, PACKED_RESP } from "./helpers/vectors.ts";
 
@@ -638,5 +654,510 @@ describe("Ctap2 other commands: request bytes", () => {
     await c.largeBlobs(0, 960);
     await c.config(3, new Map([[1, 6]]), 2, fromHex("cc"));
     assert.deepEqual(dev.requestsHex, ["0ca2011903c00300", "0da4010302a1010603020441cc"]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Management helpers. pinUvAuthParam messages are checked against python-fido2 (vectors §12)
+// with a fixed HMAC key, and the request map must carry exactly that HMAC.
+
+const TOKEN = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+const FF32 = "ff".repeat(32);
+
+/** A PinAuth that records every message and authenticates with HMAC-SHA-256. */
+function recordingProtocol(version = 2) {
+  const messages: string[] = [];
+  return {
+    messages,
+    protocol: {
+      version,
+      authenticate(key: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+        messages.push(toHex(message));
+        return Promise.resolve(hmacSha256(key, message));
+      },
+    },
+  };
+}
+
+function sentMap(dev: ScriptedDevice, i: number): CborMap {
+  return decode(dev.calls[i].data.subarray(1)) as CborMap;
+}
+
+const CM_OPTS: [number, CborValue][] = [[4, new Map([["credMgmt", true]])]];
+
+describe("CredentialManagement", () => {
+  const rpIdHash = sha256(new TextEncoder().encode("example.com"));
+
+  it("getMetadata: message 01, protocol and HMAC in the request", async () => {
+    const { dev, c } = ctap([ok(new Map([[1, 3], [2, 22]]))], CM_OPTS);
+    const { messages, protocol } = recordingProtocol();
+    const meta = await new CredentialManagement(c, protocol, TOKEN).getMetadata();
+    assert.deepEqual(meta, {
+      existingResidentCredentialsCount: 3,
+      maxPossibleRemainingResidentCredentialsCount: 22,
+    });
+    assert.deepEqual(messages, ["01"]);
+    assert.equal(dev.calls[0].data[0], 0x0a);
+    const sent = sentMap(dev, 0);
+    assert.equal(sent.get(1), 1);
+    assert.equal(sent.has(2), false);
+    assert.equal(sent.get(3), 2);
+    assert.deepEqual(sent.get(4), hmacSha256(TOKEN, fromHex("01")));
+  });
+
+  it("enumerateCreds: python-fido2 message bytes; NEXT calls unauthenticated", async () => {
+    const cred = (n: number) =>
+      new Map<CborValue, CborValue>([
+        [6, new Map<CborValue, CborValue>([["id", new Uint8Array([n])], ["name", `u${n}`]])],
+        [
+          7,
+          new Map<CborValue, CborValue>([["id", new Uint8Array([n, n])], ["type", "public-key"]]),
+        ],
+        [8, new Map<CborValue, CborValue>([[1, 2], [3, -7]])],
+        [10, 2],
+      ]);
+    const first = cred(1).set(9, 2).set(11, new Uint8Array(32));
+    const { dev, c } = ctap([ok(first), ok(cred(2).set(12, true))], CM_OPTS);
+    const { messages, protocol } = recordingProtocol();
+    const creds = await new CredentialManagement(c, protocol, TOKEN).enumerateCreds(rpIdHash);
+    assert.deepEqual(messages, [
+      "04a1015820a379a6f6eeafb9a55e378c118034e2751e682fab9f2d30ab13d2125586ce1947",
+    ]);
+    assert.deepEqual(dev.requestsHex[1], "0aa10105");
+    assert.equal(creds.length, 2);
+    assert.equal(creds[0].user.name, "u1");
+    assert.deepEqual(creds[1].credentialId.id, new Uint8Array([2, 2]));
+    assert.equal(creds[0].credProtect, 2);
+    assert.equal(creds[0].largeBlobKey?.length, 32);
+    assert.equal(creds[1].thirdPartyPayment, true);
+    assert.equal(creds[0].publicKey.get(3), -7);
+  });
+
+  it("enumerateRps walks totalRPs; NO_CREDENTIALS and totalRPs 0 mean none", async () => {
+    const rp = (id: string) =>
+      new Map<CborValue, CborValue>([
+        [3, new Map([["id", id]])],
+        [4, sha256(new TextEncoder().encode(id))],
+      ]);
+    const { dev, c } = ctap([
+      ok(rp("a.com").set(5, 2)),
+      ok(rp("b.com")),
+      "2e",
+      ok(new Map([[5, 0]])),
+    ], CM_OPTS);
+    const cm = new CredentialManagement(c, recordingProtocol().protocol, TOKEN);
+    const rps = await cm.enumerateRps();
+    assert.deepEqual(rps.map((r) => r.rp.id), ["a.com", "b.com"]);
+    assert.deepEqual(dev.requestsHex[1], "0aa10103");
+    assert.deepEqual(await cm.enumerateRps(), []);
+    assert.deepEqual(await cm.enumerateRps(), []);
+    assert.ok(dev.done);
+  });
+
+  it("rejects lying enumeration responses", async () => {
+    const cm = (resp: string) =>
+      new CredentialManagement(ctap([resp], CM_OPTS).c, recordingProtocol().protocol, TOKEN);
+    await assert.rejects(
+      cm(ok(new Map<number, unknown>([[5, 1], [3, new Map([["id", 1]])], [4, new Uint8Array(32)]])))
+        .enumerateRps(),
+      FormatError,
+    );
+    await assert.rejects(
+      cm(
+        ok(new Map<number, unknown>([[5, 1], [3, new Map([["id", "x"]])], [4, new Uint8Array(3)]])),
+      ).enumerateRps(),
+      FormatError,
+    );
+    await assert.rejects(cm(ok(new Map<number, unknown>([[5, "1"]]))).enumerateRps(), FormatError);
+    await assert.rejects(
+      cm(ok(new Map<number, unknown>([[9, 1], [6, new Map([["id", "x"]])]]))).enumerateCreds(
+        rpIdHash,
+      ),
+      FormatError,
+    );
+    await assert.rejects(
+      cm(ok(new Map<number, unknown>([[1, -1], [2, 1]]))).getMetadata(),
+      FormatError,
+    );
+    await assert.rejects(cm("").enumerateCreds(new Uint8Array(5)), FormatError);
+  });
+
+  it("deleteCred and updateUserInfo message bytes", async () => {
+    const { dev, c } = ctap(["00", "00"], CM_OPTS);
+    const { messages, protocol } = recordingProtocol(1);
+    const cm = new CredentialManagement(c, protocol, TOKEN);
+    const desc = { type: "public-key", id: fromHex("0102") };
+    await cm.deleteCred(desc);
+    await cm.updateUserInfo(desc, { id: fromHex("aa"), name: "n" });
+    const d = toHex(encode({ id: fromHex("0102"), type: "public-key" }));
+    assert.deepEqual(messages, [
+      "06a102" + d,
+      "07a202" + d + "03" + toHex(encode({ id: fromHex("aa"), name: "n" })),
+    ]);
+    assert.equal(sentMap(dev, 0).get(3), 1);
+  });
+
+  it("updateUserInfo refuses on an authenticator without credMgmt", async () => {
+    const { dev, c } = ctap([], [[4, new Map([["credentialMgmtPreview", true]])]]);
+    const cm = new CredentialManagement(c, recordingProtocol().protocol, TOKEN);
+    await assert.rejects(
+      cm.updateUserInfo({ type: "public-key", id: fromHex("01") }, { id: fromHex("02") }),
+      CtapError,
+    );
+    assert.equal(dev.calls.length, 0);
+  });
+
+  it("isSupported / isUpdateSupported / isReadonlySupported", () => {
+    const info = (o: Record<string, boolean>, v = ["FIDO_2_1"]) =>
+      new Info(new Map<CborValue, CborValue>([[1, v], [4, new Map(Object.entries(o))]]));
+    assert.equal(CredentialManagement.isSupported(info({ credMgmt: true })), true);
+    assert.equal(CredentialManagement.isSupported(info({ credentialMgmtPreview: true })), false);
+    assert.equal(
+      CredentialManagement.isSupported(info({ credentialMgmtPreview: true }, ["FIDO_2_1_PRE"])),
+      true,
+    );
+    assert.equal(CredentialManagement.isUpdateSupported(info({ credMgmt: false })), false);
+    assert.equal(CredentialManagement.isReadonlySupported(info({ perCredMgmtRO: true })), true);
+  });
+});
+
+describe("Config", () => {
+  it("toggleAlwaysUv and setMinPinLength message bytes (python-fido2)", async () => {
+    const { dev, c } = ctap(["00", "00", "00"]);
+    const { messages, protocol } = recordingProtocol();
+    const cfg = new Config(c, protocol, TOKEN);
+    await cfg.toggleAlwaysUv();
+    await cfg.setMinPinLength({ minPinLength: 6 });
+    await cfg.enableEnterpriseAttestation();
+    assert.deepEqual(messages, [FF32 + "0d02", FF32 + "0d03a2010603f4", FF32 + "0d01"]);
+    assert.equal(dev.calls[0].data[0], 0x0d);
+    const sent = sentMap(dev, 1);
+    assert.equal(sent.get(1), 3);
+    assert.deepEqual(sent.get(2), new Map<CborValue, CborValue>([[1, 6], [3, false]]));
+    assert.equal(sent.get(3), 2);
+    assert.deepEqual(sent.get(4), hmacSha256(TOKEN, fromHex(FF32 + "0d03a2010603f4")));
+  });
+
+  it("setMinPinLength with RP IDs, forced change and complexity policy", async () => {
+    const { c } = ctap(["00"], [[0x1b, false]]);
+    const { messages, protocol } = recordingProtocol();
+    await new Config(c, protocol, TOKEN).setMinPinLength({
+      rpIds: ["a.com"],
+      forceChangePin: true,
+      pinComplexityPolicy: true,
+    });
+    assert.equal(
+      messages[0],
+      FF32 + "0d03" +
+        toHex(encode(new Map<number, CborValue>([[2, ["a.com"]], [3, true], [4, true]]))),
+    );
+  });
+
+  it("refuses what the authenticator does not support, before sending", async () => {
+    const { dev, c } = ctap([], [[0x1f, [1, 3]]]);
+    const cfg = new Config(c, recordingProtocol().protocol, TOKEN);
+    await assert.rejects(cfg.toggleAlwaysUv(), CtapError);
+    await assert.rejects(cfg.setMinPinLength({ pinComplexityPolicy: true }), CtapError);
+    await assert.rejects(cfg.setMinPinLength({ minPinLength: -1 }), FormatError);
+    assert.equal(dev.calls.length, 0);
+  });
+
+  it("works without a token on an authenticator without a PIN", async () => {
+    const { dev } = ctap([]);
+    const d2 = ctap(["00"]);
+    await new Config(d2.c).toggleAlwaysUv();
+    assert.deepEqual(d2.dev.requestsHex, ["0da10102"]);
+    assert.equal(dev.calls.length, 0);
+  });
+});
+
+const BIO_OPTS: [number, CborValue][] = [[4, new Map([["bioEnroll", true]])]];
+
+describe("FPBioEnrollment", () => {
+  it("create checks the modality", async () => {
+    const { dev, c } = ctap([ok(new Map([[1, 1]])), ok(new Map([[1, 2]]))], BIO_OPTS);
+    const { protocol } = recordingProtocol();
+    await FPBioEnrollment.create(c, protocol, TOKEN);
+    assert.deepEqual(dev.requestsHex, ["09a106f5"]);
+    await assert.rejects(FPBioEnrollment.create(c, protocol, TOKEN), CtapError);
+  });
+
+  it("enumerateEnrollments and enrollBegin message bytes (python-fido2)", async () => {
+    const infos = [
+      new Map<CborValue, CborValue>([[1, fromHex("01")], [2, "thumb"]]),
+      new Map<CborValue, CborValue>([[1, fromHex("02")]]),
+    ];
+    const { dev, c } = ctap([
+      ok(new Map([[7, infos]])),
+      ok(new Map<number, CborValue>([[4, fromHex("03")], [5, 0], [6, 4]])),
+    ], BIO_OPTS);
+    const { messages, protocol } = recordingProtocol();
+    const bio = new FPBioEnrollment(c, protocol, TOKEN);
+    assert.deepEqual(await bio.enumerateEnrollments(), [
+      { templateId: fromHex("01"), name: "thumb" },
+      { templateId: fromHex("02") },
+    ]);
+    const begin = await bio.enrollBegin(10000);
+    assert.deepEqual(begin, { templateId: fromHex("03"), status: 0, remaining: 4 });
+    assert.deepEqual(messages, ["0104", "0101a103192710"]);
+    const sent = sentMap(dev, 1);
+    assert.equal(sent.get(1), 1);
+    assert.equal(sent.get(2), 1);
+    assert.equal(sent.get(4), 2);
+    assert.deepEqual(sent.get(5), hmacSha256(TOKEN, fromHex("0101a103192710")));
+  });
+
+  it("an enrollment context captures until remaining is 0; bad samples raise CaptureError", async () => {
+    const { dev, c } = ctap([
+      ok(new Map<number, CborValue>([[4, fromHex("09")], [5, 0], [6, 2]])),
+      ok(new Map([[5, CaptureStatus.FP_TOO_FAST], [6, 2]])),
+      ok(new Map([[5, 0], [6, 1]])),
+      ok(new Map([[5, 0], [6, 0]])),
+    ], BIO_OPTS);
+    const { messages, protocol } = recordingProtocol();
+    const ctx = new FPBioEnrollment(c, protocol, TOKEN).enroll();
+    assert.equal(await ctx.capture(), undefined);
+    await assert.rejects(ctx.capture(), (e) => e instanceof CaptureError && e.code === 5);
+    assert.equal(await ctx.capture(), undefined);
+    assert.deepEqual(await ctx.capture(), fromHex("09"));
+    assert.equal(messages[1], "0102a1014109");
+    assert.ok(dev.done);
+  });
+
+  it("sensor info and cancel go without a token; INVALID_OPTION means no enrollments", async () => {
+    const { dev, c } = ctap([ok(new Map([[2, 1], [3, 5], [8, 15]])), "00", "2c"], BIO_OPTS);
+    const { messages, protocol } = recordingProtocol();
+    const bio = new FPBioEnrollment(c, protocol, TOKEN);
+    assert.deepEqual(await bio.getFingerprintSensorInfo(), {
+      fingerprintKind: 1,
+      maxCaptureSamplesRequiredForEnroll: 5,
+      maxTemplateFriendlyName: 15,
+    });
+    await bio.enrollCancel();
+    assert.deepEqual(await bio.enumerateEnrollments(), []);
+    assert.deepEqual(dev.requestsHex.slice(0, 2), ["09a201010207", "09a201010203"]);
+    assert.deepEqual(messages, ["0104"]);
+  });
+
+  it("setName and removeEnrollment message bytes; lying responses rejected", async () => {
+    const { c } = ctap([
+      "00",
+      "00",
+      ok(new Map([[7, [new Map([[2, "x"]])]]])),
+      ok(new Map([[4, "id"]])),
+    ], BIO_OPTS);
+    const { messages, protocol } = recordingProtocol();
+    const bio = new FPBioEnrollment(c, protocol, TOKEN);
+    await bio.setName(fromHex("01"), "a");
+    await bio.removeEnrollment(fromHex("01"));
+    assert.deepEqual(messages, ["0105a20141010261" + "61", "0106a1014101"]);
+    await assert.rejects(bio.enumerateEnrollments(), FormatError);
+    await assert.rejects(bio.enrollBegin(), FormatError);
+  });
+});
+
+// python-fido2 vectors §12.
+const BLOB_KEY = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+const ENTRY_HEX =
+  "a301581b6352f34828a11fb277665ffd599b5cff7698ce3c9bdec51051deb6024c6465666768696a6b6c6d6e6f0309";
+const ARRAY_HEX = "81" + ENTRY_HEX + "7486ec513cc419c346ff5605975d5198";
+const EMPTY_ARRAY = "8076be8b528d0075f7aae98d6fa57a6d3c";
+
+/** A scripted largeBlobs authenticator: serves `stored` on get, records set fragments. */
+function blobDevice(stored: Uint8Array, maxMsgSize = 1024, extra: [number, CborValue][] = []) {
+  const writes: Uint8Array[] = [];
+  const dev = new ScriptedDevice();
+  const step = (_cmd: number, data: Uint8Array): Uint8Array => {
+    dev.push(step);
+    const m = decode(data.subarray(1)) as CborMap;
+    const offset = m.get(3) as number;
+    if (m.has(1)) {
+      const n = m.get(1) as number;
+      return concat(fromHex("00"), encode(new Map([[1, stored.subarray(offset, offset + n)]])));
+    }
+    writes.push(m.get(2) as Uint8Array);
+    return fromHex("00");
+  };
+  dev.push(step);
+  const c = new Ctap2(
+    dev,
+    new Info(infoMap([[5, maxMsgSize], [4, new Map([["largeBlobs", true]])], ...extra])),
+  );
+  return { dev, c, writes };
+}
+
+describe("LargeBlobs", () => {
+  it("serializes arrays with the truncated SHA-256 checksum (python-fido2)", () => {
+    assert.equal(toHex(serializeBlobArray([])), EMPTY_ARRAY);
+    assert.equal(toHex(serializeBlobArray([decode(fromHex(ENTRY_HEX))])), ARRAY_HEX);
+    assert.throws(() => serializeBlobArray("x" as unknown as CborValue[]), FormatError);
+  });
+
+  it("encrypts an entry exactly as python-fido2 (fixed nonce)", async () => {
+    const entry = await encryptBlobEntry(
+      BLOB_KEY,
+      fromHex("2b492d2e5148492c490400"),
+      9,
+      fromHex("6465666768696a6b6c6d6e6f"),
+    );
+    assert.equal(toHex(encode(entry)), ENTRY_HEX);
+  });
+
+  it("getBlob decrypts and inflates python-fido2's entry", async () => {
+    const { c, writes } = blobDevice(fromHex(ARRAY_HEX));
+    const lb = new LargeBlobs(c);
+    assert.equal(new TextDecoder().decode(await lb.getBlob(BLOB_KEY)), "test data");
+    const other = BLOB_KEY.slice();
+    other[0] ^= 1;
+    assert.equal(await lb.getBlob(other), undefined);
+    assert.equal(writes.length, 0);
+    await assert.rejects(lb.getBlob(new Uint8Array(16)), FormatError);
+  });
+
+  it("reads in fragments of maxMsgSize − 64 until a short one", async () => {
+    const stored = serializeBlobArray([new Uint8Array(300), new Uint8Array(200)]);
+    const { dev, c } = blobDevice(stored, 264); // fragments of 200 bytes
+    const arr = await new LargeBlobs(c).readBlobArray();
+    assert.equal(arr.length, 2);
+    const reqs = dev.calls.map((call) => decode(call.data.subarray(1)) as CborMap);
+    assert.deepEqual(reqs.map((r) => [r.get(1), r.get(3)]), [[200, 0], [200, 200], [200, 400]]);
+    assert.equal(stored.length, 522);
+  });
+
+  it("an exact multiple of the fragment size ends with an empty fragment", async () => {
+    const { dev, c } = blobDevice(new Uint8Array(400), 264);
+    assert.deepEqual(await new LargeBlobs(c).readBlobArray(), []);
+    assert.equal(dev.calls.length, 3);
+  });
+
+  it("a corrupt array (bad checksum, short, not CBOR, not an array) reads as empty", async () => {
+    const good = fromHex(ARRAY_HEX);
+    const badSum = good.slice();
+    badSum[badSum.length - 1] ^= 1;
+    const notArray = concat(
+      encode(new Map([[1, 2]])),
+      sha256(encode(new Map([[1, 2]]))).subarray(0, 16),
+    );
+    const notCbor = concat(fromHex("ff"), sha256(fromHex("ff")).subarray(0, 16));
+    for (const stored of [badSum, good.subarray(0, 10), notArray, notCbor, new Uint8Array(0)]) {
+      const { c } = blobDevice(stored);
+      assert.deepEqual(await new LargeBlobs(c).readBlobArray(), []);
+    }
+  });
+
+  it("rejects lying read responses", async () => {
+    const tooLong = ctap([ok(new Map([[1, new Uint8Array(1137)]]))]);
+    await assert.rejects(new LargeBlobs(tooLong.c).readBlobArray(), FormatError);
+    const wrongType = ctap([ok(new Map([[1, "x"]]))]);
+    await assert.rejects(new LargeBlobs(wrongType.c).readBlobArray(), FormatError);
+    // A device that keeps returning full fragments past maxSerializedLargeBlobArray.
+    const endless = new ScriptedDevice();
+    const full = () => {
+      endless.push(full);
+      return concat(fromHex("00"), encode(new Map([[1, new Uint8Array(200)]])));
+    };
+    endless.push(full);
+    const c = new Ctap2(endless, new Info(infoMap([[5, 264], [11, 1024]])));
+    await assert.rejects(new LargeBlobs(c).readBlobArray(), FormatError);
+    assert.ok(endless.calls.length <= 7);
+  });
+
+  it("writeBlobArray: python-fido2 pinUvAuthParam message and request map", async () => {
+    const { dev, c } = ctap(["00"]);
+    const { messages, protocol } = recordingProtocol();
+    await new LargeBlobs(c, protocol, TOKEN).writeBlobArray([decode(fromHex(ENTRY_HEX))]);
+    assert.deepEqual(messages, [
+      FF32 + "0c0000000000b55c0d9fee3f766100f350a0afe71a4e5b443d2f0b19f9967623562e03dec210",
+    ]);
+    const sent = sentMap(dev, 0);
+    assert.equal(dev.calls[0].data[0], 0x0c);
+    assert.deepEqual([...sent.keys()], [2, 3, 4, 5, 6]);
+    assert.equal(toHex(sent.get(2) as Uint8Array), ARRAY_HEX);
+    assert.equal(sent.get(3), 0);
+    assert.equal(sent.get(4), 64);
+    assert.deepEqual(sent.get(5), hmacSha256(TOKEN, fromHex(messages[0])));
+    assert.equal(sent.get(6), 2);
+  });
+
+  it("writeBlobArray fragments, sends length only at offset 0, authenticates each fragment", async () => {
+    const { dev, c, writes } = blobDevice(new Uint8Array(0), 264);
+    const { messages, protocol } = recordingProtocol();
+    const array = [new Uint8Array(450)];
+    await new LargeBlobs(c, protocol, TOKEN).writeBlobArray(array);
+    const data = serializeBlobArray(array);
+    assert.deepEqual(writes.map((w) => w.length), [200, 200, data.length - 400]);
+    assert.deepEqual(concat(...writes), data);
+    const reqs = dev.calls.map((call) => decode(call.data.subarray(1)) as CborMap);
+    assert.deepEqual(reqs.map((r) => [r.get(3), r.get(4)]), [[0, data.length], [200, undefined], [
+      400,
+      undefined,
+    ]]);
+    assert.equal(messages[1], FF32 + "0c00" + "c8000000" + toHex(sha256(writes[1])));
+  });
+
+  it("writeBlobArray refuses an array over maxSerializedLargeBlobArray", async () => {
+    const { dev, c } = ctap([], [[11, 1024]]);
+    await assert.rejects(
+      new LargeBlobs(c).writeBlobArray([new Uint8Array(1100)]),
+      (e) => e instanceof CtapError && e.code === CtapError.ERR.LARGE_BLOB_STORAGE_FULL,
+    );
+    assert.equal(dev.calls.length, 0);
+  });
+
+  it("putBlob / getBlob / deleteBlob round trip keeps other keys' entries", async () => {
+    let stored = fromHex(ARRAY_HEX);
+    const dev = new ScriptedDevice();
+    const step = (_cmd: number, data: Uint8Array): Uint8Array => {
+      dev.push(step);
+      const m = decode(data.subarray(1)) as CborMap;
+      const offset = m.get(3) as number;
+      if (m.has(1)) {
+        return concat(
+          fromHex("00"),
+          encode(new Map([[1, stored.subarray(offset, offset + (m.get(1) as number))]])),
+        );
+      }
+      const frag = m.get(2) as Uint8Array;
+      stored = offset === 0 ? frag : concat(stored, frag);
+      return fromHex("00");
+    };
+    dev.push(step);
+    const c = new Ctap2(dev, new Info(infoMap([[5, 1024]])));
+    const lb = new LargeBlobs(c);
+    const key2 = new Uint8Array(32).fill(0x42);
+    const big = new TextEncoder().encode("hello ".repeat(200));
+    await lb.putBlob(key2, big);
+    assert.deepEqual(await lb.getBlob(key2), big);
+    assert.equal(new TextDecoder().decode(await lb.getBlob(BLOB_KEY)), "test data");
+    await lb.putBlob(BLOB_KEY, new TextEncoder().encode("new"));
+    assert.equal(new TextDecoder().decode(await lb.getBlob(BLOB_KEY)), "new");
+    assert.equal((await lb.readBlobArray()).length, 2);
+    await lb.deleteBlob(key2);
+    assert.equal(await lb.getBlob(key2), undefined);
+    assert.equal((await lb.readBlobArray()).length, 1);
+    const writesBefore =
+      dev.calls.filter((call) => (decode(call.data.subarray(1)) as CborMap).has(2)).length;
+    await lb.deleteBlob(key2); // nothing to delete: no write
+    const writesAfter =
+      dev.calls.filter((call) => (decode(call.data.subarray(1)) as CborMap).has(2)).length;
+    assert.equal(writesAfter, writesBefore);
+  });
+
+  it("deflate/inflate round trip and inflate size limit", async () => {
+    const data = new TextEncoder().encode("abc".repeat(1000));
+    const z = await deflateRaw(data);
+    assert.ok(z.length < 100);
+    assert.deepEqual(await inflateRaw(z, data.length), data);
+    await assert.rejects(inflateRaw(z, 100), FormatError);
+    assert.equal(
+      new TextDecoder().decode(await inflateRaw(fromHex("2b492d2e5148492c490400"), 9)),
+      "test data",
+    );
+  });
+
+  it("an entry whose declared size does not match is skipped", async () => {
+    const entry = await encryptBlobEntry(BLOB_KEY, fromHex("2b492d2e5148492c490400"), 8);
+    const { c } = blobDevice(serializeBlobArray([entry]));
+    assert.equal(await new LargeBlobs(c).getBlob(BLOB_KEY), undefined);
   });
 });

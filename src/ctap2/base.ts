@@ -107,6 +107,15 @@ export interface BioEnrollmentArgs {
   readonly getModality?: boolean;
 }
 
+/**
+ * The part of a PIN/UV auth protocol the management helpers need (credential management,
+ * bio enrollment, large blobs, config); `PinProtocolV1`/`V2` satisfy it structurally.
+ */
+export type PinAuth = {
+  readonly version: number;
+  authenticate(key: Uint8Array, message: Uint8Array): Uint8Array | Promise<Uint8Array>;
+};
+
 /** Options for {@linkcode Ctap2}. */
 export interface Ctap2Options {
   /** Reject non-canonical CBOR from the authenticator (default true). */

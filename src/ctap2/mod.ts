@@ -5,3 +5,7 @@
  */
 export * from "./base.ts";
 export * from "./info.ts";
+export * from "./credman.ts";
+export * from "./bio.ts";
+export * from "./blob.ts";
+export * from "./config.ts";
