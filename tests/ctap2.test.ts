@@ -178,6 +178,31 @@ describe("Info (python-fido2 TestInfo)", () => {
   });
 });
 
+describe("Info.getIdentifier (python-fido2 vectors §12)", () => {
+  const token = fromHex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  const enc = fromHex("000000000000000000000000000000005187c1e6df4ebf01c0f47ee1471f996a");
+
+  it("decrypts encIdentifier with the persistent token", async () => {
+    const info = new Info(infoMap([[0x19, enc]]));
+    assert.equal(toHex((await info.getIdentifier(token))!), "101112131415161718191a1b1c1d1e1f");
+  });
+
+  it("decrypts encCredStoreState with its own label", async () => {
+    const info = new Info(infoMap([[0x1e, enc]]));
+    const state = await info.getCredStoreState(token);
+    assert.equal(state?.length, 16);
+    assert.notEqual(toHex(state!), "101112131415161718191a1b1c1d1e1f");
+  });
+
+  it("undefined when absent; FormatError for a malformed value", async () => {
+    assert.equal(await new Info(infoMap()).getIdentifier(token), undefined);
+    const short = new Info(infoMap([[0x19, enc.subarray(0, 20)]]));
+    await assert.rejects(short.getIdentifier(token), FormatError);
+    const odd = new Info(infoMap([[0x19, concat(enc, fromHex("00"))]]));
+    await assert.rejects(odd.getIdentifier(token), FormatError);
+  });
+});
+
 describe("Ctap2.sendCbor", () => {
   it("sends cmd ‖ cbor and decodes the map (python-fido2 test_send_cbor_ok)", async () => {
     const { dev, c } = ctap([ok(new Map([[1, new TextEncoder().encode("response")]]))]);
@@ -305,6 +330,11 @@ const MC_ARGS = {
   pubKeyCredParams: [{ type: "public-key", alg: -7 }, { type: "public-key", alg: -8 }],
 };
 
+const GA_ARGS: GetAssertionArgs = {
+  rpId: "example.com",
+  clientDataHash: new Uint8Array(32).fill(2),
+};
+
 describe("Ctap2.makeCredential", () => {
   it("python-fido2 request vector: 01 ‖ {1:1,2:2,3:3,4:4}", async () => {
     const { dev, c } = ctap([ok(new Map())]);
@@ -410,10 +440,26 @@ describe("Ctap2.makeCredential", () => {
     await assert.rejects(ctap(["00"]).c.makeCredential(MC_ARGS), FormatError);
   });
 
-  it("rejects a clientDataHash that is not 32 bytes before sending", async () => {
+  it("rejects malformed arguments before sending", async () => {
     const { dev, c } = ctap([]);
+    const bad: Record<string, unknown>[] = [
+      { clientDataHash: new Uint8Array(31) },
+      { rp: { name: "x" } },
+      { user: { id: "abc" } },
+      { pubKeyCredParams: [{ type: "public-key", alg: "-7" }] },
+      { pubKeyCredParams: {} },
+      { excludeList: [{ type: "public-key", id: "abc" }] },
+    ];
+    for (const b of bad) {
+      await assert.rejects(
+        c.makeCredential({ ...MC_ARGS, ...b } as never),
+        FormatError,
+        JSON.stringify(Object.keys(b)),
+      );
+    }
+    await assert.rejects(c.getAssertion({ ...GA_ARGS, rpId: 5 } as never), FormatError);
     await assert.rejects(
-      c.makeCredential({ ...MC_ARGS, clientDataHash: new Uint8Array(31) }),
+      c.getAssertion({ ...GA_ARGS, allowList: [{ id: new Uint8Array(1) }] } as never),
       FormatError,
     );
     assert.equal(dev.calls.length, 0);
@@ -427,11 +473,6 @@ describe("Ctap2.makeCredential", () => {
     );
   });
 });
-
-const GA_ARGS: GetAssertionArgs = {
-  rpId: "example.com",
-  clientDataHash: new Uint8Array(32).fill(2),
-};
 
 describe("Ctap2.getAssertion", () => {
   it("python-fido2 request vector: 02 ‖ {1:1,2:2}", async () => {
@@ -1149,6 +1190,9 @@ describe("LargeBlobs", () => {
     assert.ok(z.length < 100);
     assert.deepEqual(await inflateRaw(z, data.length), data);
     await assert.rejects(inflateRaw(z, 100), FormatError);
+    await assert.rejects(inflateRaw(z, data.length + 1), FormatError);
+    await assert.rejects(inflateRaw(z.subarray(0, 5), data.length), FormatError);
+    await assert.rejects(inflateRaw(fromHex("ffffff"), 3), FormatError);
     assert.equal(
       new TextDecoder().decode(await inflateRaw(fromHex("2b492d2e5148492c490400"), 9)),
       "test data",

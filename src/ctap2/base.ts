@@ -301,6 +301,29 @@ function args(entries: [number, unknown][]): Map<number, unknown> {
   return m;
 }
 
+function checkDescriptors(list: readonly CredentialDescriptor[] | undefined, what: string): void {
+  if (list === undefined) return;
+  if (!Array.isArray(list)) throw new FormatError(`${what} must be an array`);
+  for (const d of list) {
+    if (typeof d?.type !== "string" || !(d.id instanceof Uint8Array)) {
+      throw new FormatError(`${what} entries need a text type and a byte-string id`);
+    }
+  }
+}
+
+function checkMakeCredential(a: MakeCredentialArgs): void {
+  checkHash(a.clientDataHash, "clientDataHash");
+  if (typeof a.rp?.id !== "string") throw new FormatError("rp.id must be a string");
+  if (!(a.user?.id instanceof Uint8Array)) throw new FormatError("user.id must be bytes");
+  if (
+    !Array.isArray(a.pubKeyCredParams) ||
+    !a.pubKeyCredParams.every((p) => typeof p?.type === "string" && Number.isInteger(p.alg))
+  ) {
+    throw new FormatError("pubKeyCredParams must be {type, alg} entries");
+  }
+  checkDescriptors(a.excludeList, "excludeList");
+}
+
 function checkHash(v: Uint8Array, what: string): void {
   if (!(v instanceof Uint8Array) || v.length !== 32) {
     throw new FormatError(`${what} must be 32 bytes`);
@@ -399,7 +422,7 @@ export class Ctap2 {
     opts?: CallOptions,
   ): Promise<AttestationResponse> {
     const a = args_;
-    checkHash(a.clientDataHash, "clientDataHash");
+    checkMakeCredential(a);
     const m = await this.sendCbor(
       CMD.MAKE_CREDENTIAL,
       args([
@@ -425,6 +448,8 @@ export class Ctap2 {
   async getAssertion(args_: GetAssertionArgs, opts?: CallOptions): Promise<AssertionResponse> {
     const a = args_;
     checkHash(a.clientDataHash, "clientDataHash");
+    if (typeof a.rpId !== "string") throw new FormatError("rpId must be a string");
+    checkDescriptors(a.allowList, "allowList");
     const m = await this.sendCbor(
       CMD.GET_ASSERTION,
       args([

@@ -60,7 +60,7 @@ async function pump(stream: ReadableStream<Uint8Array>, limit: number): Promise<
       const { done, value } = await reader.read();
       if (done) break;
       total += value.length;
-      if (total > limit) throw new FormatError("Decompressed data exceeds its declared size");
+      if (total > limit) throw new FormatError(`Inflated data exceeds ${limit} bytes`);
       parts.push(value);
     }
   } finally {
@@ -86,9 +86,23 @@ export function deflateRaw(data: Uint8Array): Promise<Uint8Array> {
   return transform(data, new CompressionStream("deflate-raw"), Number.MAX_SAFE_INTEGER);
 }
 
-/** Raw INFLATE that stops with a `FormatError` once the output exceeds `limit` bytes. */
-export function inflateRaw(data: Uint8Array, limit: number): Promise<Uint8Array> {
-  return transform(data, new DecompressionStream("deflate-raw"), limit);
+/**
+ * Raw INFLATE of data that must expand to exactly `expectedLength` bytes (large-blob entries
+ * declare their size). Invalid input or any other output size is a `FormatError`; output is
+ * cut off as soon as it exceeds the expected size, so a deflate bomb costs nothing.
+ */
+export async function inflateRaw(data: Uint8Array, expectedLength: number): Promise<Uint8Array> {
+  let out: Uint8Array;
+  try {
+    out = await transform(data, new DecompressionStream("deflate-raw"), expectedLength);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError("Invalid raw DEFLATE data", { cause: e });
+  }
+  if (out.length !== expectedLength) {
+    throw new FormatError(`Inflated ${out.length} bytes, expected ${expectedLength}`);
+  }
+  return out;
 }
 
 async function gcmKey(key: Uint8Array, usage: KeyUsage): Promise<CryptoKey> {
@@ -152,8 +166,7 @@ async function openEntry(key: CryptoKey, entry: CborValue): Promise<Uint8Array |
     return undefined;
   }
   try {
-    const data = await inflateRaw(compressed, origSize);
-    return data.length === origSize ? data : undefined;
+    return await inflateRaw(compressed, origSize);
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@
 import type { CborMap, CborValue } from "../cbor.ts";
 import { FormatError } from "../errors.ts";
 import { Aaguid } from "../webauthn/authdata.ts";
-import { b64urlEncode } from "../utils.ts";
+import { b64urlEncode, concat, hkdfSha256 } from "../utils.ts";
 
 /** A public key credential type and COSE algorithm pair (getInfo `algorithms`). */
 export interface CredentialAlgorithm {
@@ -47,6 +47,53 @@ export const INFO_KEY = {
   ENC_CRED_STORE_STATE: 0x1e,
   AUTHENTICATOR_CONFIG_COMMANDS: 0x1f,
 } as const;
+
+/** AES-CBC decryption without padding (WebCrypto only does PKCS#7, so append a pad block). */
+async function aesCbcDecryptNoPad(
+  key: Uint8Array,
+  iv: Uint8Array,
+  ct: Uint8Array,
+): Promise<Uint8Array> {
+  if (ct.length === 0 || ct.length % 16 !== 0) {
+    throw new FormatError("AES-CBC ciphertext must be a non-empty multiple of 16 bytes");
+  }
+  const k = await crypto.subtle.importKey(
+    "raw",
+    key as Uint8Array<ArrayBuffer>,
+    "AES-CBC",
+    false,
+    ["encrypt", "decrypt"],
+  );
+  // Encrypting nothing with IV = last block yields E(last ⊕ 16×0x10): a valid padding block.
+  const pad = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-CBC", iv: ct.slice(-16) as Uint8Array<ArrayBuffer> },
+      k,
+      new Uint8Array(0),
+    ),
+  );
+  return new Uint8Array(
+    await crypto.subtle.decrypt(
+      { name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> },
+      k,
+      concat(ct, pad) as Uint8Array<ArrayBuffer>,
+    ),
+  );
+}
+
+async function decryptInfoField(
+  token: Uint8Array,
+  label: string,
+  value: Uint8Array | undefined,
+): Promise<Uint8Array | undefined> {
+  if (value === undefined) return undefined;
+  if (!(token instanceof Uint8Array) || token.length === 0) {
+    throw new FormatError("A persistent pinUvAuthToken is required");
+  }
+  if (value.length < 32) throw new FormatError(`getInfo ${label} is too short`);
+  const key = hkdfSha256(token, new Uint8Array(32), new TextEncoder().encode(label), 16);
+  return await aesCbcDecryptNoPad(key, value.subarray(0, 16), value.subarray(16));
+}
 
 function fail(key: number, what: string): never {
   throw new FormatError(`getInfo member 0x${key.toString(16)} must be ${what}`);
@@ -242,6 +289,19 @@ export class Info {
     this.maxPinLength = uint(map, K.MAX_PIN_LENGTH) ?? 63;
     this.encCredStoreState = bytes(map, K.ENC_CRED_STORE_STATE);
     this.authenticatorConfigCommands = uints(map, K.AUTHENTICATOR_CONFIG_COMMANDS);
+  }
+
+  /**
+   * Decrypts `encIdentifier` with a persistent pinUvAuthToken (AES-128-CBC under
+   * HKDF-SHA-256(token, salt 32×00, "encIdentifier")); undefined when not reported.
+   */
+  getIdentifier(persistentToken: Uint8Array): Promise<Uint8Array | undefined> {
+    return decryptInfoField(persistentToken, "encIdentifier", this.encIdentifier);
+  }
+
+  /** Decrypts `encCredStoreState` the same way (HKDF info "encCredStoreState"). */
+  getCredStoreState(persistentToken: Uint8Array): Promise<Uint8Array | undefined> {
+    return decryptInfoField(persistentToken, "encCredStoreState", this.encCredStoreState);
   }
 
   /** Named members (bytes as base64url, absent optional members left out). */
