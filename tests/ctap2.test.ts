@@ -533,7 +533,11 @@ describe("Ctap2.getAssertion", () => {
     const m = decode(fromHex(GA_RESP)) as CborMap;
     m.delete(1);
     const { c } = ctap([ok(m)]);
-    assert.equal((await c.getAssertion(GA_ARGS)).credential, undefined);
+    const res = await c.getAssertion(GA_ARGS);
+    assert.equal(res.credential, undefined);
+    const filled = res.withCredential({ type: "public-key", id: fromHex("abcd") });
+    assert.equal(toHex(filled.credential!.id), "abcd");
+    assert.deepEqual(filled.signature, res.signature);
   });
 
   it("rejects lying responses with FormatError", async () => {

@@ -272,6 +272,16 @@ export class AssertionResponse {
     this.unsignedExtensionOutputs = optMap(map, 8, "unsignedExtensionOutputs");
   }
 
+  /**
+   * The same response naming `credential`, for when the authenticator left it out because the
+   * allow list had a single entry.
+   */
+  withCredential(credential: CredentialDescriptor): AssertionResponse {
+    const m = new Map(this.raw);
+    m.set(1, new Map<CborValue, CborValue>([["type", credential.type], ["id", credential.id]]));
+    return new AssertionResponse(m);
+  }
+
   /** Checks the signature over authData ‖ clientDataHash with the credential's public key. */
   verify(clientDataHash: Uint8Array, publicKey: CoseKey): Promise<boolean> {
     return publicKey.verify(concat(this.authData.raw, clientDataHash), this.signature);
