@@ -66,9 +66,12 @@ function buf(data: Uint8Array): Uint8Array<ArrayBuffer> {
   return data as Uint8Array<ArrayBuffer>;
 }
 
-async function importAes(key: Uint8Array, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
+async function importAes(key: Uint8Array): Promise<CryptoKey> {
   if (key.length !== 32) throw new FormatError(`AES-256 key must be 32 bytes, got ${key.length}`);
-  return await crypto.subtle.importKey("raw", buf(key), { name: "AES-CBC" }, false, [usage]);
+  return await crypto.subtle.importKey("raw", buf(key), { name: "AES-CBC" }, false, [
+    "encrypt",
+    "decrypt",
+  ]);
 }
 
 function checkBlocks(data: Uint8Array, what: string): void {
@@ -84,7 +87,7 @@ async function aesCbcEncrypt(
   plaintext: Uint8Array,
 ): Promise<Uint8Array> {
   checkBlocks(plaintext, "Plaintext");
-  const k = await importAes(key, "encrypt");
+  const k = await importAes(key);
   const out = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(iv) }, k, buf(plaintext));
   return new Uint8Array(out, 0, plaintext.length).slice();
 }
@@ -102,10 +105,10 @@ async function aesCbcDecrypt(
   checkBlocks(ciphertext, "Ciphertext");
   if (ciphertext.length === 0) return new Uint8Array(0);
   const last = ciphertext.subarray(ciphertext.length - 16);
-  const [ek, dk] = await Promise.all([importAes(key, "encrypt"), importAes(key, "decrypt")]);
-  const padCt = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(last) }, ek, PAD_BLOCK);
+  const k = await importAes(key);
+  const padCt = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(last) }, k, PAD_BLOCK);
   const full = concat(ciphertext, new Uint8Array(padCt, 0, 16));
-  const out = await crypto.subtle.decrypt({ name: "AES-CBC", iv: buf(iv) }, dk, buf(full));
+  const out = await crypto.subtle.decrypt({ name: "AES-CBC", iv: buf(iv) }, k, buf(full));
   return new Uint8Array(out);
 }
 

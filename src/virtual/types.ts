@@ -166,4 +166,9 @@ export interface PinUvAuthOptions {
   readonly state?: PinUvPersistentState;
   /** Clock, for tests of token expiry. */
   readonly now?: () => number;
+  /**
+   * PERMISSION bits the authenticator can grant (features it has); asking for others is
+   * UNAUTHORIZED_PERMISSION. Default: every bit, except `be` without `verifyUser`.
+   */
+  readonly supportedPermissions?: number;
 }

@@ -1,0 +1,556 @@
+/**
+ * USB HID through libhidapi over FFI: enumeration and report I/O for one device at a time.
+ * Moves raw 64-byte reports only; CTAPHID framing lives in `src/hid/`.
+ *
+ * Works with hidapi 0.9 and later: symbols added later (`hid_version` 0.10,
+ * `hid_get_report_descriptor` 0.14, `hid_read_error` 0.15) are bound as optional, and the
+ * `bus_type` field of `struct hid_device_info` is read only from 0.13 on.
+ * @module
+ */
+import { AbortError, FormatError, TransportError } from "../src/errors.ts";
+import type { HidBackend, HidConnection, HidDeviceInfo } from "../src/hid/connection.ts";
+import {
+  cString,
+  getEnv,
+  LibraryLoadError,
+  type NativeLibrary,
+  openLibrary,
+  platform,
+  readBytes,
+  readCString,
+  readWideString,
+  runtime,
+  type SymbolTable,
+  wcharSize,
+} from "./runtime.ts";
+
+const SYMBOLS = {
+  hid_init: { parameters: [], result: "i32" },
+  hid_enumerate: { parameters: ["u16", "u16"], result: "ptr" },
+  hid_free_enumeration: { parameters: ["ptr"], result: "void" },
+  hid_open_path: { parameters: ["buffer"], result: "ptr" },
+  hid_close: { parameters: ["ptr"], result: "void" },
+  // Device I/O may block (Windows writes wait up to 1 s): off the JS thread in Deno.
+  hid_write: { parameters: ["ptr", "buffer", "usize"], result: "i32", nonblocking: true },
+  hid_read_timeout: {
+    parameters: ["ptr", "buffer", "usize", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  hid_error: { parameters: ["ptr"], result: "ptr" },
+  hid_version: { parameters: [], result: "ptr", optional: true },
+  hid_version_str: { parameters: [], result: "ptr", optional: true },
+  hid_get_report_descriptor: {
+    parameters: ["ptr", "buffer", "usize"],
+    result: "i32",
+    optional: true,
+  },
+  hid_read_error: { parameters: ["ptr"], result: "ptr", optional: true },
+} as const satisfies SymbolTable;
+
+/** The bound libhidapi symbol table (internal to this module and its tests). */
+export type HidLib = NativeLibrary<typeof SYMBOLS>;
+
+/** Names of hidapi symbols that older libraries may lack. */
+export type OptionalHidSymbol =
+  | "hid_version"
+  | "hid_version_str"
+  | "hid_get_report_descriptor"
+  | "hid_read_error";
+
+/** hidapi's runtime version (`hid_version()`). */
+export interface HidApiVersion {
+  readonly major: number;
+  readonly minor: number;
+  readonly patch: number;
+}
+
+/** Options for {@linkcode loadHidApi}. */
+export interface LoadHidApiOptions {
+  /**
+   * Library to load instead of the platform candidates (`FIDO2_HIDAPI_PATH` in the
+   * environment does the same). Given explicitly, nothing else is tried.
+   */
+  readonly path?: string;
+  /**
+   * Deno: length of each `hid_read_timeout` slice run on a worker thread (default 50 ms). An
+   * abort rejects at once, but a write queued behind a slice waits for it to end.
+   */
+  readonly readSliceMs?: number;
+  /**
+   * Bun: pause between non-blocking polls (default 2 ms; 8 ms once nothing has arrived for
+   * 50 ms). Bun FFI calls run on the JS thread, so reads poll with a zero timeout and yield
+   * to the event loop in between.
+   */
+  readonly pollIntervalMs?: number;
+}
+
+/** Size of the report descriptor buffer (`HID_API_MAX_REPORT_DESCRIPTOR_SIZE`). */
+const MAX_REPORT_DESCRIPTOR_SIZE = 4096;
+/** Enumeration entries beyond this mean a corrupt list, not a real machine. */
+const MAX_ENUMERATION = 4096;
+/** Bun polling: after this long without a report, poll every IDLE_POLL_MS. */
+const IDLE_AFTER_MS = 50;
+const IDLE_POLL_MS = 8;
+/** Reports received after their reader aborted are kept (up to this many) for the next read. */
+const MAX_BUFFERED_REPORTS = 256;
+
+/** Library names tried in order when no path is given, per `process.platform` value. */
+export function defaultLibraryCandidates(os: string = platform()): string[] {
+  switch (os) {
+    case "linux":
+      // hidraw first: it sees Bluetooth too, keeps kernel drivers attached and fills usage.
+      return [
+        "libhidapi-hidraw.so.0",
+        "libhidapi-hidraw.so",
+        "libhidapi-libusb.so.0",
+        "libhidapi-libusb.so",
+        "libhidapi.so.0",
+        "libhidapi.so",
+      ];
+    case "darwin":
+      return [
+        "libhidapi.0.dylib",
+        "libhidapi.dylib",
+        "/opt/homebrew/lib/libhidapi.0.dylib",
+        "/opt/homebrew/lib/libhidapi.dylib",
+        "/usr/local/lib/libhidapi.0.dylib",
+        "/usr/local/lib/libhidapi.dylib",
+      ];
+    case "win32":
+      return ["hidapi.dll"];
+    default:
+      return [
+        "libhidapi.so.0",
+        "libhidapi.so",
+        "libhidapi-hidraw.so.0",
+        "libhidapi-libusb.so.0",
+        "/usr/local/lib/libhidapi.so",
+      ];
+  }
+}
+
+const INSTALL_HINT = "install hidapi (Debian/Ubuntu: apt-get install libhidapi-hidraw0; " +
+  "macOS: brew install hidapi; Windows: put hidapi.dll next to the runtime) or set " +
+  "FIDO2_HIDAPI_PATH to the library file";
+
+// One loaded and initialised library per candidate list: hid_init runs once per library.
+const loaded = new Map<string, Promise<LoadedLibrary>>();
+
+/** An initialised library shared by every {@linkcode HidApi} over it. */
+export interface LoadedLibrary {
+  readonly lib: HidLib;
+  readonly version?: HidApiVersion;
+}
+
+/**
+ * Loads libhidapi (once per library; later calls share it) and calls `hid_init`. Rejects
+ * with `LibraryLoadError` when no candidate loads and `TransportError` when `hid_init`
+ * fails.
+ */
+export async function loadHidApi(opts: LoadHidApiOptions = {}): Promise<HidApi> {
+  const explicit = opts.path ?? getEnv("FIDO2_HIDAPI_PATH");
+  const candidates = explicit ? [explicit] : defaultLibraryCandidates();
+  const key = candidates.join("\n");
+  let entry = loaded.get(key);
+  if (!entry) {
+    entry = initLibrary(candidates);
+    loaded.set(key, entry);
+    entry.catch(() => loaded.delete(key));
+  }
+  return new HidApi(await entry, opts);
+}
+
+async function initLibrary(candidates: string[]): Promise<LoadedLibrary> {
+  let lib: HidLib;
+  try {
+    lib = await openLibrary(candidates, SYMBOLS);
+  } catch (e) {
+    if (!(e instanceof LibraryLoadError)) throw e;
+    throw new LibraryLoadError(`libhidapi is not available: ${INSTALL_HINT}. ${e.message}`, {
+      cause: e,
+    });
+  }
+  const version = readVersion(lib);
+  if (lib.symbols.hid_init() !== 0) {
+    const why = wideText(lib.symbols.hid_error(0)) ?? "unknown error";
+    lib.close();
+    throw new TransportError(`hid_init failed (${lib.path}): ${why}`);
+  }
+  return { lib, version };
+}
+
+function readVersion(lib: HidLib): HidApiVersion | undefined {
+  const s = lib.symbols;
+  if (s.hid_version) {
+    const p = s.hid_version() as number;
+    if (p) {
+      const b = readBytes(p, 12);
+      const dv = new DataView(b.buffer, b.byteOffset, 12);
+      return {
+        major: dv.getInt32(0, true),
+        minor: dv.getInt32(4, true),
+        patch: dv.getInt32(8, true),
+      };
+    }
+  }
+  if (s.hid_version_str) {
+    const m = /^(\d+)\.(\d+)\.(\d+)/.exec(readCString(s.hid_version_str() as number) ?? "");
+    if (m) return { major: +m[1], minor: +m[2], patch: +m[3] };
+  }
+  // Before 0.10 there is no version API at all.
+  return undefined;
+}
+
+function wideText(address: number): string | undefined {
+  if (!address) return undefined;
+  try {
+    return readWideString(address, wcharSize(), 4096);
+  } catch {
+    return undefined;
+  }
+}
+
+function atLeast(v: HidApiVersion | undefined, major: number, minor: number): boolean {
+  return !!v && (v.major > major || (v.major === major && v.minor >= minor));
+}
+
+/**
+ * A loaded libhidapi: enumerates HID devices and opens them as {@linkcode HidConnection}s.
+ * Obtain one with {@linkcode loadHidApi}.
+ */
+export class HidApi implements HidBackend {
+  /** The library file that was loaded. */
+  readonly libraryPath: string;
+  /** hidapi's version, or `undefined` for libraries older than 0.10. */
+  readonly version?: HidApiVersion;
+  /**
+   * Reads a device's raw report descriptor by opening it briefly. Present only when the
+   * library has `hid_get_report_descriptor` (hidapi ≥ 0.14).
+   */
+  declare readonly getReportDescriptor?: (path: string) => Promise<Uint8Array | undefined>;
+  readonly #lib: HidLib;
+  readonly #opts: LoadHidApiOptions;
+  readonly #structSize: number;
+
+  /** Use {@linkcode loadHidApi}; this wraps an initialised library. */
+  constructor(loadedLib: LoadedLibrary, opts: LoadHidApiOptions = {}) {
+    this.#lib = loadedLib.lib;
+    this.#opts = opts;
+    this.libraryPath = loadedLib.lib.path;
+    this.version = loadedLib.version;
+    // bus_type was appended in 0.13; an older library allocates 64-byte entries.
+    this.#structSize = atLeast(this.version, 0, 13) ? 72 : 64;
+    if (this.#lib.symbols.hid_get_report_descriptor) {
+      this.getReportDescriptor = (path) => this.#readDescriptor(path);
+    }
+  }
+
+  /** Whether the loaded library exports an optional symbol. */
+  hasSymbol(name: OptionalHidSymbol): boolean {
+    return this.#lib.symbols[name] !== null;
+  }
+
+  /** Every HID device hidapi sees (one entry per top-level usage; paths may repeat). */
+  enumerate(): Promise<HidDeviceInfo[]> {
+    // Kept on the JS thread: hidapi wants init/enumerate/open on one thread.
+    const s = this.#lib.symbols;
+    const head = s.hid_enumerate(0, 0) as number;
+    // NULL means "no devices" or an error; hidapi gives no reliable way to tell them apart.
+    if (!head) return Promise.resolve([]);
+    try {
+      const out: HidDeviceInfo[] = [];
+      for (let node = head; node;) {
+        if (out.length >= MAX_ENUMERATION) {
+          throw new FormatError(
+            `hid_enumerate returned more than ${MAX_ENUMERATION} entries (corrupt list?)`,
+          );
+        }
+        const [info, next] = this.#readInfo(node);
+        out.push(info);
+        node = next;
+      }
+      return Promise.resolve(out);
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      s.hid_free_enumeration(head);
+    }
+  }
+
+  #readInfo(node: number): [HidDeviceInfo, number] {
+    const b = readBytes(node, this.#structSize);
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const ptr = (off: number) => Number(dv.getBigUint64(off, true));
+    const w = wcharSize();
+    const path = readCString(ptr(0));
+    if (path === undefined) throw new FormatError("hid_enumerate entry without a path");
+    const info: HidDeviceInfo = {
+      path,
+      vendorId: dv.getUint16(8, true),
+      productId: dv.getUint16(10, true),
+      serialNumber: readWideString(ptr(16), w),
+      releaseNumber: dv.getUint16(24, true),
+      manufacturerString: readWideString(ptr(32), w),
+      productString: readWideString(ptr(40), w),
+      usagePage: dv.getUint16(48, true),
+      usage: dv.getUint16(50, true),
+      interfaceNumber: dv.getInt32(52, true),
+      ...(this.#structSize >= 72 ? { busType: dv.getInt32(64, true) } : {}),
+    };
+    return [info, ptr(56)];
+  }
+
+  /**
+   * Opens `path` for report I/O. Reports are `reportSizeIn`/`reportSizeOut` bytes without
+   * the report ID (64 for FIDO). Rejects with `TransportError` carrying hidapi's reason.
+   */
+  open(path: string, reportSizeIn = 64, reportSizeOut = 64): Promise<HidApiConnection> {
+    for (const [name, n] of [["reportSizeIn", reportSizeIn], ["reportSizeOut", reportSizeOut]]) {
+      if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 4096) {
+        return Promise.reject(new RangeError(`${name} must be an integer in 1..4096, got ${n}`));
+      }
+    }
+    try {
+      const dev = this.#openRaw(path);
+      return Promise.resolve(
+        new HidApiConnection(this.#lib, dev, path, reportSizeIn, reportSizeOut, this.#opts),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #openRaw(path: string): number {
+    const dev = this.#lib.symbols.hid_open_path(cString(path)) as number;
+    if (!dev) {
+      const why = wideText(this.#lib.symbols.hid_error(0) as number) ?? "unknown error";
+      throw new TransportError(`Could not open HID device ${path}: ${why}`);
+    }
+    return dev;
+  }
+
+  #readDescriptor(path: string): Promise<Uint8Array | undefined> {
+    try {
+      const dev = this.#openRaw(path);
+      try {
+        return Promise.resolve(readDescriptor(this.#lib, dev));
+      } finally {
+        this.#lib.symbols.hid_close(dev);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}
+
+function readDescriptor(lib: HidLib, dev: number): Uint8Array | undefined {
+  const fn = lib.symbols.hid_get_report_descriptor;
+  if (!fn) return undefined;
+  const buf = new Uint8Array(MAX_REPORT_DESCRIPTOR_SIZE);
+  const n = fn(dev, buf, buf.length) as number;
+  if (n < 0) {
+    const why = wideText(lib.symbols.hid_error(dev) as number) ?? "unknown error";
+    throw new TransportError(`hid_get_report_descriptor failed: ${why}`);
+  }
+  return buf.slice(0, n);
+}
+
+interface Waiter {
+  resolve(report: Uint8Array): void;
+  reject(error: Error): void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * One open hidapi device. Every native call on it runs under one FIFO lock (hidapi is not
+ * safe for concurrent calls on a device, and `hid_close` must never overlap a read).
+ */
+export class HidApiConnection implements HidConnection {
+  /** The hidapi path this connection was opened with. */
+  readonly path: string;
+  readonly reportSizeIn: number;
+  readonly reportSizeOut: number;
+  readonly #lib: HidLib;
+  #dev: number;
+  #closed = false;
+  #closing?: Promise<void>;
+  #lock: Promise<unknown> = Promise.resolve();
+  readonly #waiters: Waiter[] = [];
+  readonly #received: Uint8Array[] = [];
+  #pumping = false;
+  // One extra byte so an over-long report is detected rather than silently truncated.
+  readonly #readBuf: Uint8Array;
+  readonly #sliceMs: number;
+  readonly #pollMs: number;
+
+  /** Use {@linkcode HidApi.open}. */
+  constructor(
+    lib: HidLib,
+    dev: number,
+    path: string,
+    reportSizeIn: number,
+    reportSizeOut: number,
+    opts: LoadHidApiOptions,
+  ) {
+    this.#lib = lib;
+    this.#dev = dev;
+    this.path = path;
+    this.reportSizeIn = reportSizeIn;
+    this.reportSizeOut = reportSizeOut;
+    this.#readBuf = new Uint8Array(reportSizeIn + 1);
+    this.#sliceMs = Math.max(1, Math.trunc(opts.readSliceMs ?? 50));
+    this.#pollMs = Math.max(0, opts.pollIntervalMs ?? 2);
+  }
+
+  /** Whether {@linkcode close} has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Writes one report, prefixed with report ID 0 (so `reportSizeOut + 1` bytes). */
+  async writePacket(packet: Uint8Array): Promise<void> {
+    if (!(packet instanceof Uint8Array) || packet.length !== this.reportSizeOut) {
+      throw new TransportError(
+        `Packet must be ${this.reportSizeOut} bytes, got ${packet?.length ?? typeof packet}`,
+      );
+    }
+    if (this.#closed) throw new TransportError("Connection is closed");
+    const buf = new Uint8Array(packet.length + 1);
+    buf.set(packet, 1);
+    await this.#exclusive(async () => {
+      const n = await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number;
+      if (n < 0) throw new TransportError(`hid_write failed: ${this.#errorText(false)}`);
+      if (n < buf.length) {
+        throw new TransportError(`hid_write wrote ${n} of ${buf.length} bytes`);
+      }
+    });
+  }
+
+  /** Resolves with the next input report (without report ID). */
+  readPacket(signal?: AbortSignal): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new TransportError("Connection is closed"));
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    const queued = this.#received.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(new AbortError(undefined, { cause: signal?.reason }));
+      };
+      const waiter: Waiter = {
+        resolve: (r) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+      void this.#pump();
+    });
+  }
+
+  /** Raw report descriptor of this device, or `undefined` before hidapi 0.14. */
+  getReportDescriptor(): Promise<Uint8Array | undefined> {
+    if (!this.#lib.symbols.hid_get_report_descriptor) return Promise.resolve(undefined);
+    return this.#exclusive(() => readDescriptor(this.#lib, this.#dev));
+  }
+
+  /**
+   * Closes the device once; later calls return the same promise. Pending reads reject with
+   * `TransportError` at once; `hid_close` runs after any native call in flight.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    this.#received.length = 0;
+    for (const w of this.#waiters.splice(0)) w.reject(new TransportError("Connection is closed"));
+    const run = this.#lock.then(() => {
+      const dev = this.#dev;
+      this.#dev = 0;
+      if (dev) this.#lib.symbols.hid_close(dev);
+    });
+    this.#lock = run.catch(() => {});
+    this.#closing = run;
+    return run;
+  }
+
+  // Runs `fn` after every earlier native call on this device has finished.
+  #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.#lock.then(() => {
+      if (this.#closed || !this.#dev) throw new TransportError("Connection is closed");
+      return fn();
+    });
+    this.#lock = run.catch(() => {});
+    return run;
+  }
+
+  // Reads while anyone waits: one native read per turn, never overlapping other calls.
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      let idleSince = performance.now();
+      while (!this.#closed && this.#waiters.length > 0) {
+        let report: Uint8Array | null;
+        try {
+          report = await this.#exclusive(() => this.#readOnce());
+        } catch (e) {
+          if (this.#closed) break;
+          const err = e instanceof Error ? e : new TransportError(String(e));
+          for (const w of this.#waiters.splice(0)) w.reject(err);
+          break;
+        }
+        if (this.#closed) break;
+        if (report) {
+          idleSince = performance.now();
+          const w = this.#waiters.shift();
+          if (w) w.resolve(report);
+          else {
+            this.#received.push(report);
+            if (this.#received.length > MAX_BUFFERED_REPORTS) this.#received.shift();
+          }
+        } else if (runtime !== "deno") {
+          // Poll fast while reports flow (continuation packets), slower once idle.
+          const idle = performance.now() - idleSince > IDLE_AFTER_MS;
+          await sleep(idle ? Math.max(this.#pollMs, IDLE_POLL_MS) : this.#pollMs);
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  // One hid_read_timeout: a slice on a worker thread in Deno, a zero-timeout poll elsewhere.
+  async #readOnce(): Promise<Uint8Array | null> {
+    const buf = this.#readBuf;
+    const timeout = runtime === "deno" ? this.#sliceMs : 0;
+    const n = await this.#lib.symbols.hid_read_timeout(
+      this.#dev,
+      buf,
+      buf.length,
+      timeout,
+    ) as number;
+    if (n === 0) return null;
+    if (n < 0) throw new TransportError(`hid_read_timeout failed: ${this.#errorText(true)}`);
+    if (n !== this.reportSizeIn) {
+      throw new TransportError(
+        `HID input report has ${n} bytes, expected ${this.reportSizeIn}`,
+      );
+    }
+    return buf.slice(0, n);
+  }
+
+  // hidapi's message for the last failure on this device (hid_read_error for reads, ≥ 0.15).
+  #errorText(read: boolean): string {
+    const s = this.#lib.symbols;
+    const p = read && s.hid_read_error ? s.hid_read_error(this.#dev) : s.hid_error(this.#dev);
+    return wideText(p as number) ?? "unknown error";
+  }
+}

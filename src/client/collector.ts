@@ -1,0 +1,102 @@
+/**
+ * Client data collection: turns creation/request options into the `CollectedClientData` an
+ * authenticator signs, and decides the RP ID, refusing RP IDs the origin may not use. Apps
+ * that are not browsers (native apps with an associated domain, tests) supply the origin;
+ * a custom `verify` can implement related-origin requests or platform app links.
+ * @module
+ */
+import { verifyRpId } from "../rpid.ts";
+import { CollectedClientData } from "../webauthn/clientdata.ts";
+import {
+  PublicKeyCredentialCreationOptions,
+  PublicKeyCredentialRequestOptions,
+} from "../webauthn/options.ts";
+import { ClientError } from "./errors.ts";
+
+/** What a collector produces for one operation. */
+export interface CollectedData {
+  readonly clientData: CollectedClientData;
+  /** The RP ID to send to the authenticator (its SHA-256 is the rpIdHash). */
+  readonly rpId: string;
+}
+
+/** Supplies client data and the RP ID for an operation; a `ClientError` refuses it. */
+export interface ClientDataCollector {
+  collectClientData(
+    options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+  ): Promise<CollectedData>;
+}
+
+/** Decides whether `origin` may use `rpId`; may be async (e.g. fetches /.well-known/webauthn). */
+export type RpIdVerifier = (rpId: string, origin: string) => boolean | Promise<boolean>;
+
+/**
+ * The standard collector for a fixed origin: type "webauthn.create" for creation options,
+ * "webauthn.get" for request options; the RP ID is the options' (rp.id / rpId) or the
+ * origin's host, and must pass `verify` (by default {@linkcode verifyRpId}).
+ */
+export class DefaultClientDataCollector implements ClientDataCollector {
+  readonly #verify: RpIdVerifier;
+
+  constructor(readonly origin: string, verify: RpIdVerifier = verifyRpId) {
+    if (typeof origin !== "string") throw new TypeError("origin must be a string");
+    this.#verify = verify;
+  }
+
+  /** The RP ID the options ask for, or the origin's host (without port) when they name none. */
+  getRpId(options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions): string {
+    const given = options instanceof PublicKeyCredentialCreationOptions
+      ? options.rp.id
+      : options.rpId;
+    if (given !== undefined) return given;
+    let host: string;
+    try {
+      host = new URL(this.origin).hostname;
+    } catch (e) {
+      throw new ClientError(ClientError.ERR.BAD_REQUEST, `Invalid origin ${this.origin}`, {
+        cause: e,
+      });
+    }
+    if (!host) throw new ClientError(ClientError.ERR.BAD_REQUEST, `Origin has no host`);
+    return host.startsWith("[") ? host.slice(1, -1) : host;
+  }
+
+  /** Builds the client data after checking the RP ID against the origin. */
+  async collectClientData(
+    options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+  ): Promise<CollectedData> {
+    let type: string;
+    if (options instanceof PublicKeyCredentialCreationOptions) {
+      type = CollectedClientData.TYPE.CREATE;
+    } else if (options instanceof PublicKeyCredentialRequestOptions) {
+      type = CollectedClientData.TYPE.GET;
+    } else {
+      throw new ClientError(
+        ClientError.ERR.BAD_REQUEST,
+        "Options must be PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions",
+      );
+    }
+    const rpId = this.getRpId(options);
+    let allowed: boolean;
+    try {
+      allowed = await this.#verify(rpId, this.origin);
+    } catch (e) {
+      throw new ClientError(ClientError.ERR.BAD_REQUEST, `RP ID check failed for ${rpId}`, {
+        cause: e,
+      });
+    }
+    if (allowed !== true) {
+      throw new ClientError(
+        ClientError.ERR.BAD_REQUEST,
+        `RP ID ${JSON.stringify(rpId)} is not valid for origin ${this.origin}`,
+      );
+    }
+    const clientData = CollectedClientData.create({
+      type,
+      challenge: options.challenge,
+      origin: this.origin,
+      crossOrigin: false,
+    });
+    return { clientData, rpId };
+  }
+}

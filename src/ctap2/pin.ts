@@ -1,0 +1,222 @@
+/**
+ * authenticatorClientPIN from the platform side: setting and changing the PIN, reading
+ * retry counters, and obtaining pinUvAuthTokens (CTAP 2.1 §6.5.5).
+ * @module
+ */
+import type { CborMap } from "../cbor.ts";
+import type { CallOptions } from "../ctap.ts";
+import { FormatError, UnsupportedAlgorithmError } from "../errors.ts";
+import { concat, sha256 } from "../utils.ts";
+import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "./pin_protocol.ts";
+
+/** The slice of the CTAP2 command layer ClientPin needs (the `Ctap2` class satisfies it). */
+export interface ClientPinCtap {
+  sendCbor(
+    cmd: number,
+    args: Map<number, unknown>,
+    opts?: CallOptions,
+  ): Promise<Map<number, unknown> | undefined>;
+  readonly info: {
+    readonly pinUvProtocols: readonly number[];
+    /** getInfo minPINLength (0x0D): new PINs shorter than this are refused locally. */
+    readonly minPinLength?: number;
+    /** getInfo options; `pinUvAuthToken: false` selects the legacy getPinToken. */
+    readonly options?: { readonly [name: string]: boolean | undefined };
+  };
+}
+
+/** A PIN the spec forbids (too short, too long, not a string): refused before it is sent. */
+export class PinPolicyError extends Error {
+  override name = "PinPolicyError";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+const CMD_CLIENT_PIN = 0x06;
+const SUB = {
+  GET_PIN_RETRIES: 0x01,
+  GET_KEY_AGREEMENT: 0x02,
+  SET_PIN: 0x03,
+  CHANGE_PIN: 0x04,
+  GET_PIN_TOKEN: 0x05,
+  GET_TOKEN_USING_UV: 0x06,
+  GET_UV_RETRIES: 0x07,
+  GET_TOKEN_USING_PIN: 0x09,
+} as const;
+const MIN_PIN_CODE_POINTS = 4;
+const MAX_PIN_BYTES = 63;
+
+/**
+ * Checks and encodes a PIN: NFC-normalised UTF-8, at least `minLength` code points (never
+ * fewer than 4), at most 63 bytes, no NUL (it would be eaten by the zero padding).
+ */
+export function encodePin(pin: string, minLength = MIN_PIN_CODE_POINTS): Uint8Array {
+  if (typeof pin !== "string") throw new PinPolicyError("PIN must be a string");
+  const normalized = pin.normalize("NFC");
+  const min = Math.max(MIN_PIN_CODE_POINTS, minLength);
+  if ([...normalized].length < min) {
+    throw new PinPolicyError(`PIN must be at least ${min} characters`);
+  }
+  if (normalized.includes("\u0000")) throw new PinPolicyError("PIN must not contain NUL");
+  const bytes = new TextEncoder().encode(normalized);
+  if (bytes.length > MAX_PIN_BYTES) {
+    throw new PinPolicyError(`PIN must be at most ${MAX_PIN_BYTES} bytes in UTF-8`);
+  }
+  return bytes;
+}
+
+/** LEFT(SHA-256(pin), 16), what pinHashEnc carries. */
+function pinHash(pin: Uint8Array): Uint8Array {
+  return sha256(pin).slice(0, 16);
+}
+
+/** newPin zero-padded to exactly 64 bytes, as authenticators require. */
+function padPin(pin: Uint8Array): Uint8Array {
+  const out = new Uint8Array(64);
+  out.set(pin);
+  return out;
+}
+
+/** Platform side of authenticatorClientPIN over a CTAP2 session. */
+export class ClientPin {
+  /** pinUvAuthToken permission bits (CTAP 2.1 §6.5.5.7). */
+  static readonly PERMISSION = {
+    MAKE_CREDENTIAL: 0x01,
+    GET_ASSERTION: 0x02,
+    CREDENTIAL_MGMT: 0x04,
+    BIO_ENROLL: 0x08,
+    LARGE_BLOB_WRITE: 0x10,
+    AUTHENTICATOR_CFG: 0x20,
+    PERSISTENT_CREDENTIAL_MGMT: 0x40,
+  } as const;
+
+  /** The protocol in use: the one given, else the first of v2, v1 the authenticator lists. */
+  readonly protocol: PinUvAuthProtocol;
+  readonly #ctap: ClientPinCtap;
+
+  constructor(ctap: ClientPinCtap, protocol?: PinUvAuthProtocol) {
+    this.#ctap = ctap;
+    const offered = ctap.info.pinUvProtocols;
+    if (protocol) {
+      this.protocol = protocol;
+    } else if (offered.includes(2)) {
+      this.protocol = new PinProtocolV2();
+    } else if (offered.includes(1)) {
+      this.protocol = new PinProtocolV1();
+    } else {
+      throw new UnsupportedAlgorithmError(
+        `No compatible PIN/UV auth protocol (authenticator offers ${JSON.stringify(offered)})`,
+      );
+    }
+  }
+
+  async #call(
+    sub: number,
+    params: [number, unknown][],
+    opts?: CallOptions,
+  ): Promise<Map<number, unknown>> {
+    const args = new Map<number, unknown>([[1, this.protocol.version], [2, sub], ...params]);
+    return (await this.#ctap.sendCbor(CMD_CLIENT_PIN, args, opts)) ?? new Map();
+  }
+
+  /** getKeyAgreement + encapsulate: a fresh shared secret (also used by hmac-secret). */
+  async getSharedSecret(
+    opts?: CallOptions,
+  ): Promise<{ keyAgreement: CborMap; sharedSecret: Uint8Array }> {
+    const resp = await this.#call(SUB.GET_KEY_AGREEMENT, [], opts);
+    const peer = resp.get(1);
+    if (!(peer instanceof Map)) {
+      throw new FormatError("getKeyAgreement response lacks a keyAgreement COSE key");
+    }
+    return await this.protocol.encapsulate(peer as CborMap);
+  }
+
+  async #decryptToken(sharedSecret: Uint8Array, resp: Map<number, unknown>): Promise<Uint8Array> {
+    const enc = resp.get(2);
+    if (!(enc instanceof Uint8Array)) {
+      throw new FormatError("ClientPIN response lacks pinUvAuthToken");
+    }
+    return this.protocol.validateToken(await this.protocol.decrypt(sharedSecret, enc));
+  }
+
+  /**
+   * A pinUvAuthToken from the PIN. With `permissions` (and an authenticator that supports
+   * tokens) it is scoped to them and to `rpId`; otherwise the legacy getPinToken is used.
+   */
+  async getPinToken(
+    pin: string,
+    permissions?: number,
+    rpId?: string,
+    opts?: CallOptions,
+  ): Promise<Uint8Array> {
+    const pinBytes = encodePin(pin);
+    const { keyAgreement, sharedSecret } = await this.getSharedSecret(opts);
+    const pinHashEnc = await this.protocol.encrypt(sharedSecret, pinHash(pinBytes));
+    const params: [number, unknown][] = [[3, keyAgreement], [6, pinHashEnc]];
+    let sub: number = SUB.GET_PIN_TOKEN;
+    if (permissions !== undefined && this.#ctap.info.options?.pinUvAuthToken !== false) {
+      sub = SUB.GET_TOKEN_USING_PIN;
+      params.push([9, permissions]);
+      if (rpId !== undefined) params.push([10, rpId]);
+    }
+    const resp = await this.#call(sub, params, opts);
+    return await this.#decryptToken(sharedSecret, resp);
+  }
+
+  /** A pinUvAuthToken from built-in user verification (e.g. a fingerprint). */
+  async getUvToken(permissions?: number, rpId?: string, opts?: CallOptions): Promise<Uint8Array> {
+    const { keyAgreement, sharedSecret } = await this.getSharedSecret(opts);
+    const params: [number, unknown][] = [[3, keyAgreement]];
+    if (permissions !== undefined) params.push([9, permissions]);
+    if (rpId !== undefined) params.push([10, rpId]);
+    const resp = await this.#call(SUB.GET_TOKEN_USING_UV, params, opts);
+    return await this.#decryptToken(sharedSecret, resp);
+  }
+
+  /** Remaining PIN attempts, and whether a power cycle is needed before the next one. */
+  async getPinRetries(
+    opts?: CallOptions,
+  ): Promise<{ retries: number; powerCycleState?: boolean }> {
+    const resp = await this.#call(SUB.GET_PIN_RETRIES, [], opts);
+    const retries = resp.get(3);
+    if (typeof retries !== "number") throw new FormatError("getPinRetries lacks pinRetries");
+    const state = resp.get(4);
+    if (state !== undefined && typeof state !== "boolean") {
+      throw new FormatError("getPinRetries powerCycleState must be a boolean");
+    }
+    return state === undefined ? { retries } : { retries, powerCycleState: state };
+  }
+
+  /** Remaining built-in UV attempts. */
+  async getUvRetries(opts?: CallOptions): Promise<number> {
+    const resp = await this.#call(SUB.GET_UV_RETRIES, [], opts);
+    const retries = resp.get(5);
+    if (typeof retries !== "number") throw new FormatError("getUVRetries lacks uvRetries");
+    return retries;
+  }
+
+  /** Sets the first PIN of an authenticator that has none. */
+  async setPin(pin: string, opts?: CallOptions): Promise<void> {
+    const pinBytes = encodePin(pin, this.#ctap.info.minPinLength);
+    const { keyAgreement, sharedSecret } = await this.getSharedSecret(opts);
+    const newPinEnc = await this.protocol.encrypt(sharedSecret, padPin(pinBytes));
+    const param = await this.protocol.authenticate(sharedSecret, newPinEnc);
+    await this.#call(SUB.SET_PIN, [[3, keyAgreement], [4, param], [5, newPinEnc]], opts);
+  }
+
+  /** Replaces the PIN (also the way out of forcePINChange). */
+  async changePin(oldPin: string, newPin: string, opts?: CallOptions): Promise<void> {
+    const oldBytes = encodePin(oldPin);
+    const newBytes = encodePin(newPin, this.#ctap.info.minPinLength);
+    const { keyAgreement, sharedSecret } = await this.getSharedSecret(opts);
+    const pinHashEnc = await this.protocol.encrypt(sharedSecret, pinHash(oldBytes));
+    const newPinEnc = await this.protocol.encrypt(sharedSecret, padPin(newBytes));
+    const param = await this.protocol.authenticate(sharedSecret, concat(newPinEnc, pinHashEnc));
+    await this.#call(
+      SUB.CHANGE_PIN,
+      [[3, keyAgreement], [4, param], [5, newPinEnc], [6, pinHashEnc]],
+      opts,
+    );
+  }
+}

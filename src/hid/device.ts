@@ -1,0 +1,466 @@
+/**
+ * The CTAPHID client: a `CtapDevice` over any `HidConnection` (hidapi, UDP, in-memory). Owns
+ * one channel, runs one transaction at a time, tolerates the noise a shared HID device
+ * produces (other channels' traffic, stray keepalives) and cancels properly.
+ * @module
+ */
+import { AbortError, TransportError } from "../errors.ts";
+import { type CallOptions, CAPABILITY, type CtapDevice, CtapError, STATUS } from "../ctap.ts";
+import { bytesEqual, randomBytes } from "../utils.ts";
+import type { HidConnection, HidDescriptor } from "./connection.ts";
+import {
+  BROADCAST_CID,
+  CTAPHID,
+  fragment,
+  hex32,
+  HID_ERR,
+  HidError,
+  packetCid,
+  Reassembler,
+} from "./framing.ts";
+
+export { HidError };
+
+/** Tuning of a {@linkcode CtapHidDevice}. */
+export interface CtapHidDeviceOptions {
+  /**
+   * Longest silence (ms) tolerated while waiting for the device: between request and first
+   * response packet, between packets, and between keepalives. Default 2000.
+   */
+  readonly readTimeout?: number;
+  /** How long (ms) to wait for the answer to CTAPHID_CANCEL before giving up. Default 1500. */
+  readonly cancelTimeout?: number;
+  /** How long (ms) to keep retrying a request the device answers with CHANNEL_BUSY. Default 3000. */
+  readonly busyTimeout?: number;
+  /** Aborts the INIT exchange of {@linkcode CtapHidDevice.open}. */
+  readonly signal?: AbortSignal;
+}
+
+/** What CTAPHID_INIT told us about the device. */
+export interface HidInitInfo {
+  readonly cid: number;
+  /** CTAPHID protocol version (2 for every current device). */
+  readonly ctaphidVersion: number;
+  readonly deviceVersion: readonly [number, number, number];
+  readonly capabilities: number;
+}
+
+const BUSY_RETRY_MS = 100;
+const DRAIN_LIMIT = 256;
+
+/**
+ * A FIDO authenticator reached over CTAPHID. Obtain one with {@linkcode CtapHidDevice.open},
+ * which allocates a channel; `call` then serializes operations so concurrent callers never
+ * interleave packets.
+ */
+export class CtapHidDevice implements CtapDevice {
+  /** The channel id the device assigned to us. */
+  readonly channelId: number;
+  /** CTAPHID protocol version. */
+  readonly ctaphidVersion: number;
+  /** Device firmware version (major, minor, build). */
+  readonly deviceVersion: readonly [number, number, number];
+  /** CAPABILITY flags (WINK, LOCK, CBOR, NMSG). */
+  readonly capabilities: number;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #needsResync = false;
+  readonly #readTimeout: number;
+  readonly #cancelTimeout: number;
+  readonly #busyTimeout: number;
+
+  /** Prefer {@linkcode CtapHidDevice.open}; this wraps an already-initialized channel. */
+  constructor(
+    readonly descriptor: HidDescriptor,
+    readonly connection: HidConnection,
+    info: HidInitInfo,
+    opts: CtapHidDeviceOptions = {},
+  ) {
+    this.channelId = info.cid;
+    this.ctaphidVersion = info.ctaphidVersion;
+    this.deviceVersion = info.deviceVersion;
+    this.capabilities = info.capabilities;
+    this.#readTimeout = opts.readTimeout ?? 2000;
+    this.#cancelTimeout = opts.cancelTimeout ?? 1500;
+    this.#busyTimeout = opts.busyTimeout ?? 3000;
+  }
+
+  /**
+   * Allocates a channel with CTAPHID_INIT (8-byte random nonce on the broadcast channel;
+   * replies to other clients' INITs are skipped) and returns the ready device. On failure
+   * the connection is left open for the caller to close.
+   */
+  static async open(
+    descriptor: HidDescriptor,
+    connection: HidConnection,
+    opts: CtapHidDeviceOptions = {},
+  ): Promise<CtapHidDevice> {
+    const nonce = randomBytes(8);
+    const readTimeout = opts.readTimeout ?? 2000;
+    await drain(connection);
+    for (const p of fragment(BROADCAST_CID, CTAPHID.INIT, nonce, descriptor.reportSizeOut)) {
+      await connection.writePacket(p);
+    }
+    const wait = new Waiter(readTimeout, opts.signal);
+    try {
+      return await CtapHidDevice.#awaitInit(descriptor, connection, opts, nonce, wait);
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  static async #awaitInit(
+    descriptor: HidDescriptor,
+    connection: HidConnection,
+    opts: CtapHidDeviceOptions,
+    nonce: Uint8Array,
+    wait: Waiter,
+  ): Promise<CtapHidDevice> {
+    const readTimeout = opts.readTimeout ?? 2000;
+    const reasm = new Reassembler(BROADCAST_CID, descriptor.reportSizeIn);
+    let errorCode: number | undefined;
+    while (true) {
+      const packet = await wait.read(connection);
+      if (packet === undefined) {
+        if (opts.signal?.aborted) throw new AbortError(undefined, { cause: opts.signal.reason });
+        if (errorCode !== undefined) throw new CtapError(errorCode);
+        throw new HidError(
+          HID_ERR.MSG_TIMEOUT,
+          `No CTAPHID_INIT response within ${readTimeout} ms`,
+        );
+      }
+      if (packet.length < 5 || packetCid(packet) !== BROADCAST_CID) continue;
+      let frame;
+      try {
+        frame = reasm.push(packet);
+      } catch (e) {
+        if (e instanceof HidError) continue; // Someone else's broken broadcast traffic.
+        throw e;
+      }
+      if (!frame) continue;
+      if (frame.cmd === CTAPHID.ERROR) {
+        // Possibly meant for another client on a shared device: report it only if nothing
+        // better arrives before the deadline.
+        errorCode = frame.payload[0] ?? HID_ERR.OTHER;
+        continue;
+      }
+      if (frame.cmd !== CTAPHID.INIT) continue;
+      const p = frame.payload;
+      if (p.length < 8 || !bytesEqual(p.subarray(0, 8), nonce)) {
+        // Another client's INIT on a shared device: not ours, keep waiting.
+        wait.extend(readTimeout);
+        continue;
+      }
+      if (p.length < 17) {
+        throw new HidError(
+          HID_ERR.INVALID_LEN,
+          `CTAPHID_INIT response of ${p.length} bytes, expected 17`,
+        );
+      }
+      const cid = new DataView(p.buffer, p.byteOffset + 8, 4).getUint32(0);
+      if (cid === BROADCAST_CID || cid === 0) {
+        throw new HidError(
+          HID_ERR.INVALID_CHANNEL,
+          `Device assigned invalid channel ${hex32(cid)}`,
+        );
+      }
+      return new CtapHidDevice(descriptor, connection, {
+        cid,
+        ctaphidVersion: p[12],
+        deviceVersion: [p[13], p[14], p[15]],
+        capabilities: p[16],
+      }, opts);
+    }
+  }
+
+  /**
+   * Sends one CTAPHID command and resolves with the response payload. Queued behind any
+   * running call. Rejects with `CtapError` for a CTAPHID_ERROR, `HidError` for protocol
+   * faults and silence, `AbortError` once an aborted request has been cancelled.
+   */
+  call(
+    cmd: number,
+    data: Uint8Array = new Uint8Array(0),
+    opts: CallOptions = {},
+  ): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new TransportError("Device is closed"));
+    const signal = opts.signal;
+    if (signal?.aborted) {
+      return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    }
+    // Validate the payload now so a bad request never occupies the queue.
+    let packets: Uint8Array[];
+    try {
+      packets = fragment(this.channelId, cmd, data, this.descriptor.reportSizeOut);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      // While queued, an abort rejects at once; once running, it goes through CANCEL.
+      const onAbort = () => reject(new AbortError(undefined, { cause: signal?.reason }));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const task = this.#queue.then(() => {
+        signal?.removeEventListener("abort", onAbort);
+        if (this.#closed) throw new TransportError("Device is closed");
+        if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+        return this.#callWithBusyRetry(cmd, packets, opts);
+      });
+      this.#queue = task.catch(() => {});
+      task.then(resolve, reject);
+    });
+  }
+
+  async #callWithBusyRetry(
+    cmd: number,
+    packets: Uint8Array[],
+    opts: CallOptions,
+  ): Promise<Uint8Array> {
+    const giveUp = Date.now() + this.#busyTimeout;
+    while (true) {
+      try {
+        return await this.#transact(cmd, packets, opts);
+      } catch (e) {
+        if (!(e instanceof CtapError) || e.code !== HID_ERR.CHANNEL_BUSY) throw e;
+        if (Date.now() + BUSY_RETRY_MS > giveUp) throw e;
+        if (!(await sleep(BUSY_RETRY_MS, opts.signal))) {
+          throw new AbortError(undefined, { cause: opts.signal?.reason });
+        }
+      }
+    }
+  }
+
+  async #transact(cmd: number, packets: Uint8Array[], opts: CallOptions): Promise<Uint8Array> {
+    const answered = { value: false };
+    try {
+      if (this.#needsResync) await this.#resync();
+      else await drain(this.connection);
+      return await this.#exchange(cmd, packets, opts, answered);
+    } catch (e) {
+      // Unless the device answered cleanly, late packets of this transaction may still come:
+      // resynchronize the channel before the next one.
+      if (!(e instanceof CtapError) && !answered.value) this.#needsResync = true;
+      throw e;
+    }
+  }
+
+  /**
+   * CTAPHID_INIT on our own channel: the device aborts whatever it was doing for us and
+   * answers with our nonce; everything before that answer is stale and skipped.
+   */
+  async #resync(): Promise<void> {
+    const nonce = randomBytes(8);
+    const out = this.descriptor.reportSizeOut;
+    await this.connection.writePacket(fragment(this.channelId, CTAPHID.INIT, nonce, out)[0]);
+    const wait = new Waiter(this.#readTimeout);
+    try {
+      while (true) {
+        const p = await wait.read(this.connection);
+        if (p === undefined) {
+          throw new HidError(HID_ERR.MSG_TIMEOUT, "No answer to CTAPHID_INIT resynchronization");
+        }
+        if (p.length < 15 || packetCid(p) !== this.channelId) continue;
+        if (p[4] === (0x80 | CTAPHID.INIT) && bytesEqual(p.subarray(7, 15), nonce)) break;
+      }
+    } finally {
+      wait.dispose();
+    }
+    this.#needsResync = false;
+  }
+
+  async #exchange(
+    cmd: number,
+    packets: Uint8Array[],
+    opts: CallOptions,
+    answered: { value: boolean },
+  ): Promise<Uint8Array> {
+    const { signal, onKeepalive } = opts;
+    for (const p of packets) await this.connection.writePacket(p);
+    const reasm = new Reassembler(this.channelId, this.descriptor.reportSizeIn);
+    let lastStatus = 0;
+    let cancelled = false;
+    let wait = new Waiter(this.#readTimeout, signal);
+    try {
+      while (true) {
+        if (signal?.aborted && !cancelled) {
+          cancelled = true;
+          wait.dispose();
+          await this.connection.writePacket(
+            fragment(this.channelId, CTAPHID.CANCEL, undefined, this.descriptor.reportSizeOut)[0],
+          );
+          wait = new Waiter(this.#cancelTimeout);
+        }
+        const packet = await wait.read(this.connection);
+        if (packet === undefined) {
+          if (signal?.aborted) {
+            if (!cancelled) continue; // Send CANCEL, then wait for the answer.
+            throw new AbortError("The operation was aborted (the device did not answer CANCEL)", {
+              cause: signal.reason,
+            });
+          }
+          throw new HidError(
+            HID_ERR.MSG_TIMEOUT,
+            `No data from the device for ${this.#readTimeout} ms` +
+              (reasm.inProgress ? " (response incomplete)" : ""),
+          );
+        }
+        // Traffic for other channels (other processes share hidraw) is not ours to judge.
+        if (packet.length < 5 || packetCid(packet) !== this.channelId) continue;
+        const b = packet[4];
+        if (b === (0x80 | CTAPHID.KEEPALIVE)) {
+          // A keepalive never ends the transaction, even one arriving mid-response.
+          const status = packet.length > 7 && ((packet[5] << 8) | packet[6]) >= 1 ? packet[7] : 0;
+          if (status === STATUS.PROCESSING || status === STATUS.UPNEEDED) {
+            if (!cancelled) wait.extend(this.#readTimeout);
+            if (status !== lastStatus) {
+              lastStatus = status;
+              onKeepalive?.(status);
+            }
+          }
+          continue;
+        }
+        if (b & 0x80) {
+          const c = b & 0x7f;
+          if (c === CTAPHID.ERROR) {
+            answered.value = true;
+            if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
+            const code = packet.length > 7 ? packet[7] : HID_ERR.OTHER;
+            throw new CtapError(code);
+          }
+          if (c !== cmd && !reasm.inProgress) {
+            throw new HidError(
+              HID_ERR.INVALID_CMD,
+              `Response for command 0x${c.toString(16)} to request 0x${cmd.toString(16)}`,
+            );
+          }
+        }
+        const frame = reasm.push(packet);
+        if (!frame) {
+          if (!cancelled) wait.extend(this.#readTimeout);
+          continue;
+        }
+        answered.value = true;
+        if (cancelled) throw new AbortError(undefined, { cause: signal?.reason });
+        return frame.payload;
+      }
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  /** CTAPHID_PING: echoes `data` (a transport self-test). */
+  async ping(data: Uint8Array = new Uint8Array(0), opts: CallOptions = {}): Promise<Uint8Array> {
+    const echo = await this.call(CTAPHID.PING, data, opts);
+    if (!bytesEqual(echo, data)) throw new HidError(HID_ERR.OTHER, "PING echo differs from data");
+    return echo;
+  }
+
+  /** CTAPHID_WINK: makes the device blink; only devices with CAPABILITY.WINK support it. */
+  async wink(opts: CallOptions = {}): Promise<void> {
+    await this.call(CTAPHID.WINK, new Uint8Array(0), opts);
+  }
+
+  /** CTAPHID_LOCK: reserves the device for this channel for `seconds` (0 releases, max 10). */
+  async lock(seconds = 10, opts: CallOptions = {}): Promise<void> {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 10) {
+      throw new RangeError(`Lock time must be 0..10 seconds, got ${seconds}`);
+    }
+    await this.call(CTAPHID.LOCK, new Uint8Array([seconds]), opts);
+  }
+
+  /** Whether the device speaks CTAP2 (CTAPHID_CBOR). */
+  get supportsCbor(): boolean {
+    return (this.capabilities & CAPABILITY.CBOR) !== 0;
+  }
+
+  /** Whether the device still speaks CTAP1 (no NMSG flag). */
+  get supportsMsg(): boolean {
+    return (this.capabilities & CAPABILITY.NMSG) === 0;
+  }
+
+  /** Closes the connection; pending calls reject with `TransportError`. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.connection.close();
+  }
+}
+
+/** Discards reports already queued (late replies to an earlier, failed transaction). */
+async function drain(connection: HidConnection): Promise<void> {
+  const aborted = AbortSignal.abort();
+  for (let i = 0; i < DRAIN_LIMIT; i++) {
+    try {
+      await connection.readPacket(aborted);
+    } catch (e) {
+      if (e instanceof AbortError) return;
+      throw e;
+    }
+  }
+}
+
+/**
+ * An inactivity deadline for a run of reads, optionally tied to a caller's signal. Extending
+ * it costs no timer churn: the single timer re-arms itself when it fires early.
+ */
+class Waiter {
+  readonly #ctl = new AbortController();
+  #deadline: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => this.#ctl.abort();
+
+  constructor(ms: number, signal?: AbortSignal) {
+    this.#deadline = Date.now() + ms;
+    this.#signal = signal;
+    if (signal?.aborted) this.#ctl.abort();
+    else {
+      signal?.addEventListener("abort", this.#onAbort, { once: true });
+      this.#arm(ms);
+    }
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      const left = this.#deadline - Date.now();
+      if (left > 0) this.#arm(left);
+      else this.#ctl.abort();
+    }, Math.max(0, ms));
+  }
+
+  /** Pushes the deadline to `ms` from now. */
+  extend(ms: number): void {
+    this.#deadline = Date.now() + ms;
+  }
+
+  /** Next packet, or `undefined` once the deadline passed or the signal aborted. */
+  async read(connection: HidConnection): Promise<Uint8Array | undefined> {
+    if (this.#ctl.signal.aborted) return undefined;
+    try {
+      return await connection.readPacket(this.#ctl.signal);
+    } catch (e) {
+      if (e instanceof AbortError && this.#ctl.signal.aborted) return undefined;
+      throw e;
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+  }
+}
+
+/** Resolves true after `ms`, false as soon as `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * Builds tests/fixtures/fake_webauthn.c into a shared library (cached under .cache/fixtures/ by
+ * source hash) and binds its test-control exports. Uses node: modules so it runs on Deno and Bun.
+ * @module
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { openLibrary, readCString } from "../../ffi/runtime.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const fixtures = join(root, "tests", "fixtures");
+
+/** Where a build of the fake goes: Linux `.so` (gcc) or Win64 `.dll` (mingw-w64). */
+export type FixtureTarget = "linux" | "win64";
+
+const TARGETS = {
+  linux: { cc: "gcc", file: "libfake_webauthn.so", flags: ["-fPIC"] },
+  win64: { cc: "x86_64-w64-mingw32-gcc", file: "fake_webauthn.dll", flags: [] },
+} as const;
+
+/**
+ * Compiles the fake webauthn library (once per source version) and returns its path. The
+ * default target is the running OS; on Windows (Bun under Wine) there is no compiler, so the
+ * `.dll` must have been built beforehand with `target: "win64"` on the Linux side.
+ */
+export function buildFakeWebAuthn(
+  target: FixtureTarget = process.platform === "win32" ? "win64" : "linux",
+): string {
+  const sources = ["fake_webauthn.c", "fake_webauthn.h"].map((f) => join(fixtures, f));
+  const hash = createHash("sha256");
+  // Normalise line endings so a Windows checkout hashes like the Linux one.
+  for (const s of sources) hash.update(readFileSync(s, "utf8").replace(/\r\n/g, "\n"));
+  const dir = join(root, ".cache", "fixtures", hash.digest("hex").slice(0, 16));
+  const t = TARGETS[target];
+  const out = join(dir, t.file);
+  if (existsSync(out)) return out;
+  if (process.platform === "win32") {
+    throw new Error(
+      `${out} is missing: build it on Linux first with buildFakeWebAuthn("win64")`,
+    );
+  }
+  mkdirSync(dir, { recursive: true });
+  // Build to a unique name, then rename: concurrent test processes never see a partial file.
+  const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
+  const args = ["-shared", ...t.flags, "-O2", "-Wall", "-Wextra", "-Werror", "-o", tmp, sources[0]];
+  execFileSync(t.cc, args, { stdio: ["ignore", "pipe", "pipe"] });
+  renameSync(tmp, out);
+  return out;
+}
+
+/** Test controls exported by the fake library. */
+export interface FakeControls {
+  /** The last MakeCredential/GetAssertion request as the fake saw it (null before any). */
+  lastRequest(): Record<string, unknown> | null;
+  /** Allocation, free and cancellation counters. */
+  state(): Record<string, number | string>;
+  /** API version the fake reports (-1: FAKE_WEBAUTHN_API_VERSION or 9). */
+  setApiVersion(v: number): void;
+  /** The next MakeCredential/GetAssertion fails with this HRESULT. */
+  setNextHresult(hr: number): void;
+  /** Output struct versions to return instead of the API's (0 = by API version). */
+  setOutputVersions(attestation: number, assertion: number): void;
+  setUvpaa(available: boolean): void;
+  reset(): void;
+  close(): void;
+}
+
+/** Opens the fake library's control exports (same process-wide state as the binding sees). */
+export async function openFakeControls(path: string): Promise<FakeControls> {
+  const lib = await openLibrary([path], {
+    fake_webauthn_last_request_json: { parameters: [], result: "ptr" },
+    fake_webauthn_state_json: { parameters: [], result: "ptr" },
+    fake_webauthn_set_api_version: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_next_hresult: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_output_versions: { parameters: ["i32", "i32"], result: "void" },
+    fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
+    fake_webauthn_reset: { parameters: [], result: "void" },
+  });
+  const s = lib.symbols;
+  return {
+    lastRequest: () => JSON.parse(readCString(s.fake_webauthn_last_request_json())!),
+    state: () => JSON.parse(readCString(s.fake_webauthn_state_json())!),
+    setApiVersion: (v) => s.fake_webauthn_set_api_version(v),
+    setNextHresult: (hr) => s.fake_webauthn_set_next_hresult(hr | 0),
+    setOutputVersions: (att, assertion) => s.fake_webauthn_set_output_versions(att, assertion),
+    setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
+    reset: () => s.fake_webauthn_reset(),
+    close: () => lib.close(),
+  };
+}
