@@ -690,7 +690,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 class Ctap1Backend implements Backend {
   readonly info: Info;
   constructor(readonly ctap: Ctap1, readonly ui: UserInteraction) {
-    this.info = Info.parse(
+    this.info = new Info(
       new Map<CborValue, CborValue>([[1, ["U2F_V2"]], [3, new Uint8Array(16)]]),
     );
   }
