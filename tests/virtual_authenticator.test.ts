@@ -1,0 +1,972 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { p256, p384 } from "@noble/curves/nist.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { decode, decodeFrom, encode } from "../src/cbor.ts";
+import type { CborMap, CborValue } from "../src/cbor.ts";
+import { CtapError } from "../src/ctap.ts";
+import { bytesEqual, concat, randomBytes, sha256, toHex, utf8Encode } from "../src/utils.ts";
+import { AUTH_DATA_FLAG, CtapAuthenticator, DEFAULT_AAGUID } from "../src/virtual/authenticator.ts";
+import type { VirtualAuthenticatorOptions } from "../src/virtual/authenticator.ts";
+import { PERMISSION } from "../src/virtual/types.ts";
+import type { PinUvAuthApi, RequestContext, UserActionHook } from "../src/virtual/types.ts";
+
+const ERR = CtapError.ERR;
+
+// ------------------------------------------------------------------ helpers
+
+interface TestCtx extends RequestContext {
+  keepalives: number[];
+  controller: AbortController;
+}
+
+function makeCtx(): TestCtx {
+  const controller = new AbortController();
+  const keepalives: number[] = [];
+  return {
+    signal: controller.signal,
+    keepalive: (s: number) => keepalives.push(s),
+    keepalives,
+    controller,
+  };
+}
+
+interface Reply {
+  status: number;
+  body?: CborMap;
+}
+
+async function call(
+  auth: CtapAuthenticator,
+  cmd: number,
+  params?: unknown,
+  ctx: RequestContext = makeCtx(),
+): Promise<Reply> {
+  const req = params === undefined
+    ? new Uint8Array([cmd])
+    : concat(new Uint8Array([cmd]), encode(params));
+  const res = await auth.processCbor(req, ctx);
+  assert.ok(res.length >= 1);
+  return { status: res[0], body: res.length > 1 ? decode(res.subarray(1)) as CborMap : undefined };
+}
+
+async function ok(
+  auth: CtapAuthenticator,
+  cmd: number,
+  params?: unknown,
+  ctx?: RequestContext,
+): Promise<CborMap> {
+  const r = await call(auth, cmd, params, ctx);
+  assert.equal(r.status, 0, `expected success, got 0x${r.status.toString(16)}`);
+  assert.ok(r.body);
+  return r.body;
+}
+
+async function status(
+  auth: CtapAuthenticator,
+  cmd: number,
+  params?: unknown,
+  ctx?: RequestContext,
+): Promise<number> {
+  return (await call(auth, cmd, params, ctx)).status;
+}
+
+interface ParsedAuthData {
+  rpIdHash: Uint8Array;
+  flags: number;
+  counter: number;
+  aaguid?: Uint8Array;
+  credentialId?: Uint8Array;
+  publicKey?: CborMap;
+  extensions?: Map<CborValue, CborValue>;
+}
+
+function parseAuthData(data: Uint8Array): ParsedAuthData {
+  assert.ok(data.length >= 37, "authData too short");
+  const out: ParsedAuthData = {
+    rpIdHash: data.slice(0, 32),
+    flags: data[32],
+    counter: new DataView(data.buffer, data.byteOffset + 33, 4).getUint32(0),
+  };
+  let rest = data.subarray(37);
+  if (out.flags & AUTH_DATA_FLAG.AT) {
+    out.aaguid = rest.slice(0, 16);
+    const len = (rest[16] << 8) | rest[17];
+    out.credentialId = rest.slice(18, 18 + len);
+    const [key, after] = decodeFrom(rest.subarray(18 + len));
+    out.publicKey = key as CborMap;
+    rest = after;
+  }
+  if (out.flags & AUTH_DATA_FLAG.ED) {
+    const [ext, after] = decodeFrom(rest);
+    out.extensions = ext as CborMap;
+    rest = after;
+  }
+  assert.equal(rest.length, 0, "trailing bytes in authData");
+  return out;
+}
+
+/** Verifies a WebAuthn signature with a COSE public key. */
+function verifyCose(key: CborMap, sig: Uint8Array, msg: Uint8Array): boolean {
+  const alg = key.get(3);
+  if (alg === -8) {
+    assert.equal(key.get(1), 1);
+    assert.equal(key.get(-1), 6);
+    return ed25519.verify(sig, msg, key.get(-2) as Uint8Array);
+  }
+  assert.equal(key.get(1), 2);
+  const point = concat(new Uint8Array([4]), key.get(-2) as Uint8Array, key.get(-3) as Uint8Array);
+  if (alg === -7) {
+    assert.equal(key.get(-1), 1);
+    return p256.verify(sig, msg, point, { format: "der" });
+  }
+  assert.equal(alg, -35);
+  assert.equal(key.get(-1), 2);
+  return p384.verify(sig, msg, point, { format: "der" });
+}
+
+const RP = "example.com";
+const RP_HASH = sha256(utf8Encode(RP));
+
+function mcParams(over: Record<number, unknown> = {}): Map<number, unknown> {
+  const m = new Map<number, unknown>([
+    [1, randomBytes(32)],
+    [2, { id: RP, name: "Example" }],
+    [3, { id: new Uint8Array([1, 2, 3, 4]), name: "alice", displayName: "Alice" }],
+    [4, [{ type: "public-key", alg: -7 }]],
+  ]);
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) m.delete(Number(k));
+    else m.set(Number(k), v);
+  }
+  return m;
+}
+
+function gaParams(over: Record<number, unknown> = {}): Map<number, unknown> {
+  const m = new Map<number, unknown>([[1, RP], [2, randomBytes(32)]]);
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) m.delete(Number(k));
+    else m.set(Number(k), v);
+  }
+  return m;
+}
+
+const MC = 0x01, GA = 0x02, INFO = 0x04, CLIENT_PIN = 0x06, RESET = 0x07, GNA = 0x08;
+const SELECTION = 0x0b;
+
+async function register(
+  auth: CtapAuthenticator,
+  over: Record<number, unknown> = {},
+): Promise<{ id: Uint8Array; key: CborMap; authData: ParsedAuthData; body: CborMap }> {
+  const body = await ok(auth, MC, mcParams(over));
+  const authData = parseAuthData(body.get(2) as Uint8Array);
+  return { id: authData.credentialId!, key: authData.publicKey!, authData, body };
+}
+
+/** A fake PIN/UV state: records calls, answers verifyToken as configured. */
+class FakePin implements PinUvAuthApi {
+  isPinSet = true;
+  forcePinChange = false;
+  minPinLength = 6;
+  protocols = [2, 1];
+  pinRetries = 8;
+  uvRetries = 5;
+  verifyCalls: Parameters<PinUvAuthApi["verifyToken"]>[0][] = [];
+  consumed = 0;
+  resets = 0;
+  tokenFlags: { userPresent: boolean; userVerified: boolean } | undefined;
+  verifyToken(args: Parameters<PinUvAuthApi["verifyToken"]>[0]) {
+    this.verifyCalls.push(args);
+    if (!this.tokenFlags) throw new CtapError(ERR.PIN_AUTH_INVALID);
+    return this.tokenFlags;
+  }
+  consumeToken(): void {
+    this.consumed++;
+  }
+  handleClientPin(params: CborMap): Promise<CborMap | undefined> {
+    return Promise.resolve(new Map([[3, this.pinRetries + (params.get(2) as number)]]));
+  }
+  setMinPinLength(): void {}
+  reset(): void {
+    this.resets++;
+    this.isPinSet = false;
+  }
+  powerCycle(): void {}
+  exportState() {
+    return { pinRetries: 8, uvRetries: 5, minPinLength: 6, forcePinChange: false };
+  }
+}
+
+function counting(decision: "approve" | "deny" | "timeout" = "approve") {
+  const calls: string[] = [];
+  const hook: UserActionHook = (req) => {
+    calls.push(req.reason);
+    return decision;
+  };
+  return { hook, calls };
+}
+
+function newAuth(o: VirtualAuthenticatorOptions = {}): CtapAuthenticator {
+  return new CtapAuthenticator(o);
+}
+
+// ------------------------------------------------------------------ getInfo
+
+describe("getInfo", () => {
+  it("reports the CTAP 2.1 field set", async () => {
+    const pin = new FakePin();
+    const auth = newAuth({ pinUvAuth: pin, uv: true, rkCapacity: 10 });
+    const info = await ok(auth, INFO);
+    assert.deepEqual(info.get(1), ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]);
+    const ext = info.get(2) as string[];
+    for (const e of ["credProtect", "credBlob", "thirdPartyPayment"]) assert.ok(ext.includes(e));
+    assert.ok(!ext.includes("hmac-secret"), "no hmac-secret without a shared-secret provider");
+    assert.ok(!ext.includes("largeBlobKey"), "no largeBlobKey without a largeBlobs handler");
+    assert.ok(bytesEqual(info.get(3) as Uint8Array, DEFAULT_AAGUID));
+    const options = info.get(4) as CborMap;
+    assert.equal(options.get("rk"), true);
+    assert.equal(options.get("up"), true);
+    assert.equal(options.get("uv"), true);
+    assert.equal(options.get("plat"), false);
+    assert.equal(options.get("clientPin"), true);
+    assert.equal(options.get("pinUvAuthToken"), true);
+    assert.equal(options.get("makeCredUvNotRqd"), true);
+    assert.equal(options.get("alwaysUv"), false);
+    assert.equal(info.get(5), 1200);
+    assert.deepEqual(info.get(6), [2, 1]);
+    assert.equal(info.get(7), 8);
+    assert.equal(info.get(8), 128);
+    assert.deepEqual(info.get(9), ["usb"]);
+    assert.deepEqual(info.get(10), [
+      new Map<string, unknown>([["alg", -7], ["type", "public-key"]]),
+      new Map<string, unknown>([["alg", -8], ["type", "public-key"]]),
+      new Map<string, unknown>([["alg", -35], ["type", "public-key"]]),
+    ]);
+    assert.equal(info.get(12), false);
+    assert.equal(info.get(13), 6);
+    assert.equal(info.get(14), 1);
+    assert.equal(info.get(15), 32);
+    assert.equal(info.get(20), 10);
+  });
+
+  it("omits clientPin and uv when not configured, and 2.1 fields for a 2.0 device", async () => {
+    const info = await ok(newAuth({ ctap21: false, u2f: false }), INFO);
+    assert.deepEqual(info.get(1), ["FIDO_2_0"]);
+    const options = info.get(4) as CborMap;
+    assert.equal(options.has("clientPin"), false);
+    assert.equal(options.has("uv"), false);
+    assert.equal(options.has("pinUvAuthToken"), false);
+    assert.equal(info.has(6), false);
+    assert.equal(info.has(10), false);
+    assert.equal(info.has(20), false);
+  });
+
+  it("advertises options of registered command handlers", async () => {
+    const auth = newAuth();
+    auth.registerCommand(0x0c, {
+      handle: () => Promise.resolve(new Map([[1, new Uint8Array(17)]])),
+      infoOptions: { largeBlobs: true },
+    });
+    const info = await ok(auth, INFO);
+    assert.equal((info.get(4) as CborMap).get("largeBlobs"), true);
+    assert.ok((info.get(2) as string[]).includes("largeBlobKey"));
+    assert.equal(info.get(11), 4096);
+    const r = await ok(auth, 0x0c, new Map([[1, 0]]));
+    assert.equal((r.get(1) as Uint8Array).length, 17);
+  });
+
+  it("counts remaining discoverable credentials down", async () => {
+    const auth = newAuth({ rkCapacity: 2 });
+    await register(auth, { 7: { rk: true } });
+    assert.equal((await ok(auth, INFO)).get(20), 1);
+  });
+});
+
+// ------------------------------------------------------------------ makeCredential
+
+describe("makeCredential", () => {
+  it("creates a credential with a verifiable packed self attestation", async () => {
+    const auth = newAuth();
+    const params = mcParams();
+    const body = await ok(auth, MC, params);
+    assert.equal(body.get(1), "packed");
+    const authDataBytes = body.get(2) as Uint8Array;
+    const ad = parseAuthData(authDataBytes);
+    assert.ok(bytesEqual(ad.rpIdHash, RP_HASH));
+    assert.equal(ad.flags, AUTH_DATA_FLAG.UP | AUTH_DATA_FLAG.AT);
+    assert.equal(ad.counter, 1);
+    assert.ok(bytesEqual(ad.aaguid!, DEFAULT_AAGUID));
+    assert.ok(ad.credentialId!.length <= 128 && ad.credentialId!.length >= 16);
+    assert.equal(ad.publicKey!.get(3), -7);
+    const attStmt = body.get(3) as CborMap;
+    assert.equal(attStmt.get("alg"), -7);
+    assert.equal(attStmt.has("x5c"), false);
+    const signed = concat(authDataBytes, params.get(1) as Uint8Array);
+    assert.ok(verifyCose(ad.publicKey!, attStmt.get("sig") as Uint8Array, signed));
+    // A different message does not verify: the check above can fail.
+    assert.ok(!verifyCose(ad.publicKey!, attStmt.get("sig") as Uint8Array, randomBytes(64)));
+  });
+
+  it("picks the first supported algorithm in the platform's order", async () => {
+    const auth = newAuth();
+    const a = await register(auth, {
+      4: [
+        { type: "public-key", alg: -257 },
+        { type: "other", alg: -7 },
+        { type: "public-key", alg: -8 },
+        { type: "public-key", alg: -7 },
+      ],
+    });
+    assert.equal(a.key.get(3), -8);
+    const b = await register(auth, { 4: [{ type: "public-key", alg: -35 }] });
+    assert.equal(b.key.get(3), -35);
+    assert.equal(
+      await status(auth, MC, mcParams({ 4: [{ type: "public-key", alg: -257 }] })),
+      ERR.UNSUPPORTED_ALGORITHM,
+    );
+    const only256 = newAuth({ algorithms: [-7] });
+    assert.equal(
+      await status(only256, MC, mcParams({ 4: [{ type: "public-key", alg: -8 }] })),
+      ERR.UNSUPPORTED_ALGORITHM,
+    );
+  });
+
+  it("signs attestations and assertions with every algorithm", async () => {
+    const auth = newAuth();
+    for (const alg of [-7, -8, -35]) {
+      const params = mcParams({ 4: [{ type: "public-key", alg }] });
+      const body = await ok(auth, MC, params);
+      const ad = parseAuthData(body.get(2) as Uint8Array);
+      const sig = (body.get(3) as CborMap).get("sig") as Uint8Array;
+      assert.equal((body.get(3) as CborMap).get("alg"), alg);
+      assert.ok(
+        verifyCose(
+          ad.publicKey!,
+          sig,
+          concat(body.get(2) as Uint8Array, params.get(1) as Uint8Array),
+        ),
+      );
+      const cdh = randomBytes(32);
+      const ga = await ok(
+        auth,
+        GA,
+        gaParams({ 2: cdh, 3: [{ type: "public-key", id: ad.credentialId }] }),
+      );
+      assert.ok(
+        verifyCose(ad.publicKey!, ga.get(3) as Uint8Array, concat(ga.get(2) as Uint8Array, cdh)),
+      );
+    }
+  });
+
+  it("produces 'none' and certificate-based packed attestation", async () => {
+    const none = await ok(newAuth({ attestation: "none" }), MC, mcParams());
+    assert.equal(none.get(1), "none");
+    assert.equal((none.get(3) as CborMap).size, 0);
+
+    const attKey = p256.utils.randomSecretKey();
+    const cert = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
+    const params = mcParams();
+    const body = await ok(
+      newAuth({ attestation: { certificate: cert, privateKey: attKey } }),
+      MC,
+      params,
+    );
+    const att = body.get(3) as CborMap;
+    assert.equal(att.get("alg"), -7);
+    assert.deepEqual(att.get("x5c"), [cert]);
+    const msg = concat(body.get(2) as Uint8Array, params.get(1) as Uint8Array);
+    assert.ok(
+      p256.verify(att.get("sig") as Uint8Array, msg, p256.getPublicKey(attKey, false), {
+        format: "der",
+      }),
+    );
+  });
+
+  it("honours the excludeList after a touch", async () => {
+    const up = counting();
+    const auth = newAuth({ userPresence: up.hook });
+    const { id } = await register(auth);
+    const other = await register(newAuth());
+    up.calls.length = 0;
+    const exclude = [{ type: "public-key", id: other.id }, { type: "public-key", id }];
+    assert.equal(await status(auth, MC, mcParams({ 5: exclude })), ERR.CREDENTIAL_EXCLUDED);
+    assert.deepEqual(up.calls, ["makeCredential"]);
+    // Another RP is not excluded by this id.
+    await ok(auth, MC, mcParams({ 2: { id: "other.example" }, 5: exclude }));
+    // Foreign ids do not exclude.
+    await ok(auth, MC, mcParams({ 5: [{ type: "public-key", id: other.id }] }));
+  });
+
+  it("stores discoverable credentials and replaces same-user ones", async () => {
+    const auth = newAuth({ rkCapacity: 2 });
+    await register(auth, { 7: { rk: true } });
+    await register(auth, { 7: { rk: true } });
+    assert.equal(auth.credentials.size, 1);
+    await register(auth, { 3: { id: new Uint8Array([9]) }, 7: { rk: true } });
+    assert.equal(auth.credentials.size, 2);
+    assert.equal(
+      await status(auth, MC, mcParams({ 3: { id: new Uint8Array([10]) }, 7: { rk: true } })),
+      ERR.KEY_STORE_FULL,
+    );
+    assert.equal(
+      await status(newAuth({ rkCapacity: 0 }), MC, mcParams({ 7: { rk: true } })),
+      ERR.UNSUPPORTED_OPTION,
+    );
+  });
+
+  it("rejects bad options", async () => {
+    const auth = newAuth();
+    assert.equal(await status(auth, MC, mcParams({ 7: { up: false } })), ERR.INVALID_OPTION);
+    assert.equal(await status(auth, MC, mcParams({ 7: { uv: true } })), ERR.INVALID_OPTION);
+    assert.equal(await status(auth, MC, mcParams({ 7: { rk: 1 } })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(await status(auth, MC, mcParams({ 10: 1 })), ERR.INVALID_PARAMETER);
+    // Unknown options are ignored.
+    await ok(auth, MC, mcParams({ 7: { foo: true } }));
+  });
+
+  it("validates parameters with the CTAP status codes", async () => {
+    const auth = newAuth();
+    assert.equal(await status(auth, MC), ERR.MISSING_PARAMETER);
+    for (const key of [1, 2, 3, 4]) {
+      assert.equal(await status(auth, MC, mcParams({ [key]: undefined })), ERR.MISSING_PARAMETER);
+    }
+    assert.equal(await status(auth, MC, mcParams({ 1: "x" })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(await status(auth, MC, mcParams({ 2: "rp" })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(await status(auth, MC, mcParams({ 2: { name: "x" } })), ERR.MISSING_PARAMETER);
+    assert.equal(await status(auth, MC, mcParams({ 2: { id: 5 } })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(await status(auth, MC, mcParams({ 3: { id: "u" } })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(
+      await status(auth, MC, mcParams({ 3: { id: new Uint8Array(65) } })),
+      ERR.INVALID_PARAMETER,
+    );
+    assert.equal(await status(auth, MC, mcParams({ 4: [{ alg: -7 }] })), ERR.MISSING_PARAMETER);
+    assert.equal(
+      await status(auth, MC, mcParams({ 4: [{ type: "public-key", alg: "-7" }] })),
+      ERR.CBOR_UNEXPECTED_TYPE,
+    );
+    assert.equal(await status(auth, MC, mcParams({ 4: [5] })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(
+      await status(auth, MC, mcParams({ 5: [{ type: "public-key" }] })),
+      ERR.MISSING_PARAMETER,
+    );
+    assert.equal(await status(auth, MC, mcParams({ 6: [] })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(
+      await status(auth, MC, mcParams({ 8: new Uint8Array(16) })),
+      ERR.MISSING_PARAMETER,
+    );
+    assert.equal(
+      await status(auth, MC, mcParams({ 8: new Uint8Array(16), 9: 1 })),
+      ERR.INVALID_PARAMETER,
+    );
+  });
+
+  it("limits list lengths to maxCredentialCountInList", async () => {
+    const auth = newAuth({ maxCredsInList: 2 });
+    const d = { type: "public-key", id: new Uint8Array(16) };
+    await ok(auth, MC, mcParams({ 5: [d, d] }));
+    assert.equal(await status(auth, MC, mcParams({ 5: [d, d, d] })), ERR.REQUEST_TOO_LARGE);
+    assert.equal(await status(auth, GA, gaParams({ 3: [d, d, d] })), ERR.REQUEST_TOO_LARGE);
+  });
+});
+
+// ------------------------------------------------------------------ PIN/UV gating
+
+describe("pinUvAuthParam handling", () => {
+  it("verifies tokens with the mc/ga permission and rpId, and consumes them", async () => {
+    const pin = new FakePin();
+    pin.tokenFlags = { userPresent: false, userVerified: true };
+    const up = counting();
+    const auth = newAuth({ pinUvAuth: pin, userPresence: up.hook });
+    const cdh = randomBytes(32);
+    const param = randomBytes(32);
+    const body = await ok(auth, MC, mcParams({ 1: cdh, 7: { rk: true }, 8: param, 9: 2 }));
+    const ad = parseAuthData(body.get(2) as Uint8Array);
+    assert.equal(ad.flags & (AUTH_DATA_FLAG.UP | AUTH_DATA_FLAG.UV), 0x05);
+    assert.equal(pin.verifyCalls.length, 1);
+    const v = pin.verifyCalls[0];
+    assert.equal(v.permission, PERMISSION.MC);
+    assert.equal(v.protocol, 2);
+    assert.equal(v.rpId, RP);
+    assert.ok(bytesEqual(v.message, cdh) && bytesEqual(v.param, param));
+    assert.deepEqual(up.calls, ["makeCredential"], "token without UP flag needs a touch");
+    assert.equal(pin.consumed, 1);
+
+    pin.tokenFlags = { userPresent: true, userVerified: true };
+    up.calls.length = 0;
+    const ga = await ok(auth, GA, gaParams({ 6: param, 7: 1 }));
+    assert.deepEqual(up.calls, [], "token with UP flag needs no touch");
+    assert.equal(parseAuthData(ga.get(2) as Uint8Array).flags, 0x05);
+    assert.equal(pin.verifyCalls[1].permission, PERMISSION.GA);
+    assert.equal(pin.consumed, 2);
+    // UV lets the user's name out.
+    assert.deepEqual(
+      ga.get(4),
+      new Map<string, unknown>([["id", new Uint8Array([1, 2, 3, 4])], ["name", "alice"], [
+        "displayName",
+        "Alice",
+      ]]),
+    );
+  });
+
+  it("maps token failures and missing UV to CTAP errors", async () => {
+    const pin = new FakePin();
+    const auth = newAuth({ pinUvAuth: pin });
+    const param = randomBytes(32);
+    assert.equal(await status(auth, MC, mcParams({ 8: param, 9: 2 })), ERR.PIN_AUTH_INVALID);
+    assert.equal(await status(auth, GA, gaParams({ 6: param, 7: 2 })), ERR.PIN_AUTH_INVALID);
+    assert.equal(await status(auth, MC, mcParams({ 8: param, 9: 3 })), ERR.INVALID_PARAMETER);
+    pin.tokenFlags = { userPresent: true, userVerified: false };
+    assert.equal(await status(auth, MC, mcParams({ 8: param, 9: 2 })), ERR.PIN_AUTH_INVALID);
+    // PIN set: a discoverable credential needs a token; a non-discoverable one does not.
+    assert.equal(await status(auth, MC, mcParams({ 7: { rk: true } })), ERR.PUAT_REQUIRED);
+    const { authData } = await register(auth);
+    assert.equal(authData.flags & AUTH_DATA_FLAG.UV, 0);
+    // Without makeCredUvNotRqd every credential needs one.
+    const strict = newAuth({ pinUvAuth: pin, makeCredUvNotRqd: false });
+    assert.equal(await status(strict, MC, mcParams()), ERR.PUAT_REQUIRED);
+  });
+
+  it("answers a zero-length pinUvAuthParam after a touch", async () => {
+    const pin = new FakePin();
+    const up = counting();
+    const auth = newAuth({ pinUvAuth: pin, userPresence: up.hook });
+    assert.equal(await status(auth, MC, mcParams({ 8: new Uint8Array(0) })), ERR.PIN_INVALID);
+    assert.equal(await status(auth, GA, gaParams({ 6: new Uint8Array(0) })), ERR.PIN_INVALID);
+    pin.isPinSet = false;
+    assert.equal(await status(auth, MC, mcParams({ 8: new Uint8Array(0) })), ERR.PIN_NOT_SET);
+    assert.equal(up.calls.length, 3);
+    const denied = newAuth({ pinUvAuth: pin, userPresence: counting("deny").hook });
+    assert.equal(
+      await status(denied, MC, mcParams({ 8: new Uint8Array(0) })),
+      ERR.OPERATION_DENIED,
+    );
+  });
+
+  it("uses built-in UV for uv=true and enforces alwaysUv", async () => {
+    const uvHook = counting();
+    const upHook = counting();
+    const auth = newAuth({ uv: true, userVerification: uvHook.hook, userPresence: upHook.hook });
+    const { authData } = await register(auth, { 7: { uv: true, rk: true } });
+    assert.equal(authData.flags & 0x05, 0x05);
+    assert.deepEqual(uvHook.calls, ["makeCredential"]);
+    assert.deepEqual(upHook.calls, [], "UV evidence counts as presence");
+    // Built-in UV but uv not requested: rk needs UV.
+    assert.equal(await status(auth, MC, mcParams({ 7: { rk: true } })), ERR.OPERATION_DENIED);
+
+    const always = newAuth({ uv: true, alwaysUv: true, userVerification: uvHook.hook });
+    uvHook.calls.length = 0;
+    const got = await register(always);
+    assert.equal(got.authData.flags & AUTH_DATA_FLAG.UV, AUTH_DATA_FLAG.UV);
+    assert.deepEqual(uvHook.calls, ["makeCredential"]);
+    const info = await ok(always, INFO);
+    assert.equal((info.get(4) as CborMap).get("alwaysUv"), true);
+    assert.equal((info.get(4) as CborMap).get("makeCredUvNotRqd"), false);
+    assert.ok(!(info.get(1) as string[]).includes("U2F_V2"));
+
+    const pin = new FakePin();
+    pin.isPinSet = false;
+    const alwaysPin = newAuth({ pinUvAuth: pin, alwaysUv: true });
+    assert.equal(await status(alwaysPin, MC, mcParams()), ERR.PUAT_REQUIRED);
+    assert.equal(await status(alwaysPin, GA, gaParams()), ERR.PUAT_REQUIRED);
+  });
+
+  it("forwards clientPin to the PIN/UV state and rejects it without one", async () => {
+    const pin = new FakePin();
+    const auth = newAuth({ pinUvAuth: pin });
+    const r = await ok(auth, CLIENT_PIN, new Map([[1, 2], [2, 1]]));
+    assert.equal(r.get(3), 9);
+    assert.equal(await status(auth, CLIENT_PIN), ERR.MISSING_PARAMETER);
+    assert.equal(await status(newAuth(), CLIENT_PIN, new Map([[1, 2]])), ERR.INVALID_COMMAND);
+  });
+});
+
+// ------------------------------------------------------------------ getAssertion
+
+describe("getAssertion", () => {
+  it("signs with an allowList credential and advances the counter", async () => {
+    const auth = newAuth();
+    const { id, key } = await register(auth);
+    const foreign = await register(newAuth());
+    const cdh = randomBytes(32);
+    const allow = [{ type: "public-key", id: foreign.id }, { type: "public-key", id }];
+    const body = await ok(auth, GA, gaParams({ 2: cdh, 3: allow }));
+    assert.ok(bytesEqual((body.get(1) as CborMap).get("id") as Uint8Array, id));
+    assert.equal((body.get(1) as CborMap).get("type"), "public-key");
+    const ad = parseAuthData(body.get(2) as Uint8Array);
+    assert.ok(bytesEqual(ad.rpIdHash, RP_HASH));
+    assert.equal(ad.flags, AUTH_DATA_FLAG.UP);
+    assert.equal(ad.counter, 2);
+    assert.ok(verifyCose(key, body.get(3) as Uint8Array, concat(body.get(2) as Uint8Array, cdh)));
+    assert.equal(body.has(4), false, "no user for a non-discoverable credential");
+    assert.equal(body.has(5), false, "no numberOfCredentials with an allowList");
+    const again = await ok(auth, GA, gaParams({ 3: allow }));
+    assert.equal(parseAuthData(again.get(2) as Uint8Array).counter, 3);
+    // Same id, other RP: not found.
+    assert.equal(
+      await status(auth, GA, gaParams({ 1: "evil.example", 3: allow })),
+      ERR.NO_CREDENTIALS,
+    );
+    assert.equal(
+      await status(auth, GA, gaParams({ 3: [{ type: "public-key", id: foreign.id }] })),
+      ERR.NO_CREDENTIALS,
+    );
+    // A tampered id is not ours.
+    const bad = id.slice();
+    bad[bad.length - 1] ^= 1;
+    assert.equal(
+      await status(auth, GA, gaParams({ 3: [{ type: "public-key", id: bad }] })),
+      ERR.NO_CREDENTIALS,
+    );
+  });
+
+  it("supports silent assertions with up=false", async () => {
+    const up = counting();
+    const auth = newAuth({ userPresence: up.hook });
+    const { id } = await register(auth);
+    up.calls.length = 0;
+    const body = await ok(
+      auth,
+      GA,
+      gaParams({ 3: [{ type: "public-key", id }], 5: { up: false } }),
+    );
+    assert.equal(parseAuthData(body.get(2) as Uint8Array).flags, 0);
+    assert.deepEqual(up.calls, []);
+  });
+
+  it("enumerates discoverable credentials with getNextAssertion", async () => {
+    let clock = 1_000_000;
+    const auth = newAuth({ now: () => clock });
+    const users = [1, 2, 3].map((n) => new Uint8Array([n]));
+    const keys: CborMap[] = [];
+    for (const u of users) {
+      keys.push((await register(auth, { 3: { id: u, name: `u${u[0]}` }, 7: { rk: true } })).key);
+    }
+    await register(auth, { 2: { id: "other.example" }, 7: { rk: true } });
+    const cdh = randomBytes(32);
+    const first = await ok(auth, GA, gaParams({ 2: cdh }));
+    assert.equal(first.get(5), 3);
+    const seen = [first];
+    seen.push(await ok(auth, GNA));
+    seen.push(await ok(auth, GNA));
+    assert.equal(seen[1].has(5), false);
+    // Newest first; without UV only the user id is returned.
+    const ids = seen.map((b) => ((b.get(4) as CborMap).get("id") as Uint8Array)[0]);
+    assert.deepEqual(ids, [3, 2, 1]);
+    assert.ok(seen.every((b) => (b.get(4) as CborMap).size === 1));
+    seen.forEach((b, i) => {
+      assert.ok(
+        verifyCose(keys[2 - i], b.get(3) as Uint8Array, concat(b.get(2) as Uint8Array, cdh)),
+      );
+    });
+    assert.equal(await status(auth, GNA), ERR.NOT_ALLOWED);
+
+    // The 30 s timer.
+    await ok(auth, GA, gaParams());
+    clock += 30_001;
+    assert.equal(await status(auth, GNA), ERR.NOT_ALLOWED);
+    // Any other command drops the state.
+    await ok(auth, GA, gaParams());
+    await ok(auth, INFO);
+    assert.equal(await status(auth, GNA), ERR.NOT_ALLOWED);
+    // A single match leaves nothing to continue.
+    const single = await ok(auth, GA, gaParams({ 1: "other.example" }));
+    assert.equal(single.get(5), 1);
+    assert.equal(await status(auth, GNA), ERR.NOT_ALLOWED);
+  });
+
+  it("filters by credProtect", async () => {
+    const uvHook = counting();
+    const auth = newAuth({ uv: true, userVerification: uvHook.hook });
+    const ext = (level: number) => ({ credProtect: level });
+    const c1 = await register(auth, {
+      3: { id: new Uint8Array([1]) },
+      6: ext(1),
+      7: { rk: true, uv: true },
+    });
+    const c2 = await register(auth, {
+      3: { id: new Uint8Array([2]) },
+      6: ext(2),
+      7: { rk: true, uv: true },
+    });
+    const c3 = await register(auth, {
+      3: { id: new Uint8Array([3]) },
+      6: ext(3),
+      7: { rk: true, uv: true },
+    });
+    assert.equal(c2.authData.extensions!.get("credProtect"), 2);
+    assert.equal(c3.authData.flags & AUTH_DATA_FLAG.ED, AUTH_DATA_FLAG.ED);
+    // Without UV and allowList: only level 1.
+    const noUv = await ok(auth, GA, gaParams());
+    assert.equal(noUv.get(5), 1);
+    assert.ok(bytesEqual((noUv.get(1) as CborMap).get("id") as Uint8Array, c1.id));
+    // With an allowList: level 2 too, never level 3.
+    const list = (c: { id: Uint8Array }) => [{ type: "public-key", id: c.id }];
+    await ok(auth, GA, gaParams({ 3: list(c2) }));
+    assert.equal(await status(auth, GA, gaParams({ 3: list(c3) })), ERR.NO_CREDENTIALS);
+    // With UV everything.
+    const withUv = await ok(auth, GA, gaParams({ 5: { uv: true } }));
+    assert.equal(withUv.get(5), 3);
+    // Excluding a level-3 credential needs UV.
+    await ok(auth, MC, mcParams({ 5: list(c3) }));
+    assert.equal(
+      await status(auth, MC, mcParams({ 5: list(c3), 7: { uv: true } })),
+      ERR.CREDENTIAL_EXCLUDED,
+    );
+    assert.equal(
+      await status(auth, MC, mcParams({ 6: { credProtect: 4 } })),
+      ERR.INVALID_PARAMETER,
+    );
+    assert.equal(
+      await status(auth, MC, mcParams({ 6: { credProtect: "x" } })),
+      ERR.CBOR_UNEXPECTED_TYPE,
+    );
+  });
+
+  it("rejects bad input", async () => {
+    const auth = newAuth();
+    assert.equal(await status(auth, GA), ERR.MISSING_PARAMETER);
+    assert.equal(await status(auth, GA, gaParams({ 1: undefined })), ERR.MISSING_PARAMETER);
+    assert.equal(await status(auth, GA, gaParams({ 2: undefined })), ERR.MISSING_PARAMETER);
+    assert.equal(
+      await status(auth, GA, gaParams({ 1: new Uint8Array(1) })),
+      ERR.CBOR_UNEXPECTED_TYPE,
+    );
+    assert.equal(await status(auth, GA, gaParams({ 3: {} })), ERR.CBOR_UNEXPECTED_TYPE);
+    assert.equal(
+      await status(auth, GA, gaParams({ 3: [{ id: new Uint8Array(4) }] })),
+      ERR.MISSING_PARAMETER,
+    );
+    assert.equal(await status(auth, GA, gaParams({ 5: { rk: true } })), ERR.UNSUPPORTED_OPTION);
+    assert.equal(await status(auth, GA, gaParams({ 5: { uv: true } })), ERR.INVALID_OPTION);
+    assert.equal(await status(auth, GA, gaParams()), ERR.NO_CREDENTIALS);
+  });
+});
+
+// ------------------------------------------------------------------ framing and errors
+
+describe("command dispatch", () => {
+  it("maps malformed requests to CTAP errors", async () => {
+    const auth = newAuth();
+    const ctx = makeCtx();
+    const raw = async (bytes: number[]) => (await auth.processCbor(new Uint8Array(bytes), ctx))[0];
+    assert.equal(await raw([]), ERR.INVALID_LENGTH);
+    assert.equal(await raw([0x03]), ERR.INVALID_COMMAND);
+    assert.equal(await raw([0x55, 0xa0]), ERR.INVALID_COMMAND);
+    assert.equal(await raw([MC, 0xa1]), ERR.INVALID_CBOR); // truncated map
+    assert.equal(await raw([MC, 0xa2, 0x02, 0x00, 0x01, 0x00]), ERR.INVALID_CBOR); // key order
+    assert.equal(await raw([MC, 0xbf, 0xff]), ERR.INVALID_CBOR); // indefinite length
+    assert.equal(await raw([MC, 0x80]), ERR.CBOR_UNEXPECTED_TYPE); // array, not map
+    assert.equal(await raw([GA, 0x01]), ERR.CBOR_UNEXPECTED_TYPE);
+    const big = new Uint8Array(1201);
+    big[0] = GA;
+    assert.equal((await auth.processCbor(big, ctx))[0], ERR.REQUEST_TOO_LARGE);
+  });
+
+  it("reports a U2F-only device as lacking CBOR", async () => {
+    const auth = newAuth({ u2fOnly: true });
+    assert.equal(auth.capabilities & 0x04, 0);
+    assert.equal(await status(auth, INFO), ERR.INVALID_COMMAND);
+    assert.equal(newAuth().capabilities, 0x05);
+    assert.equal(newAuth({ u2f: false }).capabilities, 0x0d);
+  });
+
+  it("turns hook denial, timeout and cancel into CTAP statuses with keepalives", async () => {
+    assert.equal(
+      await status(newAuth({ userPresence: counting("deny").hook }), MC, mcParams()),
+      ERR.OPERATION_DENIED,
+    );
+    assert.equal(
+      await status(newAuth({ userPresence: counting("timeout").hook }), MC, mcParams()),
+      ERR.USER_ACTION_TIMEOUT,
+    );
+    assert.equal(
+      await status(
+        newAuth({
+          userPresence: () => {
+            throw new Error("boom");
+          },
+        }),
+        MC,
+        mcParams(),
+      ),
+      ERR.OTHER,
+    );
+    // A hook that never answers: cancel after a few keepalives.
+    let sawSignal: AbortSignal | undefined;
+    const auth = newAuth({
+      userPresence: ({ signal }) => {
+        sawSignal = signal;
+        return new Promise(() => {});
+      },
+    });
+    const ctx = makeCtx();
+    const pending = call(auth, MC, mcParams(), ctx);
+    await new Promise((r) => setTimeout(r, 250));
+    ctx.controller.abort();
+    assert.equal((await pending).status, ERR.KEEPALIVE_CANCEL);
+    assert.ok(ctx.keepalives.length >= 2, `keepalives: ${ctx.keepalives.length}`);
+    assert.ok(ctx.keepalives.every((s) => s === 2));
+    assert.equal(sawSignal?.aborted, true);
+    const n = ctx.keepalives.length;
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(ctx.keepalives.length, n, "keepalives stop after the request ends");
+  });
+
+  it("selection asks for a touch", async () => {
+    const up = counting();
+    assert.equal(await status(newAuth({ userPresence: up.hook }), SELECTION), 0);
+    assert.deepEqual(up.calls, ["selection"]);
+    assert.equal(
+      await status(newAuth({ userPresence: counting("deny").hook }), SELECTION),
+      ERR.OPERATION_DENIED,
+    );
+  });
+});
+
+// ------------------------------------------------------------------ reset and persistence
+
+describe("reset and state", () => {
+  it("resets within 10 s of power-up, with a touch", async () => {
+    let clock = 0;
+    const pin = new FakePin();
+    const auth = newAuth({ now: () => clock, pinUvAuth: pin });
+    pin.tokenFlags = { userPresent: true, userVerified: true };
+    const rk = await register(auth, { 7: { rk: true }, 8: new Uint8Array(32), 9: 2 });
+    const nonRk = await register(auth);
+    clock = 10_001;
+    assert.equal(await status(auth, RESET), ERR.NOT_ALLOWED);
+    auth.powerCycle();
+    clock += 5_000;
+    assert.equal(await status(auth, RESET), 0);
+    assert.equal(pin.resets, 1);
+    assert.equal(auth.credentials.size, 0);
+    for (const c of [rk, nonRk]) {
+      assert.equal(
+        await status(auth, GA, gaParams({ 3: [{ type: "public-key", id: c.id }] })),
+        ERR.NO_CREDENTIALS,
+      );
+    }
+    const denied = newAuth({ userPresence: counting("deny").hook });
+    assert.equal(await status(denied, RESET), ERR.OPERATION_DENIED);
+  });
+
+  it("exports and restores credentials", async () => {
+    const auth = newAuth({ signCount: "per-credential" });
+    const rk = await register(auth, { 7: { rk: true } });
+    const nonRk = await register(auth);
+    await ok(auth, GA, gaParams());
+    const state = JSON.parse(JSON.stringify(auth.exportState()));
+    const restored = newAuth({ state, signCount: "per-credential" });
+    const cdh = randomBytes(32);
+    const a = await ok(restored, GA, gaParams({ 2: cdh }));
+    assert.ok(bytesEqual((a.get(1) as CborMap).get("id") as Uint8Array, rk.id));
+    assert.equal(parseAuthData(a.get(2) as Uint8Array).counter, 3);
+    assert.ok(verifyCose(rk.key, a.get(3) as Uint8Array, concat(a.get(2) as Uint8Array, cdh)));
+    const b = await ok(
+      restored,
+      GA,
+      gaParams({ 2: cdh, 3: [{ type: "public-key", id: nonRk.id }] }),
+    );
+    assert.ok(verifyCose(nonRk.key, b.get(3) as Uint8Array, concat(b.get(2) as Uint8Array, cdh)));
+    assert.equal(restored.exportState().store.credentials[0].id, toHex(rk.id));
+    assert.throws(() => newAuth({ state: { ...state, version: 2 } }));
+  });
+
+  it("supports zero and global sign counters", async () => {
+    const zero = newAuth({ signCount: "zero" });
+    const z = await register(zero);
+    assert.equal(z.authData.counter, 0);
+    const ga = await ok(zero, GA, gaParams({ 3: [{ type: "public-key", id: z.id }] }));
+    assert.equal(parseAuthData(ga.get(2) as Uint8Array).counter, 0);
+  });
+});
+
+// ------------------------------------------------------------------ extensions
+
+describe("extensions", () => {
+  it("credBlob is stored up to maxCredBlobLength and returned on request", async () => {
+    const auth = newAuth();
+    const blob = utf8Encode("hello credBlob");
+    const c = await register(auth, { 6: { credBlob: blob }, 7: { rk: true } });
+    assert.equal(c.authData.extensions!.get("credBlob"), true);
+    const nonRk = await register(auth, { 3: { id: new Uint8Array([7]) }, 6: { credBlob: blob } });
+    assert.equal(nonRk.authData.extensions!.get("credBlob"), true);
+    const tooLong = await register(auth, {
+      3: { id: new Uint8Array([8]) },
+      6: { credBlob: new Uint8Array(33) },
+    });
+    assert.equal(tooLong.authData.extensions!.get("credBlob"), false);
+    for (const [cred, want] of [[c, blob], [nonRk, blob], [tooLong, new Uint8Array(0)]] as const) {
+      const r = await ok(
+        auth,
+        GA,
+        gaParams({ 3: [{ type: "public-key", id: cred.id }], 4: { credBlob: true } }),
+      );
+      const ad = parseAuthData(r.get(2) as Uint8Array);
+      assert.ok(bytesEqual(ad.extensions!.get("credBlob") as Uint8Array, want));
+    }
+    assert.equal(
+      await status(auth, MC, mcParams({ 6: { credBlob: true } })),
+      ERR.CBOR_UNEXPECTED_TYPE,
+    );
+  });
+
+  it("largeBlobKey needs rk and a largeBlobs implementation", async () => {
+    const plain = newAuth();
+    const ignored = await ok(plain, MC, mcParams({ 6: { largeBlobKey: true }, 7: { rk: true } }));
+    assert.equal(ignored.has(5), false);
+    const auth = newAuth();
+    auth.registerCommand(0x0c, {
+      handle: () => Promise.resolve(undefined),
+      infoOptions: { largeBlobs: true },
+    });
+    const body = await ok(auth, MC, mcParams({ 6: { largeBlobKey: true }, 7: { rk: true } }));
+    const key = body.get(5) as Uint8Array;
+    assert.equal(key.length, 32);
+    assert.equal(
+      await status(auth, MC, mcParams({ 6: { largeBlobKey: true } })),
+      ERR.INVALID_OPTION,
+    );
+    assert.equal(
+      await status(auth, MC, mcParams({ 6: { largeBlobKey: false }, 7: { rk: true } })),
+      ERR.INVALID_OPTION,
+    );
+    const ga = await ok(auth, GA, gaParams({ 4: { largeBlobKey: true } }));
+    assert.ok(bytesEqual(ga.get(7) as Uint8Array, key));
+    const without = await ok(auth, GA, gaParams());
+    assert.equal(without.has(7), false);
+  });
+
+  it("minPinLength only for configured RP IDs", async () => {
+    const pin = new FakePin();
+    pin.isPinSet = false;
+    const cfg = {
+      handle: () => Promise.resolve(undefined),
+      infoOptions: { setMinPINLength: true },
+    };
+    const auth = newAuth({ pinUvAuth: pin, minPinLengthRpIds: [RP] });
+    auth.registerCommand(0x0d, cfg);
+    const yes = await register(auth, { 6: { minPinLength: true } });
+    assert.equal(yes.authData.extensions!.get("minPinLength"), 6);
+    const no = await register(auth, { 2: { id: "other.example" }, 6: { minPinLength: true } });
+    assert.equal(no.authData.extensions, undefined);
+    assert.equal((await ok(auth, INFO)).get(16), 1);
+  });
+
+  it("thirdPartyPayment is remembered per credential", async () => {
+    const auth = newAuth();
+    const pay = await register(auth, { 6: { thirdPartyPayment: true } });
+    const plain = await register(auth);
+    for (const [c, want] of [[pay, true], [plain, false]] as const) {
+      const r = await ok(
+        auth,
+        GA,
+        gaParams({ 3: [{ type: "public-key", id: c.id }], 4: { thirdPartyPayment: true } }),
+      );
+      assert.equal(
+        parseAuthData(r.get(2) as Uint8Array).extensions!.get("thirdPartyPayment"),
+        want,
+      );
+    }
+  });
+});
