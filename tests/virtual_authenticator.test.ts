@@ -9,6 +9,15 @@ import { bytesEqual, concat, randomBytes, sha256, toHex, utf8Encode } from "../s
 import { AUTH_DATA_FLAG, CtapAuthenticator, DEFAULT_AAGUID } from "../src/virtual/authenticator.ts";
 import type { VirtualAuthenticatorOptions } from "../src/virtual/authenticator.ts";
 import { PERMISSION } from "../src/virtual/types.ts";
+import {
+  createAttestation,
+  createCertificate,
+  derOid,
+  derTlv,
+  derUnsignedInteger,
+} from "../src/virtual/attestation_cert.ts";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate } from "@peculiar/asn1-x509";
 import type { PinUvAuthApi, RequestContext, UserActionHook } from "../src/virtual/types.ts";
 
 const ERR = CtapError.ERR;
@@ -968,5 +977,247 @@ describe("extensions", () => {
         want,
       );
     }
+  });
+});
+
+// ------------------------------------------------------------------ U2F
+
+function apdu(ins: number, p1: number, data: Uint8Array, extended = false): Uint8Array {
+  if (extended) {
+    return concat(
+      new Uint8Array([0, ins, p1, 0, 0, data.length >> 8, data.length & 0xff]),
+      data,
+      new Uint8Array([0, 0]),
+    );
+  }
+  return concat(new Uint8Array([0, ins, p1, 0, data.length]), data);
+}
+
+function sw(res: Uint8Array): number {
+  return (res[res.length - 2] << 8) | res[res.length - 1];
+}
+
+/** Splits a U2F registration response; the certificate length comes from its DER header. */
+function parseRegistration(res: Uint8Array) {
+  assert.equal(res[0], 0x05);
+  const publicKey = res.slice(1, 66);
+  const khLen = res[66];
+  const keyHandle = res.slice(67, 67 + khLen);
+  let off = 67 + khLen;
+  assert.equal(res[off], 0x30);
+  const lenByte = res[off + 1];
+  const certLen = lenByte < 0x80 ? 2 + lenByte : 2 + (lenByte & 0x7f) +
+    [...res.subarray(off + 2, off + 2 + (lenByte & 0x7f))].reduce((a, b) => a * 256 + b, 0);
+  const certificate = res.slice(off, off + certLen);
+  off += certLen;
+  const signature = res.slice(off, res.length - 2);
+  return { publicKey, keyHandle, certificate, signature };
+}
+
+function certPublicKey(der: Uint8Array): Uint8Array {
+  const cert = AsnConvert.parse(der, Certificate);
+  return new Uint8Array(cert.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey);
+}
+
+describe("U2F", () => {
+  const challenge = randomBytes(32);
+  const appId = "https://example.com/app-id.json";
+  const application = sha256(utf8Encode(appId));
+
+  async function u2fRegister(auth: CtapAuthenticator, extended = false) {
+    const res = await auth.processMsg(
+      apdu(0x01, 0x03, concat(challenge, application), extended),
+      makeCtx(),
+    );
+    assert.equal(sw(res), 0x9000);
+    return parseRegistration(res);
+  }
+
+  it("answers VERSION in short and extended form", async () => {
+    const auth = newAuth();
+    for (const a of [[0, 3, 0, 0], [0, 3, 0, 0, 0], [0, 3, 0, 0, 0, 0, 0]]) {
+      const res = await auth.processMsg(new Uint8Array(a), makeCtx());
+      assert.equal(new TextDecoder().decode(res.subarray(0, -2)), "U2F_V2");
+      assert.equal(sw(res), 0x9000);
+    }
+    assert.equal(sw(await auth.processMsg(apdu(0x03, 0, new Uint8Array(1)), makeCtx())), 0x6700);
+  });
+
+  it("registers with a verifiable self-signed attestation", async () => {
+    const auth = newAuth();
+    for (const extended of [false, true]) {
+      const reg = await u2fRegister(auth, extended);
+      assert.equal(reg.publicKey[0], 4);
+      const attKey = certPublicKey(reg.certificate);
+      const signed = concat(
+        new Uint8Array([0]),
+        application,
+        challenge,
+        reg.keyHandle,
+        reg.publicKey,
+      );
+      assert.ok(p256.verify(reg.signature, signed, attKey, { format: "der" }));
+      assert.ok(
+        !p256.verify(reg.signature, concat(signed, new Uint8Array([0])), attKey, { format: "der" }),
+      );
+    }
+    // The attestation is persisted with the state.
+    const state = auth.exportState();
+    assert.ok(state.u2fAttestation);
+    const again = await u2fRegister(newAuth({ state }));
+    assert.equal(toHex(again.certificate), state.u2fAttestation.certificate);
+  });
+
+  it("authenticates: check-only, enforce and don't-enforce user presence", async () => {
+    const up = counting();
+    const auth = newAuth({ userPresence: up.hook });
+    const reg = await u2fRegister(auth);
+    const body = (app: Uint8Array, kh = reg.keyHandle) =>
+      concat(challenge, app, new Uint8Array([kh.length]), kh);
+    const ctx = makeCtx();
+    assert.equal(sw(await auth.processMsg(apdu(0x02, 0x07, body(application)), ctx)), 0x6985);
+    assert.equal(sw(await auth.processMsg(apdu(0x02, 0x07, body(randomBytes(32))), ctx)), 0x6a80);
+    const tampered = reg.keyHandle.slice();
+    tampered[5] ^= 0xff;
+    assert.equal(
+      sw(await auth.processMsg(apdu(0x02, 0x03, body(application, tampered)), ctx)),
+      0x6a80,
+    );
+    up.calls.length = 0;
+    let lastCounter = 0;
+    for (const [p1, flag, extended] of [[0x03, 1, false], [0x08, 0, true]] as const) {
+      const res = await auth.processMsg(apdu(0x02, p1, body(application), extended), ctx);
+      assert.equal(sw(res), 0x9000);
+      assert.equal(res[0], flag);
+      const counter = new DataView(res.buffer, res.byteOffset + 1, 4).getUint32(0);
+      assert.ok(counter > lastCounter);
+      lastCounter = counter;
+      const sig = res.slice(5, -2);
+      const signed = concat(application, res.subarray(0, 5), challenge);
+      assert.ok(p256.verify(sig, signed, reg.publicKey, { format: "der" }));
+    }
+    assert.deepEqual(up.calls, ["u2fAuthenticate"], "only P1=0x03 asks for a touch");
+    assert.equal(sw(await auth.processMsg(apdu(0x02, 0x05, body(application)), ctx)), 0x6a80);
+  });
+
+  it("answers 0x6985 while the user does not touch", async () => {
+    const auth = newAuth({ userPresence: counting("deny").hook });
+    const res = await auth.processMsg(apdu(0x01, 0x03, concat(challenge, application)), makeCtx());
+    assert.deepEqual([...res], [0x69, 0x85]);
+    const ok = newAuth();
+    const reg = await u2fRegister(ok);
+    const state = ok.exportState();
+    const denying = newAuth({ state, userPresence: counting("timeout").hook });
+    const body = concat(
+      challenge,
+      application,
+      new Uint8Array([reg.keyHandle.length]),
+      reg.keyHandle,
+    );
+    assert.equal(sw(await denying.processMsg(apdu(0x02, 0x03, body), makeCtx())), 0x6985);
+  });
+
+  it("rejects malformed APDUs with ISO status words", async () => {
+    const auth = newAuth();
+    const ctx = makeCtx();
+    const raw = async (b: number[]) => sw(await auth.processMsg(new Uint8Array(b), ctx));
+    assert.equal(await raw([0, 1]), 0x6700);
+    assert.equal(await raw([0, 1, 0, 0, 5, 1, 2]), 0x6700); // Lc says 5, 2 given
+    assert.equal(await raw([0, 1, 0, 0, 0, 0]), 0x6700); // truncated extended length
+    assert.equal(await raw([0, 1, 0, 0, 0, 0, 3, 1, 2, 3, 4]), 0x6700); // 1-byte extended Le
+    assert.equal(await raw([0x80, 3, 0, 0]), 0x6e00);
+    assert.equal(await raw([0, 0x10, 0, 0]), 0x6d00);
+    assert.equal(sw(await auth.processMsg(apdu(0x01, 0, new Uint8Array(63)), ctx)), 0x6700);
+    assert.equal(sw(await auth.processMsg(apdu(0x02, 3, new Uint8Array(70)), ctx)), 0x6700);
+    for (const off of [newAuth({ u2f: false }), newAuth({ uv: true, alwaysUv: true })]) {
+      assert.equal(sw(await off.processMsg(new Uint8Array([0, 3, 0, 0]), ctx)), 0x6d00);
+    }
+  });
+
+  it("shares credentials between U2F and CTAP2", async () => {
+    const auth = newAuth();
+    const reg = await u2fRegister(auth);
+    // CTAP2 getAssertion with rpId = appId (what the appid extension does).
+    const cdh = randomBytes(32);
+    const ga = await ok(
+      auth,
+      GA,
+      gaParams({ 1: appId, 2: cdh, 3: [{ type: "public-key", id: reg.keyHandle }] }),
+    );
+    const ad = parseAuthData(ga.get(2) as Uint8Array);
+    assert.ok(bytesEqual(ad.rpIdHash, application));
+    assert.ok(
+      p256.verify(ga.get(3) as Uint8Array, concat(ga.get(2) as Uint8Array, cdh), reg.publicKey, {
+        format: "der",
+      }),
+    );
+    // An ES256 CTAP2 credential (discoverable or not) works over U2F.
+    for (const rk of [false, true]) {
+      const c = await register(auth, { 7: { rk } });
+      const body = concat(challenge, RP_HASH, new Uint8Array([c.id.length]), c.id);
+      const res = await auth.processMsg(apdu(0x02, 0x03, body), makeCtx());
+      assert.equal(sw(res), 0x9000);
+      const point = concat(
+        new Uint8Array([4]),
+        c.key.get(-2) as Uint8Array,
+        c.key.get(-3) as Uint8Array,
+      );
+      assert.ok(
+        p256.verify(res.slice(5, -2), concat(RP_HASH, res.subarray(0, 5), challenge), point, {
+          format: "der",
+        }),
+      );
+    }
+    // An Ed25519 credential cannot be used over U2F.
+    const ed = await register(auth, { 4: [{ type: "public-key", alg: -8 }] });
+    const body = concat(challenge, RP_HASH, new Uint8Array([ed.id.length]), ed.id);
+    assert.equal(sw(await auth.processMsg(apdu(0x02, 0x07, body), makeCtx())), 0x6a80);
+  });
+});
+
+// ------------------------------------------------------------------ attestation certificates
+
+describe("attestation certificates", () => {
+  it("builds a self-signed X.509 v3 certificate that verifies", () => {
+    const aaguid = randomBytes(16);
+    const { privateKey, certificate } = createAttestation(aaguid);
+    const cert = AsnConvert.parse(certificate, Certificate);
+    const tbs = cert.tbsCertificate;
+    assert.equal(tbs.version, 2);
+    assert.equal(tbs.subject.toString(), tbs.issuer.toString());
+    const ou = tbs.subject.find((rdn) => rdn[0].type === "2.5.4.11");
+    assert.equal(ou?.[0].value.toString(), "Authenticator Attestation");
+    const pub = new Uint8Array(tbs.subjectPublicKeyInfo.subjectPublicKey);
+    assert.ok(bytesEqual(pub, p256.getPublicKey(privateKey, false)));
+    const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+    assert.ok(p256.verify(new Uint8Array(cert.signatureValue), tbsDer, pub, { format: "der" }));
+    const ext = tbs.extensions!.find((e) => e.extnID === "1.3.6.1.4.1.45724.1.1.4")!;
+    assert.equal(ext.critical, false);
+    assert.ok(bytesEqual(new Uint8Array(ext.extnValue.buffer).subarray(2), aaguid));
+    const bc = tbs.extensions!.find((e) => e.extnID === "2.5.29.19")!;
+    assert.ok(bytesEqual(new Uint8Array(bc.extnValue.buffer), new Uint8Array([0x30, 0x00])));
+    assert.equal(tbs.validity.notAfter.getTime().getUTCFullYear(), 2070);
+  });
+
+  it("encodes DER primitives exactly", () => {
+    assert.equal(toHex(derOid("1.2.840.10045.2.1")), "06072a8648ce3d0201");
+    assert.equal(toHex(derUnsignedInteger(new Uint8Array([0, 0, 0x80]))), "02020080");
+    assert.equal(toHex(derUnsignedInteger(new Uint8Array([0]))), "020100");
+    assert.equal(toHex(derTlv(0x04, new Uint8Array(200))).slice(0, 6), "0481c8");
+    assert.equal(toHex(derTlv(0x04, new Uint8Array(300))).slice(0, 8), "0482012c");
+    assert.throws(() => derOid("3.1"));
+    const custom = createCertificate({
+      signingKey: p256.utils.randomSecretKey(),
+      subject: { CN: "leaf" },
+      issuer: { CN: "root", O: "x" },
+      serial: new Uint8Array([1]),
+      notBefore: new Date(Date.UTC(2049, 11, 31)),
+      notAfter: new Date(Date.UTC(2050, 0, 1)),
+      ca: true,
+    });
+    const tbs = AsnConvert.parse(custom, Certificate).tbsCertificate;
+    assert.equal(tbs.validity.notBefore.utcTime?.getUTCFullYear(), 2049);
+    assert.equal(tbs.validity.notAfter.generalTime?.getUTCFullYear(), 2050);
+    assert.equal(toHex(new Uint8Array(tbs.serialNumber)), "01");
   });
 });
