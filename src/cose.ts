@@ -1,0 +1,316 @@
+/**
+ * COSE public keys (RFC 9052/9053, RFC 8230) as authenticators return them, with signature
+ * verification for every algorithm a WebAuthn relying party meets in practice.
+ * @module
+ */
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { ed448 } from "@noble/curves/ed448.js";
+import { p256, p384, p521 } from "@noble/curves/nist.js";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { sha256 as nobleSha256, sha384, sha512 } from "@noble/hashes/sha2.js";
+import type { CborMap, CborValue } from "./cbor.ts";
+import { FormatError, UnsupportedAlgorithmError } from "./errors.ts";
+import { b64urlEncode, concat } from "./utils.ts";
+
+type Curve = typeof p256;
+
+function bytesParam(map: CborMap, key: number, what: string, len?: number): Uint8Array {
+  const v = map.get(key);
+  if (!(v instanceof Uint8Array)) throw new FormatError(`COSE key parameter ${what} missing`);
+  if (len !== undefined && v.length !== len) {
+    throw new FormatError(`COSE key parameter ${what} must be ${len} bytes, got ${v.length}`);
+  }
+  return v;
+}
+
+/**
+ * A COSE key. `CoseKey.parse` picks the subclass for the key's `alg`; unknown algorithms give
+ * an {@linkcode UnsupportedKey} that keeps the map but cannot verify.
+ */
+export abstract class CoseKey {
+  /** The COSE algorithm identifier this class handles. */
+  static readonly ALGORITHM: number = 0;
+  /** The key's COSE map (integer labels). */
+  readonly map: CborMap;
+
+  constructor(map: CborMap) {
+    this.map = new Map(map);
+  }
+
+  /** The key's algorithm (label 3). */
+  get alg(): number {
+    return this.map.get(3) as number;
+  }
+
+  /** Verifies `signature` over `message`; resolves false on a bad signature. */
+  abstract verify(message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+
+  /** Parses a COSE map into the subclass for its algorithm. */
+  static parse(map: CborValue): CoseKey {
+    if (!(map instanceof Map)) throw new FormatError("COSE key must be a CBOR map");
+    const alg = map.get(3);
+    if (typeof alg !== "number") throw new FormatError("COSE key has no algorithm (label 3)");
+    const cls = CoseKey.forAlg(alg);
+    return cls === UnsupportedKey
+      ? new UnsupportedKey(map)
+      : new (cls as unknown as ConcreteKey)(map);
+  }
+
+  /** The class for `alg`, or {@linkcode UnsupportedKey}. */
+  static forAlg(alg: number): typeof CoseKey {
+    return KEY_CLASSES.find((c) => c.ALGORITHM === alg) ?? UnsupportedKey;
+  }
+
+  /** The algorithms this library verifies, in the order a client should offer them. */
+  static supportedAlgorithms(): number[] {
+    return [-7, -8, -35, -36, -37, -257, -47];
+  }
+}
+
+type ConcreteKey = new (map: CborMap) => CoseKey;
+
+/** A key whose algorithm this library does not know; it cannot verify. */
+export class UnsupportedKey extends CoseKey {
+  verify(): Promise<boolean> {
+    return Promise.reject(
+      new UnsupportedAlgorithmError(`Unsupported COSE algorithm ${String(this.map.get(3))}`),
+    );
+  }
+}
+
+abstract class EcKey extends CoseKey {
+  protected abstract readonly curve: Curve;
+  protected abstract readonly crv: number;
+  protected abstract readonly size: number;
+  protected abstract hash(m: Uint8Array): Uint8Array;
+
+  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    try {
+      if (this.map.get(-1) !== this.crv) {
+        throw new UnsupportedAlgorithmError(
+          `Unsupported elliptic curve ${String(this.map.get(-1))}`,
+        );
+      }
+      const point = this.point();
+      // WebAuthn signatures are DER and may carry a high S: accept both halves.
+      return Promise.resolve(
+        this.curve.verify(signature, this.hash(message), point, {
+          prehash: false,
+          format: "der",
+          lowS: false,
+        }),
+      );
+    } catch (e) {
+      if (e instanceof UnsupportedAlgorithmError || e instanceof FormatError) {
+        return Promise.reject(e);
+      }
+      return Promise.resolve(false);
+    }
+  }
+
+  /** The uncompressed SEC1 point 04 ‖ x ‖ y. */
+  point(): Uint8Array {
+    return concat(
+      new Uint8Array([4]),
+      bytesParam(this.map, -2, "x", this.size),
+      bytesParam(this.map, -3, "y", this.size),
+    );
+  }
+}
+
+/** ECDSA P-256 with SHA-256 (alg -7). */
+export class ES256 extends EcKey {
+  static override readonly ALGORITHM: number = -7;
+  protected readonly curve = p256;
+  protected readonly crv = 1;
+  protected readonly size = 32;
+  protected hash(m: Uint8Array): Uint8Array {
+    return nobleSha256(m);
+  }
+  /** The COSE key of a U2F public key (a 65-byte uncompressed point). */
+  static fromCtap1(point: Uint8Array): ES256 {
+    if (point.length !== 65 || point[0] !== 4) {
+      throw new FormatError("U2F public key must be a 65-byte uncompressed P-256 point");
+    }
+    return new ES256(
+      new Map<CborValue, CborValue>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, point.slice(1, 33)],
+        [-3, point.slice(33)],
+      ]),
+    );
+  }
+}
+
+/** ECDSA P-256 with SHA-256, fully specified (alg -9). */
+export class ESP256 extends ES256 {
+  static override readonly ALGORITHM: number = -9;
+}
+
+/** ECDSA P-384 with SHA-384 (alg -35). */
+export class ES384 extends EcKey {
+  static override readonly ALGORITHM: number = -35;
+  protected readonly curve = p384 as unknown as Curve;
+  protected readonly crv = 2;
+  protected readonly size = 48;
+  protected hash(m: Uint8Array): Uint8Array {
+    return sha384(m);
+  }
+}
+
+/** ECDSA P-384, fully specified (alg -51). */
+export class ESP384 extends ES384 {
+  static override readonly ALGORITHM: number = -51;
+}
+
+/** ECDSA P-521 with SHA-512 (alg -36). */
+export class ES512 extends EcKey {
+  static override readonly ALGORITHM: number = -36;
+  protected readonly curve = p521 as unknown as Curve;
+  protected readonly crv = 3;
+  protected readonly size = 66;
+  protected hash(m: Uint8Array): Uint8Array {
+    return sha512(m);
+  }
+}
+
+/** ECDSA P-521, fully specified (alg -52). */
+export class ESP512 extends ES512 {
+  static override readonly ALGORITHM: number = -52;
+}
+
+/** ECDSA secp256k1 with SHA-256 (alg -47). */
+export class ES256K extends EcKey {
+  static override readonly ALGORITHM: number = -47;
+  protected readonly curve = secp256k1 as unknown as Curve;
+  protected readonly crv = 8;
+  protected readonly size = 32;
+  protected hash(m: Uint8Array): Uint8Array {
+    return nobleSha256(m);
+  }
+}
+
+abstract class OkpKey extends CoseKey {
+  protected abstract readonly crv: number;
+  protected abstract readonly size: number;
+  protected abstract check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean;
+  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (this.map.get(-1) !== this.crv) {
+      return Promise.reject(
+        new UnsupportedAlgorithmError(`Unsupported OKP curve ${String(this.map.get(-1))}`),
+      );
+    }
+    try {
+      const x = bytesParam(this.map, -2, "x", this.size);
+      return Promise.resolve(this.check(signature, message, x));
+    } catch (e) {
+      if (e instanceof FormatError) return Promise.reject(e);
+      return Promise.resolve(false);
+    }
+  }
+}
+
+/** EdDSA over Ed25519 (alg -8). */
+export class EdDSA extends OkpKey {
+  static override readonly ALGORITHM: number = -8;
+  protected readonly crv = 6;
+  protected readonly size = 32;
+  protected check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
+    return ed25519.verify(sig, msg, pub);
+  }
+}
+
+/** Ed25519, fully specified (alg -19). */
+export class Ed25519 extends EdDSA {
+  static override readonly ALGORITHM: number = -19;
+}
+
+/** Ed448 (alg -53). */
+export class Ed448 extends OkpKey {
+  static override readonly ALGORITHM: number = -53;
+  protected readonly crv = 7;
+  protected readonly size = 57;
+  protected check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
+    return ed448.verify(sig, msg, pub);
+  }
+}
+
+abstract class RsaKey extends CoseKey {
+  protected abstract readonly params: RsaHashedImportParams;
+  protected abstract signParams(modulusBytes: number): AlgorithmIdentifier | RsaPssParams;
+
+  async verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const n = bytesParam(this.map, -1, "n");
+    const e = bytesParam(this.map, -2, "e");
+    let key: CryptoKey;
+    try {
+      key = await crypto.subtle.importKey(
+        "jwk",
+        { kty: "RSA", n: b64urlEncode(stripZeros(n)), e: b64urlEncode(stripZeros(e)), ext: true },
+        this.params,
+        false,
+        ["verify"],
+      );
+    } catch (err) {
+      throw new FormatError("Invalid RSA public key", { cause: err });
+    }
+    const modBytes = stripZeros(n).length;
+    return await crypto.subtle.verify(
+      this.signParams(modBytes),
+      key,
+      signature as BufferSource,
+      message as BufferSource,
+    );
+  }
+}
+
+function stripZeros(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+/** RSASSA-PKCS1-v1_5 with SHA-256 (alg -257). */
+export class RS256 extends RsaKey {
+  static override readonly ALGORITHM: number = -257;
+  protected readonly params = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  protected signParams(): AlgorithmIdentifier {
+    return { name: "RSASSA-PKCS1-v1_5" };
+  }
+}
+
+/** RSASSA-PSS with SHA-256, MGF1-SHA-256 and the maximum salt length (alg -37). */
+export class PS256 extends RsaKey {
+  static override readonly ALGORITHM: number = -37;
+  protected readonly params = { name: "RSA-PSS", hash: "SHA-256" };
+  protected signParams(modulusBytes: number): RsaPssParams {
+    return { name: "RSA-PSS", saltLength: modulusBytes - 32 - 2 };
+  }
+}
+
+/** RSASSA-PKCS1-v1_5 with SHA-1 (alg -65535), still emitted by some TPM attestations. */
+export class RS1 extends RsaKey {
+  static override readonly ALGORITHM: number = -65535;
+  protected readonly params = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-1" };
+  protected signParams(): AlgorithmIdentifier {
+    return { name: "RSASSA-PKCS1-v1_5" };
+  }
+}
+
+const KEY_CLASSES: (typeof CoseKey)[] = [
+  ES256,
+  ESP256,
+  ES384,
+  ESP384,
+  ES512,
+  ESP512,
+  ES256K,
+  EdDSA,
+  Ed25519,
+  Ed448,
+  RS256,
+  PS256,
+  RS1,
+];

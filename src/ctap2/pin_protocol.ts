@@ -1,0 +1,327 @@
+/**
+ * PIN/UV auth protocols 1 and 2 (CTAP 2.1 §6.5.6 and §6.5.7), shared by the client
+ * (`ClientPin`, hmac-secret, credential management…) and the virtual authenticator.
+ *
+ * ECDH and HMAC are synchronous (noble); AES-256-CBC without padding runs on WebCrypto,
+ * which only offers PKCS#7-padded CBC, so the padding block is stripped on encryption and
+ * synthesised on decryption (see `bench/pin.bench.ts`).
+ * @module
+ */
+import { p256 } from "@noble/curves/nist.js";
+import type { CborMap, CborValue } from "../cbor.ts";
+import { CTAP_STATUS, CtapError } from "../ctap.ts";
+import { FormatError } from "../errors.ts";
+import {
+  concat,
+  constantTimeEqual,
+  hkdfSha256,
+  hmacSha256,
+  randomBytes,
+  sha256,
+} from "../utils.ts";
+
+/** A PIN/UV auth protocol as the platform uses it (CTAP 2.1 §6.5.4). */
+export interface PinUvAuthProtocol {
+  /** The protocol number sent as `pinUvAuthProtocol`. */
+  readonly version: 1 | 2;
+  /**
+   * Runs ECDH against the authenticator's key-agreement key: returns the platform's
+   * ephemeral COSE key (to send as `keyAgreement`) and the derived shared secret.
+   */
+  encapsulate(peerCoseKey: CborMap): Promise<{ keyAgreement: CborMap; sharedSecret: Uint8Array }>;
+  /** Encrypts `plaintext` (a multiple of 16 bytes) under a shared secret. */
+  encrypt(key: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
+  /** Decrypts `ciphertext` under a shared secret; a `FormatError` for impossible lengths. */
+  decrypt(key: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>;
+  /** Computes a pinUvAuthParam over `message` with a shared secret or a pinUvAuthToken. */
+  authenticate(key: Uint8Array, message: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** Checks a decrypted pinUvAuthToken's length; returns it or throws `FormatError`. */
+  validateToken(token: Uint8Array): Uint8Array;
+}
+
+/** Options for the protocol classes. */
+export interface PinProtocolOptions {
+  /** Source of IVs (protocol 2) — injectable only so tests can replay published vectors. */
+  readonly random?: (length: number) => Uint8Array;
+}
+
+const ZERO_IV = new Uint8Array(16);
+const PAD_BLOCK = new Uint8Array(16).fill(16);
+const HKDF_SALT = new Uint8Array(32);
+const HKDF_INFO_HMAC = new TextEncoder().encode("CTAP2 HMAC key");
+const HKDF_INFO_AES = new TextEncoder().encode("CTAP2 AES key");
+
+// COSE key labels and values (RFC 9053) used by the key-agreement key.
+const COSE_KTY = 1;
+const COSE_ALG = 3;
+const COSE_CRV = -1;
+const COSE_X = -2;
+const COSE_Y = -3;
+const KTY_EC2 = 2;
+const CRV_P256 = 1;
+/** ECDH-ES+HKDF-256: what the spec says to put in `alg`, although it is not what is used. */
+const ALG_ECDH_ES_HKDF_256 = -25;
+
+function buf(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  return data as Uint8Array<ArrayBuffer>;
+}
+
+async function importAes(key: Uint8Array, usage: "encrypt" | "decrypt"): Promise<CryptoKey> {
+  if (key.length !== 32) throw new FormatError(`AES-256 key must be 32 bytes, got ${key.length}`);
+  return await crypto.subtle.importKey("raw", buf(key), { name: "AES-CBC" }, false, [usage]);
+}
+
+function checkBlocks(data: Uint8Array, what: string): void {
+  if (data.length % 16 !== 0) {
+    throw new FormatError(`${what} length ${data.length} is not a multiple of 16`);
+  }
+}
+
+/** AES-256-CBC without padding: WebCrypto's padded output minus its final padding block. */
+async function aesCbcEncrypt(
+  key: Uint8Array,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+): Promise<Uint8Array> {
+  checkBlocks(plaintext, "Plaintext");
+  const k = await importAes(key, "encrypt");
+  const out = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(iv) }, k, buf(plaintext));
+  return new Uint8Array(out, 0, plaintext.length).slice();
+}
+
+/**
+ * AES-256-CBC decryption without padding. WebCrypto insists on PKCS#7, so a ciphertext block
+ * that decrypts to a full padding block is appended: E(k, PAD ⊕ C_last), obtained as the
+ * first block of CBC-encrypting PAD with IV = C_last.
+ */
+async function aesCbcDecrypt(
+  key: Uint8Array,
+  iv: Uint8Array,
+  ciphertext: Uint8Array,
+): Promise<Uint8Array> {
+  checkBlocks(ciphertext, "Ciphertext");
+  if (ciphertext.length === 0) return new Uint8Array(0);
+  const last = ciphertext.subarray(ciphertext.length - 16);
+  const [ek, dk] = await Promise.all([importAes(key, "encrypt"), importAes(key, "decrypt")]);
+  const padCt = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(last) }, ek, PAD_BLOCK);
+  const full = concat(ciphertext, new Uint8Array(padCt, 0, 16));
+  const out = await crypto.subtle.decrypt({ name: "AES-CBC", iv: buf(iv) }, dk, buf(full));
+  return new Uint8Array(out);
+}
+
+/**
+ * Parses a P-256 key-agreement COSE key into an uncompressed SEC1 point, checking that it
+ * lies on the curve. `fail` builds the error: a `FormatError` when a client reads an
+ * authenticator's response, a `CtapError` when the virtual authenticator reads a request.
+ */
+function parsePeerKey(peer: CborMap, fail: (msg: string) => Error): Uint8Array {
+  if (!(peer instanceof Map)) throw fail("keyAgreement must be a COSE key map");
+  const kty = peer.get(COSE_KTY);
+  if (kty !== undefined && kty !== KTY_EC2) throw fail(`keyAgreement kty ${String(kty)} != 2`);
+  const crv = peer.get(COSE_CRV);
+  if (crv !== undefined && crv !== CRV_P256) throw fail(`keyAgreement crv ${String(crv)} != 1`);
+  const x: CborValue = peer.get(COSE_X);
+  const y: CborValue = peer.get(COSE_Y);
+  if (!(x instanceof Uint8Array) || x.length !== 32) {
+    throw fail("keyAgreement x must be 32 bytes");
+  }
+  if (!(y instanceof Uint8Array) || y.length !== 32) {
+    throw fail("keyAgreement y must be 32 bytes");
+  }
+  const point = concat(new Uint8Array([4]), x, y);
+  // The point at infinity has no uncompressed encoding, so on-curve is the whole check.
+  if (!p256.utils.isValidPublicKey(point, false)) {
+    throw fail("keyAgreement point is not on P-256");
+  }
+  return point;
+}
+
+/** COSE key map of an uncompressed P-256 public key, as CTAP's keyAgreement. */
+function coseKeyAgreement(publicKey: Uint8Array): CborMap {
+  return new Map<CborValue, CborValue>([
+    [COSE_KTY, KTY_EC2],
+    [COSE_ALG, ALG_ECDH_ES_HKDF_256],
+    [COSE_CRV, CRV_P256],
+    [COSE_X, publicKey.slice(1, 33)],
+    [COSE_Y, publicKey.slice(33, 65)],
+  ]);
+}
+
+/** ECDH x-coordinate Z. */
+function ecdh(privateKey: Uint8Array, point: Uint8Array): Uint8Array {
+  return p256.getSharedSecret(privateKey, point, true).slice(1);
+}
+
+/** Protocol 1: SHA-256(Z) key, AES-256-CBC with a zero IV, HMAC truncated to 16 bytes. */
+export class PinProtocolV1 implements PinUvAuthProtocol {
+  readonly version: 1 | 2 = 1;
+  /** Secret-derivation function of this protocol applied to Z. */
+  static kdf(z: Uint8Array): Uint8Array {
+    return sha256(z);
+  }
+
+  /**
+   * `ephemeralKey` fixes the platform's private scalar; only for reproducing test vectors,
+   * a reused key would weaken every exchange.
+   */
+  encapsulate(
+    peerCoseKey: CborMap,
+    ephemeralKey?: Uint8Array,
+  ): Promise<{ keyAgreement: CborMap; sharedSecret: Uint8Array }> {
+    try {
+      const point = parsePeerKey(peerCoseKey, (m) => new FormatError(m));
+      const sk = ephemeralKey ?? p256.utils.randomSecretKey();
+      const keyAgreement = coseKeyAgreement(p256.getPublicKey(sk, false));
+      const sharedSecret = (this.constructor as typeof PinProtocolV1).kdf(ecdh(sk, point));
+      return Promise.resolve({ keyAgreement, sharedSecret });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  encrypt(key: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
+    return aesCbcEncrypt(key, ZERO_IV, plaintext);
+  }
+
+  decrypt(key: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
+    return aesCbcDecrypt(key, ZERO_IV, ciphertext);
+  }
+
+  authenticate(key: Uint8Array, message: Uint8Array): Uint8Array {
+    return hmacSha256(key, message).slice(0, 16);
+  }
+
+  validateToken(token: Uint8Array): Uint8Array {
+    if (token.length !== 16 && token.length !== 32) {
+      throw new FormatError(`PIN protocol 1 token must be 16 or 32 bytes, got ${token.length}`);
+    }
+    return token;
+  }
+
+  /** Authenticator side: checks a pinUvAuthParam in constant time. */
+  static verify(key: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    return constantTimeEqual(hmacSha256(key, message).subarray(0, 16), signature);
+  }
+}
+
+/** Protocol 2: HKDF-derived HMAC and AES keys, random IVs, untruncated HMAC. */
+export class PinProtocolV2 extends PinProtocolV1 {
+  override readonly version: 1 | 2 = 2;
+  readonly #random: (length: number) => Uint8Array;
+
+  constructor(options: PinProtocolOptions = {}) {
+    super();
+    this.#random = options.random ?? randomBytes;
+  }
+
+  /** hmacKey ‖ aesKey, 64 bytes. */
+  static override kdf(z: Uint8Array): Uint8Array {
+    return concat(
+      hkdfSha256(z, HKDF_SALT, HKDF_INFO_HMAC, 32),
+      hkdfSha256(z, HKDF_SALT, HKDF_INFO_AES, 32),
+    );
+  }
+
+  override encrypt(key: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
+    try {
+      const iv = this.#random(16);
+      if (iv.length !== 16) throw new FormatError("IV source must return 16 bytes");
+      return aesCbcEncrypt(aesKeyOf(key), iv, plaintext).then((ct) => concat(iv, ct));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  override decrypt(key: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
+    try {
+      if (ciphertext.length < 16) {
+        throw new FormatError(`PIN protocol 2 ciphertext too short (${ciphertext.length} bytes)`);
+      }
+      return aesCbcDecrypt(aesKeyOf(key), ciphertext.subarray(0, 16), ciphertext.subarray(16));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  override authenticate(key: Uint8Array, message: Uint8Array): Uint8Array {
+    return hmacSha256(hmacKeyOf(key), message);
+  }
+
+  override validateToken(token: Uint8Array): Uint8Array {
+    if (token.length !== 32) {
+      throw new FormatError(`PIN protocol 2 token must be 32 bytes, got ${token.length}`);
+    }
+    return token;
+  }
+
+  /** Authenticator side: checks a pinUvAuthParam in constant time. */
+  static override verify(key: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    return constantTimeEqual(hmacSha256(hmacKeyOf(key), message), signature);
+  }
+}
+
+/** Protocol 2 keys: a 64-byte shared secret (hmacKey ‖ aesKey) or a 32-byte token. */
+function hmacKeyOf(key: Uint8Array): Uint8Array {
+  if (key.length !== 32 && key.length !== 64) {
+    throw new FormatError(`PIN protocol 2 key must be 32 or 64 bytes, got ${key.length}`);
+  }
+  return key.subarray(0, 32);
+}
+
+function aesKeyOf(key: Uint8Array): Uint8Array {
+  if (key.length !== 64) {
+    throw new FormatError(`PIN protocol 2 shared secret must be 64 bytes, got ${key.length}`);
+  }
+  return key.subarray(32);
+}
+
+/** The protocol implementation for a version number; `undefined` for unknown versions. */
+export function pinProtocol(version: number): PinProtocolV1 | undefined {
+  if (version === 1) return new PinProtocolV1();
+  if (version === 2) return new PinProtocolV2();
+  return undefined;
+}
+
+/** An authenticator's key-agreement key pair (regenerated at power-up and after PIN errors). */
+export interface KeyAgreementKey {
+  /** P-256 private scalar. */
+  readonly privateKey: Uint8Array;
+  /** The COSE key returned by getKeyAgreement. */
+  readonly publicKey: CborMap;
+}
+
+/** Authenticator side: a fresh key-agreement key pair. */
+export function generateKeyAgreementKey(): KeyAgreementKey {
+  const privateKey = p256.utils.randomSecretKey();
+  return { privateKey, publicKey: coseKeyAgreement(p256.getPublicKey(privateKey, false)) };
+}
+
+/**
+ * Authenticator side: the shared secret for the platform's `keyAgreement`. A malformed or
+ * off-curve key is `CtapError(INVALID_PARAMETER)`, as the spec's decapsulate prescribes.
+ */
+export function decapsulate(
+  version: number,
+  privateKey: Uint8Array,
+  peerCoseKey: CborMap,
+): Uint8Array {
+  const kdf = version === 1 ? PinProtocolV1.kdf : version === 2 ? PinProtocolV2.kdf : undefined;
+  if (!kdf) throw new CtapError(CTAP_STATUS.INVALID_PARAMETER, `Unknown PIN protocol ${version}`);
+  const point = parsePeerKey(
+    peerCoseKey,
+    (m) => new CtapError(CTAP_STATUS.INVALID_PARAMETER, m),
+  );
+  return kdf(ecdh(privateKey, point));
+}
+
+/** Authenticator side: constant-time pinUvAuthParam check for `version`. */
+export function verify(
+  version: number,
+  key: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  if (version === 1) return PinProtocolV1.verify(key, message, signature);
+  if (version === 2) return PinProtocolV2.verify(key, message, signature);
+  return false;
+}
