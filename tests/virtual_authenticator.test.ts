@@ -16,6 +16,12 @@ import {
   derTlv,
   derUnsignedInteger,
 } from "../src/virtual/attestation_cert.ts";
+import {
+  decapsulate,
+  generateKeyAgreementKey,
+  PinProtocolV1,
+  PinProtocolV2,
+} from "../src/ctap2/pin_protocol.ts";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import type { PinUvAuthApi, RequestContext, UserActionHook } from "../src/virtual/types.ts";
@@ -1219,5 +1225,165 @@ describe("attestation certificates", () => {
     assert.equal(tbs.validity.notBefore.utcTime?.getUTCFullYear(), 2049);
     assert.equal(tbs.validity.notAfter.generalTime?.getUTCFullYear(), 2050);
     assert.equal(toHex(new Uint8Array(tbs.serialNumber)), "01");
+  });
+});
+
+// ------------------------------------------------------------------ hmac-secret
+
+/** FakePin plus the key agreement hmac-secret needs. */
+class FakePinWithKa extends FakePin {
+  ka = generateKeyAgreementKey();
+  decapsulate(protocol: number, keyAgreement: CborMap): Uint8Array {
+    return decapsulate(protocol, this.ka.privateKey, keyAgreement);
+  }
+}
+
+describe("hmac-secret", () => {
+  async function hmacInput(
+    pin: FakePinWithKa,
+    version: 1 | 2,
+    salts: Uint8Array,
+    tamper = false,
+  ) {
+    const proto = version === 1 ? new PinProtocolV1() : new PinProtocolV2();
+    const { keyAgreement, sharedSecret } = await proto.encapsulate(pin.ka.publicKey);
+    const saltEnc = await proto.encrypt(sharedSecret, salts);
+    const saltAuth = proto.authenticate(sharedSecret, saltEnc);
+    if (tamper) saltAuth[0] ^= 1;
+    const input = new Map<number, unknown>([[1, keyAgreement], [2, saltEnc], [3, saltAuth]]);
+    if (version === 2) input.set(4, 2);
+    return {
+      input,
+      decrypt: (ct: Uint8Array) => proto.decrypt(sharedSecret, ct),
+    };
+  }
+
+  async function getSecret(
+    auth: CtapAuthenticator,
+    pin: FakePinWithKa,
+    version: 1 | 2,
+    salts: Uint8Array,
+    over: Record<number, unknown> = {},
+  ): Promise<Uint8Array> {
+    const { input, decrypt } = await hmacInput(pin, version, salts);
+    const body = await ok(auth, GA, gaParams({ 4: { "hmac-secret": input }, ...over }));
+    const ad = parseAuthData(body.get(2) as Uint8Array);
+    return await decrypt(ad.extensions!.get("hmac-secret") as Uint8Array);
+  }
+
+  it("is advertised when the PIN/UV state can decapsulate", async () => {
+    const pin = new FakePinWithKa();
+    const ext = (await ok(newAuth({ pinUvAuth: pin }), INFO)).get(2) as string[];
+    assert.ok(ext.includes("hmac-secret") && ext.includes("hmac-secret-mc"));
+  });
+
+  it("derives stable per-credential secrets, distinct with and without UV", async () => {
+    const pin = new FakePinWithKa();
+    pin.isPinSet = false;
+    const auth = newAuth({ pinUvAuth: pin, uv: true });
+    const rk = await register(auth, { 6: { "hmac-secret": true }, 7: { rk: true, uv: true } });
+    assert.equal(rk.authData.extensions!.get("hmac-secret"), true);
+    const nonRk = await register(auth, { 6: { "hmac-secret": true } });
+    const salt1 = randomBytes(32);
+    const salt2 = randomBytes(32);
+    for (const c of [rk, nonRk]) {
+      const allow = { 3: [{ type: "public-key", id: c.id }] };
+      const a = await getSecret(auth, pin, 2, concat(salt1, salt2), allow);
+      assert.equal(a.length, 64);
+      const b = await getSecret(auth, pin, 1, salt1, allow);
+      assert.equal(b.length, 32);
+      assert.ok(bytesEqual(a.subarray(0, 32), b), "same salt, same secret across protocols");
+      assert.ok(!bytesEqual(a.subarray(0, 32), a.subarray(32)));
+      const uv = await getSecret(auth, pin, 2, salt1, { ...allow, 5: { uv: true } });
+      assert.ok(!bytesEqual(uv, b), "CredRandomWithUV differs");
+    }
+    const other = await getSecret(auth, pin, 2, salt1, { 3: [{ type: "public-key", id: rk.id }] });
+    const mine = await getSecret(auth, pin, 2, salt1, {
+      3: [{ type: "public-key", id: nonRk.id }],
+    });
+    assert.ok(!bytesEqual(other, mine));
+    // A credential without hmac-secret yields no output.
+    const plain = await register(auth);
+    const { input } = await hmacInput(pin, 2, salt1);
+    const body = await ok(
+      auth,
+      GA,
+      gaParams({ 3: [{ type: "public-key", id: plain.id }], 4: { "hmac-secret": input } }),
+    );
+    assert.equal(parseAuthData(body.get(2) as Uint8Array).extensions, undefined);
+  });
+
+  it("returns outputs for every credential through getNextAssertion", async () => {
+    const pin = new FakePinWithKa();
+    pin.isPinSet = false;
+    const auth = newAuth({ pinUvAuth: pin });
+    for (const n of [1, 2]) {
+      await register(auth, {
+        3: { id: new Uint8Array([n]) },
+        6: { "hmac-secret": true },
+        7: { rk: true },
+      });
+    }
+    const { input, decrypt } = await hmacInput(pin, 2, new Uint8Array(32).fill(7));
+    const first = await ok(auth, GA, gaParams({ 4: { "hmac-secret": input } }));
+    const second = await ok(auth, GNA);
+    const outs = await Promise.all(
+      [first, second].map((b) =>
+        decrypt(parseAuthData(b.get(2) as Uint8Array).extensions!.get("hmac-secret") as Uint8Array)
+      ),
+    );
+    assert.equal(outs[0].length, 32);
+    assert.ok(!bytesEqual(outs[0], outs[1]));
+  });
+
+  it("hmac-secret-mc returns the secret at registration", async () => {
+    const pin = new FakePinWithKa();
+    pin.isPinSet = false;
+    const auth = newAuth({ pinUvAuth: pin });
+    const salt = randomBytes(32);
+    const { input, decrypt } = await hmacInput(pin, 2, salt);
+    const c = await register(auth, { 6: { "hmac-secret": true, "hmac-secret-mc": input } });
+    const atMc = await decrypt(c.authData.extensions!.get("hmac-secret-mc") as Uint8Array);
+    const atGa = await getSecret(auth, pin, 2, salt, { 3: [{ type: "public-key", id: c.id }] });
+    assert.ok(bytesEqual(atMc, atGa));
+  });
+
+  it("rejects a bad saltAuth, bad salts and bad inputs", async () => {
+    const pin = new FakePinWithKa();
+    pin.isPinSet = false;
+    const auth = newAuth({ pinUvAuth: pin });
+    await register(auth, { 6: { "hmac-secret": true }, 7: { rk: true } });
+    const bad = await hmacInput(pin, 2, randomBytes(32), true);
+    assert.equal(
+      await status(auth, GA, gaParams({ 4: { "hmac-secret": bad.input } })),
+      ERR.PIN_AUTH_INVALID,
+    );
+    const short = await hmacInput(pin, 2, randomBytes(48));
+    assert.equal(
+      await status(auth, GA, gaParams({ 4: { "hmac-secret": short.input } })),
+      ERR.INVALID_LENGTH,
+    );
+    const v3 = await hmacInput(pin, 2, randomBytes(32));
+    v3.input.set(4, 3);
+    assert.equal(
+      await status(auth, GA, gaParams({ 4: { "hmac-secret": v3.input } })),
+      ERR.INVALID_PARAMETER,
+    );
+    const noKey = await hmacInput(pin, 2, randomBytes(32));
+    noKey.input.delete(1);
+    assert.equal(
+      await status(auth, GA, gaParams({ 4: { "hmac-secret": noKey.input } })),
+      ERR.MISSING_PARAMETER,
+    );
+    const offCurve = await hmacInput(pin, 2, randomBytes(32));
+    (offCurve.input.get(1) as CborMap).set(-2, new Uint8Array(32).fill(1));
+    assert.equal(
+      await status(auth, GA, gaParams({ 4: { "hmac-secret": offCurve.input } })),
+      ERR.INVALID_PARAMETER,
+    );
+    assert.equal(
+      await status(auth, GA, gaParams({ 4: { "hmac-secret": true } })),
+      ERR.CBOR_UNEXPECTED_TYPE,
+    );
   });
 });

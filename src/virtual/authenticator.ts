@@ -15,7 +15,6 @@ import { FormatError } from "../errors.ts";
 import {
   bytesEqual,
   concat,
-  constantTimeEqual,
   fromHex,
   hmacSha256,
   randomBytes,
@@ -25,6 +24,7 @@ import {
   u32be,
   utf8Encode,
 } from "../utils.ts";
+import { pinProtocol, verify as verifyPinUvAuth } from "../ctap2/pin_protocol.ts";
 import { CredentialStore } from "./credential_store.ts";
 import type { CredentialStoreState } from "./credential_store.ts";
 import { COSE_ALG, generateKeyPair, isSupportedAlgorithm, sign } from "./keys.ts";
@@ -67,27 +67,6 @@ export const DEFAULT_AAGUID: Uint8Array = fromHex("7669727475616c2d6669646f322d7
 
 /** authenticatorData flag bits. */
 export const AUTH_DATA_FLAG = { UP: 0x01, UV: 0x04, BE: 0x08, BS: 0x10, AT: 0x40, ED: 0x80 };
-
-/**
- * The PIN/UV protocol primitives hmac-secret reuses. The authenticator's key-agreement key
- * lives in the PIN/UV state, so whoever owns that state provides `decapsulate`; the other
- * three are the protocol's encrypt/decrypt/authenticate (CTAP 2.1 §6.5.6/§6.5.7).
- */
-export interface SharedSecretProvider {
-  /** decapsulate(platformKeyAgreement) with the authenticator's current key: the shared secret. */
-  decapsulate(protocol: number, keyAgreement: CborMap): Uint8Array | Promise<Uint8Array>;
-  encrypt(
-    protocol: number,
-    key: Uint8Array,
-    plaintext: Uint8Array,
-  ): Uint8Array | Promise<Uint8Array>;
-  decrypt(
-    protocol: number,
-    key: Uint8Array,
-    ciphertext: Uint8Array,
-  ): Uint8Array | Promise<Uint8Array>;
-  authenticate(protocol: number, key: Uint8Array, message: Uint8Array): Uint8Array;
-}
 
 /** A handler for a command this module does not implement itself (credMgmt, largeBlobs…). */
 export interface CommandHandler {
@@ -154,8 +133,6 @@ export interface VirtualAuthenticatorOptions {
   readonly userVerification?: UserActionHook;
   /** PIN/UV state (`PinUvAuthState` from `pin.ts`); absent means no clientPin support. */
   readonly pinUvAuth?: PinUvAuthApi;
-  /** PIN protocol primitives for hmac-secret; absent means no hmac-secret support. */
-  readonly sharedSecret?: SharedSecretProvider;
   /** Attestation for makeCredential (default "self": packed self attestation). */
   readonly attestation?: AttestationMode;
   /** Clock in milliseconds (default `Date.now`). */
@@ -225,7 +202,6 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #makeCredUvNotRqd: boolean;
   readonly #userPresence: UserActionHook;
   readonly #userVerification: UserActionHook;
-  readonly #sharedSecret?: SharedSecretProvider;
   readonly #attestation: AttestationMode;
   readonly #now: () => number;
   readonly #signCount: SignCountStrategy;
@@ -265,7 +241,6 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#userPresence = o.userPresence ?? approve;
     this.#userVerification = o.userVerification ?? approve;
     this.pinUvAuth = o.pinUvAuth;
-    this.#sharedSecret = o.sharedSecret;
     this.#attestation = o.attestation ?? "self";
     this.#now = o.now ?? Date.now;
     this.#signCount = o.signCount ?? "global";
@@ -438,11 +413,16 @@ export class CtapAuthenticator implements CtapProcessor {
     return info;
   }
 
+  /** hmac-secret needs the PIN/UV state's key agreement (decapsulate). */
+  get #hmacSecret(): boolean {
+    return typeof this.pinUvAuth?.decapsulate === "function";
+  }
+
   #supportedExtensions(options: Record<string, boolean>): string[] {
     const ext = ["credProtect"];
-    if (this.#sharedSecret) ext.push("hmac-secret");
+    if (this.#hmacSecret) ext.push("hmac-secret");
     if (!this.#ctap21) return ext;
-    if (this.#sharedSecret) ext.push("hmac-secret-mc");
+    if (this.#hmacSecret) ext.push("hmac-secret-mc");
     ext.push("credBlob");
     if (options.largeBlobs) ext.push("largeBlobKey");
     if (options.setMinPINLength) ext.push("minPinLength");
@@ -746,7 +726,8 @@ export class CtapAuthenticator implements CtapProcessor {
     }
     return {
       credProtect,
-      hmacSecret: hmacSecret || (hmacSecretMc !== undefined),
+      hmacSecret,
+      // hmac-secret-mc only accompanies hmac-secret: true.
       hmacSecretMc: hmacSecret ? hmacSecretMc : undefined,
       credBlob: has("credBlob") ? optional(e, "credBlob", "bytes") : undefined,
       minPinLength: has("minPinLength") && optional(e, "minPinLength", "bool") === true,
@@ -950,21 +931,26 @@ export class CtapAuthenticator implements CtapProcessor {
   async #hmacSecretInput(
     input: CborMap,
   ): Promise<{ protocol: number; shared: Uint8Array; salts: Uint8Array }> {
-    const provider = this.#sharedSecret;
-    if (!provider) throw new CtapError(CtapError.ERR.UNSUPPORTED_EXTENSION);
+    const pin = this.pinUvAuth;
+    if (!pin?.decapsulate) throw new CtapError(CtapError.ERR.UNSUPPORTED_EXTENSION);
     const keyAgreement = required(input, 1, "map");
     const saltEnc = required(input, 2, "bytes");
     const saltAuth = required(input, 3, "bytes");
     const protocol = optional(input, 4, "uint") ?? 1;
-    if (!(this.pinUvAuth?.protocols ?? [1, 2]).includes(protocol)) {
+    const impl = pinProtocol(protocol);
+    if (!impl || !pin.protocols.includes(protocol)) {
       throw new CtapError(CtapError.ERR.INVALID_PARAMETER, "Unsupported pinUvAuthProtocol");
     }
-    const shared = await provider.decapsulate(protocol, keyAgreement);
-    const expected = provider.authenticate(protocol, shared, saltEnc);
-    if (!constantTimeEqual(expected, saltAuth)) {
+    const shared = pin.decapsulate(protocol, keyAgreement);
+    if (!verifyPinUvAuth(protocol, shared, saltEnc, saltAuth)) {
       throw new CtapError(CtapError.ERR.PIN_AUTH_INVALID, "hmac-secret saltAuth mismatch");
     }
-    const salts = await provider.decrypt(protocol, shared, saltEnc);
+    let salts: Uint8Array;
+    try {
+      salts = await impl.decrypt(shared, saltEnc);
+    } catch (e) {
+      throw new CtapError(CtapError.ERR.INVALID_LENGTH, "Bad hmac-secret saltEnc", { cause: e });
+    }
     if (salts.length !== 32 && salts.length !== 64) {
       throw new CtapError(CtapError.ERR.INVALID_LENGTH, "hmac-secret salts must be 32 or 64 bytes");
     }
@@ -981,7 +967,7 @@ export class CtapAuthenticator implements CtapProcessor {
     const out = input.salts.length === 64
       ? concat(out1, hmacSha256(random, input.salts.subarray(32)))
       : out1;
-    return await this.#sharedSecret!.encrypt(input.protocol, input.shared, out);
+    return await pinProtocol(input.protocol)!.encrypt(input.shared, out);
   }
 
   // ---------------------------------------------------------------- reset (0x07)
