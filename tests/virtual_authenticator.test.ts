@@ -5,7 +5,15 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { decode, decodeFrom, encode } from "../src/cbor.ts";
 import type { CborMap, CborValue } from "../src/cbor.ts";
 import { CtapError } from "../src/ctap.ts";
-import { bytesEqual, concat, randomBytes, sha256, toHex, utf8Encode } from "../src/utils.ts";
+import {
+  b64urlEncode,
+  bytesEqual,
+  concat,
+  randomBytes,
+  sha256,
+  toHex,
+  utf8Encode,
+} from "../src/utils.ts";
 import { AUTH_DATA_FLAG, CtapAuthenticator, DEFAULT_AAGUID } from "../src/virtual/authenticator.ts";
 import type { VirtualAuthenticatorOptions } from "../src/virtual/authenticator.ts";
 import { PERMISSION } from "../src/virtual/types.ts";
@@ -22,6 +30,7 @@ import {
   PinProtocolV1,
   PinProtocolV2,
 } from "../src/ctap2/pin_protocol.ts";
+import { verifyAuthenticationResponse, verifyRegistrationResponse } from "@simplewebauthn/server";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import type { PinUvAuthApi, RequestContext, UserActionHook } from "../src/virtual/types.ts";
@@ -1386,4 +1395,112 @@ describe("hmac-secret", () => {
       ERR.CBOR_UNEXPECTED_TYPE,
     );
   });
+});
+
+describe("user action timeout", () => {
+  it("fails an unanswered hook with USER_ACTION_TIMEOUT and aborts its signal", async () => {
+    let hookSignal: AbortSignal | undefined;
+    const auth = newAuth({
+      userActionTimeoutMs: 150,
+      userPresence: ({ signal }) => {
+        hookSignal = signal;
+        return new Promise(() => {});
+      },
+    });
+    const ctx = makeCtx();
+    const t0 = Date.now();
+    assert.equal(await status(auth, MC, mcParams(), ctx), ERR.USER_ACTION_TIMEOUT);
+    assert.ok(Date.now() - t0 >= 140);
+    assert.equal(hookSignal?.aborted, true);
+    assert.ok(ctx.keepalives.length >= 1);
+    const res = await auth.processMsg(
+      concat(new Uint8Array([0, 1, 3, 0, 64]), new Uint8Array(64)),
+      makeCtx(),
+    );
+    assert.deepEqual([...res], [0x69, 0x85]);
+  });
+});
+
+// ------------------------------------------------------------------ a relying party's view
+
+describe("verification by @simplewebauthn/server", () => {
+  const origin = "https://example.com";
+  const clientData = (type: string, challenge: Uint8Array) =>
+    utf8Encode(JSON.stringify({ type, challenge: b64urlEncode(challenge), origin }));
+
+  const modes = [
+    ["self", () => "self" as const],
+    ["none", () => "none" as const],
+    ["x5c", () => createAttestation(DEFAULT_AAGUID)],
+  ] as const;
+  for (const [name, mode] of modes) {
+    for (const alg of [-7, -8, -35]) {
+      it(`registers (${name}, alg ${alg}) and authenticates`, async () => {
+        const auth = newAuth({ attestation: mode(), uv: true });
+        const challenge = randomBytes(32);
+        const cdj = clientData("webauthn.create", challenge);
+        const mc = await ok(
+          auth,
+          MC,
+          mcParams({ 1: sha256(cdj), 4: [{ type: "public-key", alg }], 7: { uv: true } }),
+        );
+        const attestationObject = encode({
+          fmt: mc.get(1),
+          attStmt: mc.get(3),
+          authData: mc.get(2),
+        });
+        const id = b64urlEncode(parseAuthData(mc.get(2) as Uint8Array).credentialId!);
+        const reg = await verifyRegistrationResponse({
+          response: {
+            id,
+            rawId: id,
+            type: "public-key",
+            response: {
+              clientDataJSON: b64urlEncode(cdj),
+              attestationObject: b64urlEncode(attestationObject),
+            },
+            clientExtensionResults: {},
+          },
+          expectedChallenge: b64urlEncode(challenge),
+          expectedOrigin: origin,
+          expectedRPID: RP,
+          supportedAlgorithmIDs: [-7, -8, -35],
+        });
+        assert.equal(reg.verified, true);
+        assert.equal(reg.registrationInfo!.fmt, name === "none" ? "none" : "packed");
+        const credential = reg.registrationInfo!.credential;
+
+        const challenge2 = randomBytes(32);
+        const cdj2 = clientData("webauthn.get", challenge2);
+        const ga = await ok(
+          auth,
+          GA,
+          gaParams({
+            2: sha256(cdj2),
+            3: [{ type: "public-key", id: parseAuthData(mc.get(2) as Uint8Array).credentialId }],
+            5: { uv: true },
+          }),
+        );
+        const result = await verifyAuthenticationResponse({
+          response: {
+            id,
+            rawId: id,
+            type: "public-key",
+            response: {
+              clientDataJSON: b64urlEncode(cdj2),
+              authenticatorData: b64urlEncode(ga.get(2) as Uint8Array),
+              signature: b64urlEncode(ga.get(3) as Uint8Array),
+            },
+            clientExtensionResults: {},
+          },
+          expectedChallenge: b64urlEncode(challenge2),
+          expectedOrigin: origin,
+          expectedRPID: RP,
+          credential,
+        });
+        assert.equal(result.verified, true);
+        assert.equal(result.authenticationInfo.newCounter, 2);
+      });
+    }
+  }
 });

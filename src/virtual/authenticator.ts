@@ -153,6 +153,11 @@ export interface VirtualAuthenticatorOptions {
   readonly resetWindowMs?: number;
   /** getNextAssertion state lifetime in ms (default 30 000). */
   readonly nextAssertionTimeoutMs?: number;
+  /**
+   * How long a hook may take before the request fails with USER_ACTION_TIMEOUT, in ms
+   * (default 30 000), so an unanswered hook never hangs the device.
+   */
+  readonly userActionTimeoutMs?: number;
 }
 
 interface PendingAssertion {
@@ -210,6 +215,7 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #maxLargeBlobArray: number;
   readonly #resetWindowMs: number;
   readonly #nextAssertionTimeoutMs: number;
+  readonly #userActionTimeoutMs: number;
   readonly #handlers = new Map<number, CommandHandler>();
   readonly #u2fCore: U2fCore;
   #powerUp: number;
@@ -249,6 +255,7 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#maxLargeBlobArray = o.maxSerializedLargeBlobArray ?? 4096;
     this.#resetWindowMs = o.resetWindowMs ?? 10_000;
     this.#nextAssertionTimeoutMs = o.nextAssertionTimeoutMs ?? 30_000;
+    this.#userActionTimeoutMs = nonNegative(o.userActionTimeoutMs ?? 30_000, "userActionTimeoutMs");
     this.deviceVersion = o.deviceVersion ?? [1, 0, 0];
     if (o.state && o.state.version !== 1) throw new FormatError("Unknown authenticator state");
     this.credentials = new CredentialStore(o.state?.store);
@@ -281,7 +288,15 @@ export class CtapAuthenticator implements CtapProcessor {
       throw new FormatError(`Command 0x${command.toString(16)} is not a CTAP command`);
     }
     if (
-      [CTAP_CMD.MAKE_CREDENTIAL, CTAP_CMD.GET_ASSERTION, CTAP_CMD.GET_INFO, CTAP_CMD.RESET]
+      [
+        CTAP_CMD.MAKE_CREDENTIAL,
+        CTAP_CMD.GET_ASSERTION,
+        CTAP_CMD.GET_INFO,
+        CTAP_CMD.CLIENT_PIN,
+        CTAP_CMD.RESET,
+        CTAP_CMD.GET_NEXT_ASSERTION,
+        CTAP_CMD.SELECTION,
+      ]
         .includes(command as never)
     ) {
       throw new FormatError(`Command 0x${command.toString(16)} is built in`);
@@ -441,12 +456,13 @@ export class CtapAuthenticator implements CtapProcessor {
     param: Uint8Array | undefined,
     protocol: number | undefined,
     rpId: string,
+    reason: UserActionReason,
     ctx: RequestContext,
   ): Promise<void> {
     if (param === undefined) return;
     const pin = this.pinUvAuth;
     if (pin && param.length === 0) {
-      await this.#askUser(this.#userPresence, "selection", rpId, ctx);
+      await this.#askUser(this.#userPresence, reason, rpId, ctx);
       throw new CtapError(pin.isPinSet ? CtapError.ERR.PIN_INVALID : CtapError.ERR.PIN_NOT_SET);
     }
     if (protocol === undefined) {
@@ -567,7 +583,7 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#checkListLength(excludeList);
 
     // Steps 1-2.
-    await this.#checkPinUvAuthParam(param, protocol, rpId, ctx);
+    await this.#checkPinUvAuthParam(param, protocol, rpId, "makeCredential", ctx);
     // Step 3: the first supported algorithm, in the platform's order of preference.
     const chosen = credParams.find((p) =>
       p.type === "public-key" && this.#algorithms.includes(p.alg)
@@ -606,7 +622,10 @@ export class CtapAuthenticator implements CtapProcessor {
       if (d.type !== "public-key" || d.id.length > this.#maxCredIdLength) continue;
       const cred = await this.credentials.lookup(d.id, rpId);
       if (!cred || (cred.credProtect === 3 && !verified.uv)) continue;
-      await this.#askUser(this.#userPresence, "makeCredential", rpId, ctx).catch(() => {});
+      // Touched or not, the answer is CREDENTIAL_EXCLUDED; only a cancel wins.
+      await this.#askUser(this.#userPresence, "makeCredential", rpId, ctx).catch((e) => {
+        if (e instanceof CtapError && e.code === CtapError.ERR.KEEPALIVE_CANCEL) throw e;
+      });
       throw new CtapError(CtapError.ERR.CREDENTIAL_EXCLUDED);
     }
     // Extension inputs are validated before the touch so bad input fails fast.
@@ -775,7 +794,7 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#checkListLength(allowList);
 
     // Steps 1-2.
-    await this.#checkPinUvAuthParam(param, protocol, rpId, ctx);
+    await this.#checkPinUvAuthParam(param, protocol, rpId, "getAssertion", ctx);
     // Step 4: options.
     let uv = this.#uvOption(opts, param);
     if (opts.has("rk")) throw new CtapError(CtapError.ERR.UNSUPPORTED_OPTION, "rk in getAssertion");
@@ -996,23 +1015,32 @@ export class CtapAuthenticator implements CtapProcessor {
   ): Promise<void> {
     if (ctx.signal.aborted) throw new CtapError(CtapError.ERR.KEEPALIVE_CANCEL);
     ctx.keepalive(2);
-    const timer = setInterval(() => ctx.keepalive(2), 100);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new CtapError(CtapError.ERR.KEEPALIVE_CANCEL));
-      ctx.signal.addEventListener("abort", onAbort, { once: true });
-    });
+    const keepalive = setInterval(() => ctx.keepalive(2), 100);
+    // The hook sees one signal for both a CTAPHID cancel and our own timeout.
+    const hookAbort = new AbortController();
+    let fail!: (e: CtapError) => void;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    const onCancel = () => {
+      hookAbort.abort(ctx.signal.reason);
+      fail(new CtapError(CtapError.ERR.KEEPALIVE_CANCEL));
+    };
+    ctx.signal.addEventListener("abort", onCancel, { once: true });
+    const deadline = setTimeout(() => {
+      hookAbort.abort(new Error("user action timeout"));
+      fail(new CtapError(CtapError.ERR.USER_ACTION_TIMEOUT));
+    }, this.#userActionTimeoutMs);
     try {
       const decision = await Promise.race([
-        Promise.resolve().then(() => hook({ reason, rpId, signal: ctx.signal })),
-        aborted,
+        Promise.resolve().then(() => hook({ reason, rpId, signal: hookAbort.signal })),
+        failed,
       ]);
       if (decision === "deny") throw new CtapError(CtapError.ERR.OPERATION_DENIED);
       if (decision === "timeout") throw new CtapError(CtapError.ERR.USER_ACTION_TIMEOUT);
       if (decision !== "approve") throw new CtapError(CtapError.ERR.OTHER, "Bad hook decision");
     } finally {
-      clearInterval(timer);
-      ctx.signal.removeEventListener("abort", onAbort!);
+      clearInterval(keepalive);
+      clearTimeout(deadline);
+      ctx.signal.removeEventListener("abort", onCancel);
     }
   }
 
@@ -1022,9 +1050,9 @@ export class CtapAuthenticator implements CtapProcessor {
     reason: UserActionReason,
     signal: AbortSignal,
   ): Promise<boolean> {
-    if (signal.aborted) return false;
     try {
-      return (await hook({ reason, signal })) === "approve";
+      await this.#askUser(hook, reason, undefined, { signal, keepalive: () => {} });
+      return true;
     } catch {
       return false;
     }
