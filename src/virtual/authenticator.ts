@@ -674,9 +674,23 @@ export class CtapAuthenticator implements CtapProcessor {
         credBlob,
         thirdPartyPayment: ext.thirdPartyPayment || undefined,
       }, rpIdHash);
-      const opened = await this.credentials.unwrap(id, rpIdHash, rpId);
-      if (!opened) throw new CtapError(CtapError.ERR.OTHER, "Credential wrapping failed");
-      cred = opened;
+      cred = {
+        id,
+        rpId,
+        user: { id: new Uint8Array(0) },
+        alg: keyPair.alg,
+        privateKey: keyPair.privateKey,
+        publicKey: keyPair.publicKey,
+        discoverable: false,
+        signCount: 0,
+        credProtect,
+        credRandom: ext.hmacSecret
+          ? this.credentials.deriveCredRandom(keyPair.privateKey)
+          : undefined,
+        credBlob,
+        thirdPartyPayment: ext.thirdPartyPayment || undefined,
+        created: -1,
+      };
     }
 
     // Extension outputs.

@@ -220,13 +220,17 @@ export class CredentialStore {
     const alg = m.get(1) as number;
     const privateKey = m.get(2) as Uint8Array;
     const credBlob = m.get(5);
+    let publicKey: CborMap | undefined;
     return {
       id: id.slice(),
       rpId,
       user: { id: new Uint8Array(0) },
       alg,
       privateKey,
-      publicKey: cosePublicKey(alg, privateKey),
+      // Deriving the public key costs a scalar multiplication that assertions never need.
+      get publicKey(): CborMap {
+        return (publicKey ??= cosePublicKey(alg, privateKey));
+      },
       discoverable: false,
       signCount: 0,
       credProtect: m.get(3) as number,
