@@ -31,6 +31,7 @@ import {
   PinProtocolV2,
 } from "../src/ctap2/pin_protocol.ts";
 import { verifyAuthenticationResponse, verifyRegistrationResponse } from "@simplewebauthn/server";
+import fc from "fast-check";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import type { PinUvAuthApi, RequestContext, UserActionHook } from "../src/virtual/types.ts";
@@ -1503,4 +1504,62 @@ describe("verification by @simplewebauthn/server", () => {
       });
     }
   }
+});
+
+// ------------------------------------------------------------------ robustness
+
+describe("robustness", () => {
+  // Every malformed request must map to a CTAP status, never CTAP1_ERR_OTHER (an internal
+  // exception) and never a rejected promise.
+  const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+    v: fc.oneof(
+      { depthSize: "small" },
+      fc.integer({ min: -100, max: 100 }),
+      fc.boolean(),
+      fc.string({ maxLength: 8 }),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.array(tie("v"), { maxLength: 3 }),
+      fc.dictionary(fc.constantFrom("id", "type", "alg", "name", "up", "uv", "rk"), tie("v"), {
+        maxKeys: 3,
+      }),
+      fc.array(fc.tuple(fc.integer({ min: -3, max: 10 }), tie("v")), { maxLength: 4 })
+        .map((e) => new Map(e)),
+    ),
+  })).v;
+  const request = fc.tuple(
+    fc.constantFrom(0x01, 0x02, 0x04, 0x08, 0x0b, 0x0a, 0x3f),
+    fc.array(fc.tuple(fc.integer({ min: 0, max: 12 }), value), { maxLength: 4 }),
+  );
+
+  it("answers structured garbage with CTAP statuses", async () => {
+    const pin = new FakePinWithKa();
+    const auth = newAuth({ pinUvAuth: pin, uv: true, resetWindowMs: 0 });
+    await register(auth, { 7: { rk: true, uv: true } });
+    await fc.assert(
+      fc.asyncProperty(request, async ([cmd, entries]) => {
+        // Half the time, mutate a valid request so validation runs deep.
+        const base = cmd === MC ? mcParams() : cmd === GA ? gaParams() : new Map();
+        const params = entries.length % 2 ? new Map(entries) : new Map([...base, ...entries]);
+        const req = concat(new Uint8Array([cmd]), encode(params));
+        const res = await auth.processCbor(req, makeCtx());
+        assert.ok(res.length >= 1);
+        assert.notEqual(res[0], ERR.OTHER, `request ${toHex(req)}`);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("answers random bytes with CTAP statuses and random APDUs with status words", async () => {
+    const auth = newAuth({ resetWindowMs: 0 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 80 }), async (bytes) => {
+        const res = await auth.processCbor(bytes, makeCtx());
+        assert.ok(res.length >= 1);
+        assert.notEqual(res[0], ERR.OTHER, `request ${toHex(bytes)}`);
+        const msg = await auth.processMsg(bytes, makeCtx());
+        assert.ok(msg.length >= 2);
+      }),
+      { numRuns: 400 },
+    );
+  });
 });
