@@ -787,6 +787,26 @@ describe("command dispatch", () => {
     assert.equal((await auth.processCbor(big, ctx))[0], ERR.REQUEST_TOO_LARGE);
   });
 
+  it("passes handler CtapErrors through, also from another copy of ctap.ts", async () => {
+    const auth = newAuth();
+    auth.registerCommand(0x0a, {
+      handle: () => Promise.reject(new CtapError(ERR.NOT_ALLOWED)),
+    });
+    auth.registerCommand(0x41, {
+      handle: () => {
+        const e = new Error("foreign");
+        e.name = "CtapError";
+        return Promise.reject(Object.assign(e, { code: ERR.PUAT_REQUIRED }));
+      },
+    });
+    auth.registerCommand(0x42, { handle: () => Promise.reject(new TypeError("bug")) });
+    assert.equal(await status(auth, 0x0a, new Map([[1, 1]])), ERR.NOT_ALLOWED);
+    assert.equal(await status(auth, 0x41), ERR.PUAT_REQUIRED);
+    assert.equal(await status(auth, 0x42), ERR.OTHER);
+    assert.throws(() => auth.registerCommand(0x01, { handle: () => Promise.resolve(undefined) }));
+    assert.throws(() => auth.registerCommand(0x0e, { handle: () => Promise.resolve(undefined) }));
+  });
+
   it("reports a U2F-only device as lacking CBOR", async () => {
     const auth = newAuth({ u2fOnly: true });
     assert.equal(auth.capabilities & 0x04, 0);

@@ -332,7 +332,8 @@ export class CtapAuthenticator implements CtapProcessor {
       const body = await this.#dispatch(request, ctx);
       return body === undefined ? new Uint8Array([0]) : concat(new Uint8Array([0]), encode(body));
     } catch (e) {
-      if (e instanceof CtapError) return new Uint8Array([e.code]);
+      const code = ctapErrorCode(e);
+      if (code !== undefined) return new Uint8Array([code]);
       // A bug or a hook that threw something else: report CTAP1_ERR_OTHER, never hang.
       return new Uint8Array([CtapError.ERR.OTHER]);
     }
@@ -624,7 +625,7 @@ export class CtapAuthenticator implements CtapProcessor {
       if (!cred || (cred.credProtect === 3 && !verified.uv)) continue;
       // Touched or not, the answer is CREDENTIAL_EXCLUDED; only a cancel wins.
       await this.#askUser(this.#userPresence, "makeCredential", rpId, ctx).catch((e) => {
-        if (e instanceof CtapError && e.code === CtapError.ERR.KEEPALIVE_CANCEL) throw e;
+        if (ctapErrorCode(e) === CtapError.ERR.KEEPALIVE_CANCEL) throw e;
       });
       throw new CtapError(CtapError.ERR.CREDENTIAL_EXCLUDED);
     }
@@ -1071,6 +1072,19 @@ export class CtapAuthenticator implements CtapProcessor {
       return false;
     }
   }
+}
+
+/**
+ * The status of a CtapError, also from another copy of `ctap.ts` (a handler bundled
+ * separately), so a handler's error never degrades to CTAP1_ERR_OTHER.
+ */
+function ctapErrorCode(e: unknown): number | undefined {
+  if (e instanceof CtapError) return e.code;
+  if (e instanceof Error && e.name === "CtapError") {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "number" && Number.isInteger(code) && code > 0 && code < 256) return code;
+  }
+  return undefined;
 }
 
 function need(params: CborMap | undefined): CborMap {
