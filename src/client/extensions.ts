@@ -111,7 +111,10 @@ function authExt(response: { authData: { extensions?: CborMap } }, name: string)
 /** Shared-secret session for one hmac-secret exchange. */
 class HmacSession {
   #secret?: Uint8Array;
-  constructor(private readonly ctx: ExtensionContext, private readonly protocol: PinUvAuthProtocol) {}
+  constructor(
+    private readonly ctx: ExtensionContext,
+    private readonly protocol: PinUvAuthProtocol,
+  ) {}
 
   /** The `{1: keyAgreement, 2: saltEnc, 3: saltAuth, 4: protocol}` authenticator input. */
   async input(salts: Uint8Array): Promise<CborMap> {
@@ -214,7 +217,9 @@ export class HmacSecretExtension implements Fido2Extension {
       },
       prepareOutputs: async (response) => {
         const enabled = authExt(response, "hmac-secret") === true;
-        const results = withMc ? await session.output(authExt(response, "hmac-secret-mc")) : undefined;
+        const results = withMc
+          ? await session.output(authExt(response, "hmac-secret-mc"))
+          : undefined;
         if (prf !== undefined) {
           const out: Record<string, unknown> = { enabled };
           if (results) {

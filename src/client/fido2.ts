@@ -4,7 +4,7 @@
  * @module
  */
 import type { CborValue } from "../cbor.ts";
-import { CTAP_STATUS, CtapError, type CtapDevice, STATUS } from "../ctap.ts";
+import { CTAP_STATUS, type CtapDevice, CtapError, STATUS } from "../ctap.ts";
 import { ApduError, Ctap1 } from "../ctap1.ts";
 import { type AssertionResponse, type AttestationResponse, Ctap2 } from "../ctap2/base.ts";
 import { Info } from "../ctap2/info.ts";

@@ -16,7 +16,10 @@ export class UserInteraction {
    * Asked for the PIN when the operation needs one; resolve `undefined` to give up.
    * `permissions` are the pinUvAuthToken permission bits requested, `rpId` the scope.
    */
-  requestPin(_permissions: number, _rpId?: string): Promise<string | undefined> | string | undefined {
+  requestPin(
+    _permissions: number,
+    _rpId?: string,
+  ): Promise<string | undefined> | string | undefined {
     return undefined;
   }
 

@@ -59,7 +59,11 @@ export interface ClientAssertion {
   /** The user handle, present for discoverable credentials. */
   readonly userHandle?: Uint8Array;
   /** The user entity the authenticator returned (name/displayName only with UV). */
-  readonly user?: { readonly id: Uint8Array; readonly name?: string; readonly displayName?: string };
+  readonly user?: {
+    readonly id: Uint8Array;
+    readonly name?: string;
+    readonly displayName?: string;
+  };
   readonly clientExtensionResults: Record<string, unknown>;
   /** "platform" for WindowsClient's platform authenticator, else "cross-platform". */
   readonly authenticatorAttachment?: string;

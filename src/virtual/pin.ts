@@ -202,6 +202,14 @@ export class PinUvAuthState implements PinUvAuthApi {
     this.powerCycle();
   }
 
+  /** The shared secret with the platform's `keyAgreement` (used by hmac-secret). */
+  decapsulate(protocol: number, keyAgreement: CborMap): Uint8Array {
+    if (!this.protocols.includes(protocol)) {
+      throw new CtapError(CTAP_STATUS.INVALID_PARAMETER, "Unsupported pinUvAuthProtocol");
+    }
+    return decapsulate(protocol, this.#keyAgreement.privateKey, keyAgreement);
+  }
+
   powerCycle(): void {
     this.#mismatches = 0;
     this.#keyAgreement = generateKeyAgreementKey();
