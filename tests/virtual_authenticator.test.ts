@@ -807,6 +807,14 @@ describe("command dispatch", () => {
     assert.throws(() => auth.registerCommand(0x0e, { handle: () => Promise.resolve(undefined) }));
   });
 
+  it("forwards winks", () => {
+    let winks = 0;
+    const auth = newAuth({ onWink: () => winks++ });
+    auth.wink();
+    newAuth().wink();
+    assert.equal(winks, 1);
+  });
+
   it("reports a U2F-only device as lacking CBOR", async () => {
     const auth = newAuth({ u2fOnly: true });
     assert.equal(auth.capabilities & 0x04, 0);
@@ -1376,6 +1384,19 @@ describe("hmac-secret", () => {
     const atMc = await decrypt(c.authData.extensions!.get("hmac-secret-mc") as Uint8Array);
     const atGa = await getSecret(auth, pin, 2, salt, { 3: [{ type: "public-key", id: c.id }] });
     assert.ok(bytesEqual(atMc, atGa));
+  });
+
+  it("rejects a bad hmac-secret-mc input before asking for a touch", async () => {
+    const pin = new FakePinWithKa();
+    pin.isPinSet = false;
+    const up = counting();
+    const auth = newAuth({ pinUvAuth: pin, userPresence: up.hook });
+    const bad = await hmacInput(pin, 2, randomBytes(32), true);
+    assert.equal(
+      await status(auth, MC, mcParams({ 6: { "hmac-secret": true, "hmac-secret-mc": bad.input } })),
+      ERR.PIN_AUTH_INVALID,
+    );
+    assert.deepEqual(up.calls, []);
   });
 
   it("rejects a bad saltAuth, bad salts and bad inputs", async () => {

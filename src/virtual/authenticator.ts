@@ -158,6 +158,8 @@ export interface VirtualAuthenticatorOptions {
    * (default 30 000), so an unanswered hook never hangs the device.
    */
   readonly userActionTimeoutMs?: number;
+  /** Called on CTAPHID_WINK (a demo can flash something). */
+  readonly onWink?: () => void;
 }
 
 interface PendingAssertion {
@@ -216,6 +218,7 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #resetWindowMs: number;
   readonly #nextAssertionTimeoutMs: number;
   readonly #userActionTimeoutMs: number;
+  readonly #onWink?: () => void;
   readonly #handlers = new Map<number, CommandHandler>();
   readonly #u2fCore: U2fCore;
   #powerUp: number;
@@ -257,6 +260,7 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#nextAssertionTimeoutMs = o.nextAssertionTimeoutMs ?? 30_000;
     this.#userActionTimeoutMs = nonNegative(o.userActionTimeoutMs ?? 30_000, "userActionTimeoutMs");
     this.deviceVersion = o.deviceVersion ?? [1, 0, 0];
+    this.#onWink = o.onWink;
     if (o.state && o.state.version !== 1) throw new FormatError("Unknown authenticator state");
     this.credentials = new CredentialStore(o.state?.store);
     const u2fAtt: U2fAttestation | undefined = typeof this.#attestation === "object"
@@ -323,8 +327,10 @@ export class CtapAuthenticator implements CtapProcessor {
     };
   }
 
-  /** CTAPHID_WINK: nothing to blink. */
-  wink(): void {}
+  /** CTAPHID_WINK: forwarded to the `onWink` option. */
+  wink(): void {
+    this.#onWink?.();
+  }
 
   /** Handles one CTAPHID_CBOR request: command byte ‖ CBOR → status ‖ CBOR. */
   async processCbor(request: Uint8Array, ctx: RequestContext): Promise<Uint8Array> {
@@ -502,8 +508,8 @@ export class CtapAuthenticator implements CtapProcessor {
   }
 
   /**
-   * User verification (MC step 11 / GA step 6): the token's flags or built-in UV.
-   * Returns [uv bit, evidence of user presence].
+   * User verification (MC step 11 / GA step 6): the token's flags or built-in UV. Returns the
+   * uv bit, whether there is already evidence of user presence, and whether a token was used.
    */
   async #verifyUser(
     param: Uint8Array | undefined,
@@ -631,6 +637,7 @@ export class CtapAuthenticator implements CtapProcessor {
     }
     // Extension inputs are validated before the touch so bad input fails fast.
     const ext = this.#parseMcExtensions(extensions, rk);
+    const hmacMc = ext.hmacSecretMc ? await this.#hmacSecretInput(ext.hmacSecretMc) : undefined;
     // Steps 13-14: user presence.
     if (!verified.up) await this.#askUser(this.#userPresence, "makeCredential", rpId, ctx);
     if (verified.token) this.pinUvAuth!.consumeToken();
@@ -702,9 +709,8 @@ export class CtapAuthenticator implements CtapProcessor {
     if (ext.minPinLength && this.pinUvAuth && this.#minPinLengthRpIds.includes(rpId)) {
       outputs.minPinLength = this.pinUvAuth.minPinLength;
     }
-    if (ext.hmacSecretMc && cred.credRandom) {
-      const input = await this.#hmacSecretInput(ext.hmacSecretMc);
-      outputs["hmac-secret-mc"] = await this.#hmacSecretOutput(input, cred, verified.uv);
+    if (hmacMc && cred.credRandom) {
+      outputs["hmac-secret-mc"] = await this.#hmacSecretOutput(hmacMc, cred, verified.uv);
     }
 
     if (rk) this.credentials.put(cred);
