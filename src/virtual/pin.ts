@@ -3,6 +3,7 @@
  * pinUvAuthToken checks every other command handler relies on.
  * @module
  */
+import { CLIENT_PIN_SUB } from "../ctap2/constants.ts";
 import type { CborMap, CborValue } from "../cbor.ts";
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
@@ -23,17 +24,7 @@ import {
   type RequestContext,
 } from "./types.ts";
 
-/** authenticatorClientPIN subcommands. */
-const SUB = {
-  GET_PIN_RETRIES: 0x01,
-  GET_KEY_AGREEMENT: 0x02,
-  SET_PIN: 0x03,
-  CHANGE_PIN: 0x04,
-  GET_PIN_TOKEN: 0x05,
-  GET_TOKEN_USING_UV: 0x06,
-  GET_UV_RETRIES: 0x07,
-  GET_TOKEN_USING_PIN: 0x09,
-} as const;
+const SUB = CLIENT_PIN_SUB;
 
 /** Request parameter keys. */
 const REQ = {
