@@ -23,7 +23,8 @@ import {
   WebAuthnUnsupportedError,
   WindowsApiError,
 } from "../../ffi/webauthn.ts";
-import { platform } from "../../ffi/runtime.ts";
+import { platform, runtime } from "../../ffi/runtime.ts";
+import { loadWebAuthnInWorker } from "../../ffi/webauthn_worker.ts";
 import { defaultWindowHandle } from "../../ffi/win32.ts";
 import { FormatError } from "../errors.ts";
 import { b64urlDecode, bytesEqual, concat, sha256, utf8Encode } from "../utils.ts";
@@ -103,11 +104,16 @@ export class WindowsClient implements WebAuthnClient {
   readonly #collector: ClientDataCollector;
   readonly #options: WindowsClientOptions;
   #api?: Promise<WebAuthnApi>;
+  /** Whether this client loaded the API itself (and so closes it). */
+  #ownsApi = false;
 
   constructor(clientDataCollector: ClientDataCollector, options: WindowsClientOptions = {}) {
     this.#collector = clientDataCollector;
     this.#options = options;
-    if (options.api) this.#api = Promise.resolve(options.api);
+    if (options.api) {
+      this.#api = Promise.resolve(options.api);
+      this.#api.catch(() => {}); // a failed load is reported by the first call
+    }
   }
 
   /**
@@ -129,10 +135,28 @@ export class WindowsClient implements WebAuthnClient {
     }
   }
 
-  /** The loaded API (loading webauthn.dll on first use). */
+  /**
+   * The loaded API, loading webauthn.dll on first use. On Bun its blocking calls run on a
+   * Worker (Bun's FFI cannot run them off the event loop), so AbortSignals still work.
+   */
   api(): Promise<WebAuthnApi> {
-    this.#api ??= loadWebAuthn();
+    if (!this.#api) {
+      this.#ownsApi = true;
+      this.#api = runtime === "bun" ? loadWebAuthnInWorker() : loadWebAuthn();
+    }
     return this.#api;
+  }
+
+  /** Unloads webauthn.dll (and stops the Worker) if this client loaded it. */
+  async close(): Promise<void> {
+    const api = this.#api;
+    if (!api || !this.#ownsApi) return;
+    this.#api = undefined;
+    try {
+      (await api).close();
+    } catch {
+      // It never loaded: nothing to close.
+    }
   }
 
   /** Creates a credential; every failure is a `ClientError`. */
