@@ -81,6 +81,7 @@ export async function loadWebAuthnInWorker(opts: { path?: string } = {}): Promis
   const pending = new Map<number, Pending>();
   let next = 1;
   let failed: Error | undefined;
+  let closed = false;
   const failAll = (err: Error) => {
     failed = err;
     for (const p of pending.values()) p.reject(err);
@@ -138,6 +139,8 @@ export async function loadWebAuthnInWorker(opts: { path?: string } = {}): Promis
     cancelCurrentOperation: (id: Uint8Array) => local.cancelCurrentOperation(id),
     getErrorName: (hr: number) => local.getErrorName(hr),
     close: () => {
+      if (closed) return;
+      closed = true;
       failAll(new Error("webauthn worker closed"));
       worker.terminate();
       local.close();

@@ -8,6 +8,10 @@
  * client data collector; user verification defaults to "preferred" (the WebAuthn default);
  * every HRESULT maps onto a `ClientError` code; `authenticatorAttachment` reports the transport
  * the DLL actually used; the caller's AbortSignal is only listened to, never fired.
+ *
+ * Extensions the loaded DLL's API version cannot carry are left out (no output), except that
+ * an enforced credProtect or a required largeBlob fails with CONFIGURATION_UNSUPPORTED.
+ * webauthn.dll has no input for `appidExclude`, so it is not processed (no output either).
  * @module
  */
 import {

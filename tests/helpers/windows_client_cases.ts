@@ -7,7 +7,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
-import { HRESULT, LibraryLoadError, loadWebAuthn, type WebAuthnApi } from "../../ffi/webauthn.ts";
+import {
+  HRESULT,
+  LibraryLoadError,
+  loadWebAuthn,
+  type WebAuthnApi,
+  WebAuthnUnsupportedError,
+} from "../../ffi/webauthn.ts";
 import { loadWebAuthnInWorker } from "../../ffi/webauthn_worker.ts";
 import { runtime } from "../../ffi/runtime.ts";
 import { WindowsClient } from "../../src/client/windows.ts";
@@ -680,6 +686,53 @@ export function windowsClientCases(libraryPath: () => string): void {
 
     it("isAvailable is false off Windows and without the library", async () => {
       if (process.platform !== "win32") assert.equal(await WindowsClient.isAvailable(), false);
+    });
+  });
+
+  describe("WindowsClient: webauthn calls on a Worker (Bun's default)", () => {
+    it("results and typed errors cross the thread boundary intact", async () => {
+      ctl.reset();
+      ctl.setApiVersion(9);
+      const api = await loadWebAuthnInWorker({ path });
+      const c = new WindowsClient(new DefaultClientDataCollector(ORIGIN), { api, hwnd: 7 });
+      const reg = await c.makeCredential(creation({ extensions: { credProps: true } }));
+      assert.equal(last().hwnd, 7);
+      assert.deepEqual(reg.clientExtensionResults, { credProps: { rk: false } });
+      const sel = await c.getAssertion(request({ extensions: { appid: "https://a.example" } }));
+      assert.deepEqual(sel.getResponse().rawId, reg.rawId);
+      assert.deepEqual(sel.getResponse().clientExtensionResults, { appid: true });
+      ctl.setNextHresult(HRESULT.NTE_NOT_SUPPORTED);
+      await assert.rejects(c.makeCredential(creation()), (e) => {
+        isClientError(E.CONFIGURATION_UNSUPPORTED, /ConstraintError/)(e);
+        assert.equal(((e as ClientError).cause as Json).code, "NTE_NOT_SUPPORTED");
+        return true;
+      });
+      // A FormatError from the binding's input checks, raised inside the Worker.
+      await assert.rejects(
+        c.makeCredential(creation({ user: { id: fill(65, 1), name: "a", displayName: "A" } })),
+        isClientError(E.BAD_REQUEST, /user\.id/),
+      );
+      // An unsupported feature, also detected inside the Worker (hints need API 8).
+      ctl.setApiVersion(7);
+      const old = await loadWebAuthnInWorker({ path });
+      apis.push(old);
+      await assert.rejects(
+        old.makeCredential(
+          0,
+          { id: RP_ID, name: "x" },
+          { id: bytes(1), name: "a", displayName: "A" },
+          [
+            { type: "public-key", alg: -7 },
+          ],
+          { json: enc("{}") },
+          { hints: ["hybrid"] },
+        ),
+        (e) => e instanceof WebAuthnUnsupportedError && e.requiredApiVersion === 8,
+      );
+      // Closing stops the Worker: later calls fail at once instead of hanging.
+      api.close();
+      await assert.rejects(c.getAssertion(request()), isClientError(E.OTHER_ERROR, /closed/));
+      api.close(); // idempotent
     });
   });
 
