@@ -1,5 +1,13 @@
 /**
  * @x/fido2: a FIDO2 / WebAuthn client for Deno and Bun.
+ *
+ * ```ts
+ * import { DefaultClientDataCollector, Fido2Client, listDevices } from "@x/fido2";
+ * for await (const device of listDevices()) {
+ *   const client = new Fido2Client(device, new DefaultClientDataCollector("https://example.com"));
+ *   const registration = await client.makeCredential(optionsFromYourServer);
+ * }
+ * ```
  * @module
  */
 export * from "./src/errors.ts";
@@ -11,3 +19,41 @@ export {
   CtapError,
   STATUS,
 } from "./src/ctap.ts";
+export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";
+export {
+  type ClientDataCollector,
+  type CollectedData,
+  DefaultClientDataCollector,
+  type RpIdVerifier,
+} from "./src/client/collector.ts";
+export { UserInteraction } from "./src/client/interaction.ts";
+export {
+  AssertionSelection,
+  type ClientAssertion,
+  type ClientCallOptions,
+  type CreationOptionsInput,
+  type RequestOptionsInput,
+  type WebAuthnClient,
+} from "./src/client/selection.ts";
+export { ClientError, PinRequiredError } from "./src/client/errors.ts";
+export {
+  CredBlobExtension,
+  CredPropsExtension,
+  CredProtectExtension,
+  defaultExtensions,
+  type Fido2Extension,
+  HmacSecretExtension,
+  LargeBlobExtension,
+  MinPinLengthExtension,
+  ThirdPartyPaymentExtension,
+} from "./src/client/extensions.ts";
+export { verifyRpId } from "./src/rpid.ts";
+export * from "./src/webauthn.ts";
+export {
+  CtapHidDevice,
+  type CtapHidDeviceOptions,
+  HidError,
+  listDevices,
+  openDevice,
+  UdpHidConnection,
+} from "./src/hid/mod.ts";

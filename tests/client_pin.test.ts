@@ -28,7 +28,7 @@ class Adapter implements ClientPinCtap {
       keepalive: (s) => opts?.onKeepalive?.(s),
     };
     const resp = await this.state.handleClientPin(wire, ctx);
-    return resp === undefined ? undefined : decode(encode(resp)) as Map<number, unknown>;
+    return resp === undefined ? undefined : decode(encode(resp)) as CborMap;
   }
 }
 
@@ -176,7 +176,7 @@ describe("ClientPin against the virtual authenticator", () => {
   });
 
   it("rejects malformed authenticator responses with FormatError", async () => {
-    const replies: (Map<number, unknown> | undefined)[] = [];
+    const replies: (CborMap | undefined)[] = [];
     const ctap: ClientPinCtap = {
       info: { pinUvProtocols: [2] },
       sendCbor: () => Promise.resolve(replies.shift()),
@@ -186,7 +186,7 @@ describe("ClientPin against the virtual authenticator", () => {
     await assert.rejects(pin.getSharedSecret(), FormatError);
     replies.push(undefined);
     await assert.rejects(pin.getPinRetries(), FormatError);
-    replies.push(new Map<number, unknown>([[3, 8], [4, 1]]));
+    replies.push(new Map<CborValue, CborValue>([[3, 8], [4, 1]]));
     await assert.rejects(pin.getPinRetries(), FormatError);
     replies.push(new Map([[5, "x"]]));
     await assert.rejects(pin.getUvRetries(), FormatError);
@@ -215,7 +215,7 @@ describe("ClientPin reproduces python-fido2's TestClientPin requests", () => {
     [-2, fromHex("0501d5bc78da9252560a26cb08fcc60cbe0b6d3b8e1d1fcee514fac0af675168")],
     [-3, fromHex("d551b3ed46f665731f95b4532939c25d91db7eb844bd96d4abd4083785f8df47")],
   ]);
-  function stub(reply?: Map<number, unknown>) {
+  function stub(reply?: CborMap) {
     const sent: Map<number, unknown>[] = [];
     const ctap: ClientPinCtap = {
       info: { pinUvProtocols: [1] },

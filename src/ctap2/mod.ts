@@ -9,3 +9,11 @@ export * from "./credman.ts";
 export * from "./bio.ts";
 export * from "./blob.ts";
 export * from "./config.ts";
+export { ClientPin, type ClientPinCtap, encodePin, PinPolicyError } from "./pin.ts";
+export {
+  decapsulate,
+  generateKeyAgreementKey,
+  PinProtocolV1,
+  PinProtocolV2,
+  type PinUvAuthProtocol,
+} from "./pin_protocol.ts";

@@ -15,7 +15,7 @@ export interface ClientPinCtap {
     cmd: number,
     args: Map<number, unknown>,
     opts?: CallOptions,
-  ): Promise<Map<number, unknown> | undefined>;
+  ): Promise<CborMap | undefined>;
   readonly info: {
     readonly pinUvProtocols: readonly number[];
     /** getInfo minPINLength (0x0D): new PINs shorter than this are refused locally. */

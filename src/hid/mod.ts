@@ -82,9 +82,10 @@ export async function fidoDescriptor(
  * skipped. The caller closes each device it receives.
  */
 export async function* listDevices(
-  backend: HidBackend,
+  backend?: HidBackend,
   opts: CtapHidDeviceOptions = {},
 ): AsyncIterable<CtapHidDevice> {
+  backend ??= await defaultBackend();
   const seen = new Set<string>();
   for (const info of await backend.enumerate()) {
     if (seen.has(info.path)) continue;
@@ -132,12 +133,22 @@ async function openDescriptor(
  */
 export async function openDevice(
   path: string,
-  backend: HidBackend,
+  backend?: HidBackend,
   opts: CtapHidDeviceOptions = {},
 ): Promise<CtapHidDevice> {
+  backend ??= await defaultBackend();
   const info = (await backend.enumerate()).find((d) => d.path === path);
   if (!info) throw new TransportError(`No HID device at ${path}`);
   const descriptor = await fidoDescriptor(info, backend);
   if (!descriptor) throw new TransportError(`HID device ${path} is not a FIDO authenticator`);
   return await openDescriptor(descriptor, backend, opts);
+}
+
+/**
+ * The system hidapi (ffi/hidapi.ts), loaded on first use only: importing this module must
+ * not require FFI permissions or a native library.
+ */
+async function defaultBackend(): Promise<HidBackend> {
+  const { loadHidApi } = await import("../../ffi/hidapi.ts");
+  return await loadHidApi();
 }

@@ -202,6 +202,14 @@ export class PinUvAuthState implements PinUvAuthApi {
     this.powerCycle();
   }
 
+  /** The shared secret with the platform's `keyAgreement` (used by hmac-secret). */
+  decapsulate(protocol: number, keyAgreement: CborMap): Uint8Array {
+    if (!this.protocols.includes(protocol)) {
+      throw new CtapError(CTAP_STATUS.INVALID_PARAMETER, "Unsupported pinUvAuthProtocol");
+    }
+    return decapsulate(protocol, this.#keyAgreement.privateKey, keyAgreement);
+  }
+
   powerCycle(): void {
     this.#mismatches = 0;
     this.#keyAgreement = generateKeyAgreementKey();
@@ -246,21 +254,23 @@ export class PinUvAuthState implements PinUvAuthApi {
       state.inUse = false;
       throw err(CTAP_STATUS.PIN_TOKEN_EXPIRED);
     }
+    // CTAP 2.1 §6.1.2 step 11 and its siblings: a token lacking the permission or bound to
+    // another RP is PIN_AUTH_INVALID at use; UNAUTHORIZED_PERMISSION is for token requests.
     if ((state.permissions & args.permission) !== args.permission || args.permission === 0) {
-      throw err(CTAP_STATUS.UNAUTHORIZED_PERMISSION);
+      throw err(CTAP_STATUS.PIN_AUTH_INVALID, "Token lacks the permission");
     }
     if (args.permission & RP_BOUND) {
       if (args.rpId === undefined) {
         throw err(CTAP_STATUS.MISSING_PARAMETER, "rpId is required for mc/ga permission");
       }
       if (state.rpId !== undefined && state.rpId !== args.rpId) {
-        throw err(CTAP_STATUS.UNAUTHORIZED_PERMISSION, "Token is bound to another RP");
+        throw err(CTAP_STATUS.PIN_AUTH_INVALID, "Token is bound to another RP");
       }
       state.rpId = args.rpId;
     } else if (args.permission & RP_SCOPED) {
       // An RP-scoped credential-management token cannot serve requests over all RPs.
       if (state.rpId !== undefined && state.rpId !== args.rpId) {
-        throw err(CTAP_STATUS.UNAUTHORIZED_PERMISSION, "Token is scoped to another RP");
+        throw err(CTAP_STATUS.PIN_AUTH_INVALID, "Token is scoped to another RP");
       }
     }
     return { userPresent: state.userPresent, userVerified: state.userVerified };

@@ -103,7 +103,7 @@ export interface PinUvAuthApi {
    * Verifies `param` = authenticate(pinUvAuthToken, message) for `protocol`, then that the
    * current token has `permission` and, when given, is bound to (or binds to) `rpId`.
    * Throws `CtapError` with the CTAP status the spec prescribes (PIN_AUTH_INVALID,
-   * UNAUTHORIZED_PERMISSION, PIN_TOKEN_EXPIRED…). Returns the token's flags.
+   * PIN_TOKEN_EXPIRED…). Returns the token's flags.
    */
   verifyToken(args: {
     protocol: number;
@@ -112,6 +112,12 @@ export interface PinUvAuthApi {
     permission: number;
     rpId?: string;
   }): { userPresent: boolean; userVerified: boolean };
+  /**
+   * decapsulate(keyAgreement) with the current key-agreement key (CTAP 2.1 §6.5.6): the
+   * shared secret the hmac-secret extension uses. Optional: without it the authenticator
+   * does not offer hmac-secret. Throws `CtapError(INVALID_PARAMETER)` for a bad key.
+   */
+  decapsulate?(protocol: number, keyAgreement: CborMap): Uint8Array;
   /** After a UP-consuming mc/ga: clears the token's UP/UV flags and non-LBW permissions. */
   consumeToken(): void;
   /** Handles authenticatorClientPin (0x06). */

@@ -257,7 +257,10 @@ export function extensionValueToJSON(v: unknown): unknown {
 }
 
 /** Parsing and serialisation of {@linkcode AuthenticationExtensionsClientInputs}. */
-export const AuthenticationExtensionsClientInputs = {
+export const AuthenticationExtensionsClientInputs: {
+  fromJSON(json: unknown, path?: string): AuthenticationExtensionsClientInputs;
+  toJSON(inputs: AuthenticationExtensionsClientInputs): Record<string, unknown>;
+} = {
   /** Parses the JSON form; `path` prefixes error messages. */
   fromJSON(json: unknown, path = "extensions"): AuthenticationExtensionsClientInputs {
     return parseRecord(json, path, INPUT_PARSERS) as AuthenticationExtensionsClientInputs;
@@ -269,7 +272,10 @@ export const AuthenticationExtensionsClientInputs = {
 };
 
 /** Parsing and serialisation of {@linkcode AuthenticationExtensionsClientOutputs}. */
-export const AuthenticationExtensionsClientOutputs = {
+export const AuthenticationExtensionsClientOutputs: {
+  fromJSON(json: unknown, path?: string): AuthenticationExtensionsClientOutputs;
+  toJSON(outputs: AuthenticationExtensionsClientOutputs): Record<string, unknown>;
+} = {
   /** Parses the JSON form; `path` prefixes error messages. */
   fromJSON(json: unknown, path = "clientExtensionResults"): AuthenticationExtensionsClientOutputs {
     return parseRecord(json, path, OUTPUT_PARSERS) as AuthenticationExtensionsClientOutputs;
