@@ -42,21 +42,17 @@ bench("WebCrypto importKey AES-256", async () => {
   await crypto.subtle.importKey("raw", s1 as Uint8Array<ArrayBuffer>, "AES-CBC", false, [
     "encrypt",
   ]);
-<<<<<<< HEAD
-});
+}, { group: "encrypt" });
 
 // For comparison: the same keygen + ECDH on WebCrypto (encapsulate uses noble, synchronous).
 const peerRaw = new Uint8Array(65);
 peerRaw[0] = 4;
 peerRaw.set(authKey.publicKey.get(-2) as Uint8Array, 1);
 peerRaw.set(authKey.publicKey.get(-3) as Uint8Array, 33);
-Deno.bench("WebCrypto keygen + ECDH (reference)", { group: "encapsulate" }, async () => {
+bench("WebCrypto keygen + ECDH (reference)", async () => {
   const alg = { name: "ECDH", namedCurve: "P-256" } as const;
   const kp = await crypto.subtle.generateKey(alg, true, ["deriveBits"]) as CryptoKeyPair;
   await crypto.subtle.exportKey("raw", kp.publicKey);
   const peer = await crypto.subtle.importKey("raw", peerRaw, alg, false, []);
   await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, kp.privateKey, 256);
-});
-=======
-}, { group: "encrypt" });
->>>>>>> fuzz
+}, { group: "encapsulate" });
