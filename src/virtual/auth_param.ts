@@ -31,12 +31,12 @@ export function checkAuthParam(
   if (!pin || !pin.protocols.includes(args.protocol)) {
     throw new CtapError(CtapError.ERR.INVALID_PARAMETER, "Unsupported pinUvAuthProtocol");
   }
-  const flags = pin.verifyToken({
+  // The token's UV flag is not required: lbw outlives the getAssertion that consumed it.
+  pin.verifyToken({
     protocol: args.protocol,
     param: args.param,
     message: args.message,
     permission: args.permission,
     rpId: args.rpId,
   });
-  if (!flags.userVerified) throw new CtapError(CtapError.ERR.PIN_AUTH_INVALID);
 }
