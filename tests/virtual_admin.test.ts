@@ -520,7 +520,26 @@ describe("authenticatorBioEnrollment", () => {
     assert.equal(await status(bio.removeEnrollment(templateId)), S.INVALID_OPTION);
     for (const t of await bio.enumerateEnrollments()) await bio.removeEnrollment(t.templateId);
     assert.deepEqual(await bio.enumerateEnrollments(), []);
-    assert.equal((await ctap.getInfo()).options.bioEnroll, false);
+    // No finger left: built-in UV is not configured any more, until the next enrollment.
+    let info = await ctap.getInfo();
+    assert.equal(info.options.bioEnroll, false);
+    assert.equal(info.options.uv, false);
+    const uvMc = () =>
+      ctap.makeCredential({
+        clientDataHash: randomBytes(32),
+        rp: { id: "example.com" },
+        user: { id: randomBytes(8) },
+        pubKeyCredParams: [{ type: "public-key", alg: -7 }],
+        options: { uv: true },
+      });
+    assert.equal(await status(uvMc()), S.INVALID_OPTION);
+    const again = new FPBioEnrollment(ctap, protocol, await token(P.BIO_ENROLL));
+    const next = again.enroll();
+    while (!(await next.capture()));
+    info = await ctap.getInfo();
+    assert.equal(info.options.uv, true);
+    assert.equal(info.options.bioEnroll, true);
+    assert.equal((await uvMc()).authData.flags & 0x04, 0x04);
   });
 
   it("needs the be permission; captureNext needs an enrollment in progress", async () => {

@@ -121,6 +121,11 @@ export interface VirtualAuthenticatorOptions {
   readonly maxCredBlobLength?: number;
   /** Built-in user verification (a "fingerprint"), enrolled (default false). */
   readonly uv?: boolean;
+  /**
+   * Whether the built-in UV has an enrollment right now (default: always), so a sensor whose
+   * fingers were all removed reports `uv: false` and stops verifying.
+   */
+  readonly uvEnrolled?: () => boolean;
   /** Speak U2F over CTAPHID_MSG (default true). */
   readonly u2f?: boolean;
   /** A U2F-only key: no CTAPHID_CBOR capability (default false). */
@@ -206,6 +211,7 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #maxMsgSize: number;
   readonly #maxCredBlobLength: number;
   readonly #builtInUv: boolean;
+  readonly #uvEnrolled: () => boolean;
   readonly #u2f: boolean;
   readonly #u2fOnly: boolean;
   readonly #ctap21: boolean;
@@ -247,6 +253,7 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#maxMsgSize = nonNegative(o.maxMsgSize ?? 1200, "maxMsgSize");
     this.#maxCredBlobLength = nonNegative(o.maxCredBlobLength ?? 32, "maxCredBlobLength");
     this.#builtInUv = o.uv ?? false;
+    this.#uvEnrolled = o.uvEnrolled ?? (() => true);
     this.#u2fOnly = o.u2fOnly ?? false;
     this.#alwaysUv = o.alwaysUv ?? false;
     this.#u2f = (o.u2f ?? true) || this.#u2fOnly;
@@ -454,7 +461,7 @@ export class CtapAuthenticator implements CtapProcessor {
       up: true,
       plat: false,
     };
-    if (this.#builtInUv) options.uv = true;
+    if (this.#builtInUv) options.uv = this.#uvReady;
     if (pin) options.clientPin = pin.isPinSet;
     if (this.#ctap21) {
       if (pin) options.pinUvAuthToken = true;
@@ -514,7 +521,12 @@ export class CtapAuthenticator implements CtapProcessor {
   // ---------------------------------------------------------------- shared steps
 
   get #protectedByUv(): boolean {
-    return this.#builtInUv || (this.pinUvAuth?.isPinSet ?? false);
+    return this.#uvReady || (this.pinUvAuth?.isPinSet ?? false);
+  }
+
+  /** Built-in UV exists and has an enrollment. */
+  get #uvReady(): boolean {
+    return this.#builtInUv && this.#uvEnrolled();
   }
 
   /** Steps 1–2 of MC/GA: zero-length pinUvAuthParam probing and protocol checks. */
@@ -542,7 +554,7 @@ export class CtapAuthenticator implements CtapProcessor {
   /** The `uv` option after step 5 checks. */
   #uvOption(opts: Map<string, boolean>, param: Uint8Array | undefined): boolean {
     const uv = param === undefined && (opts.get("uv") ?? false);
-    if (uv && !this.#builtInUv) {
+    if (uv && !this.#uvReady) {
       throw new CtapError(CtapError.ERR.INVALID_OPTION, "No built-in user verification");
     }
     return uv;
@@ -560,7 +572,7 @@ export class CtapAuthenticator implements CtapProcessor {
     if (!this.#alwaysUv) return uv;
     if (!this.#protectedByUv) throw this.#uvRequiredError();
     if (param === undefined && !uv) {
-      if (this.#builtInUv) return true;
+      if (this.#uvReady) return true;
       throw this.#uvRequiredError();
     }
     return uv;

@@ -132,9 +132,21 @@ export class VirtualAuthenticator {
       });
     }
     const cfg = state?.config;
+    // The sensor exists before the core so getInfo `uv` can follow its enrollments.
+    let bioHandler: BioEnrollmentHandler | undefined;
+    if (bio) {
+      const bioOptions = options.bioEnrollment || {};
+      bioHandler = new BioEnrollmentHandler({
+        ...bioOptions,
+        pinUvAuth: this.pinState,
+        templates: state?.bio ?? bioOptions.templates ??
+          [{ id: "0000000000000001", name: "finger 1" }],
+      });
+    }
     this.authenticator = new CtapAuthenticator({
       ...options,
       alwaysUv: cfg?.alwaysUv ?? options.alwaysUv,
+      uvEnrolled: bioHandler ? () => bioHandler.enrolled : options.uvEnrolled,
       minPinLengthRpIds: cfg?.minPinLengthRpIds ?? options.minPinLengthRpIds,
       pinUvAuth: this.pinState,
       state: state?.authenticator,
@@ -142,7 +154,8 @@ export class VirtualAuthenticator {
     if (cfg?.enterpriseAttestation) this.authenticator.setEnterpriseAttestation(true);
     const core = this.authenticator;
     const pinState = this.pinState;
-    const protectedByUv = () => uv || (pinState?.isPinSet ?? false);
+    const protectedByUv = () =>
+      (uv && (bioHandler?.enrolled ?? true)) || (pinState?.isPinSet ?? false);
     if (credMgmt) {
       const handler = new CredentialManagementHandler({
         store: core.credentials,
@@ -174,14 +187,8 @@ export class VirtualAuthenticator {
         }),
       );
     }
-    if (bio) {
-      const bioOptions = options.bioEnrollment || {};
-      this.bio = new BioEnrollmentHandler({
-        ...bioOptions,
-        pinUvAuth: pinState,
-        templates: state?.bio ?? bioOptions.templates ??
-          [{ id: "0000000000000001", name: "finger 1" }],
-      });
+    if (bioHandler) {
+      this.bio = bioHandler;
       core.registerCommand(CTAP_CMD.BIO_ENROLLMENT, this.bio);
       core.registerCommand(CTAP_CMD.BIO_ENROLLMENT_PRE, this.bio);
     }
