@@ -335,6 +335,16 @@ describe("authenticatorLargeBlobs", () => {
     assert.deepEqual(await new LargeBlobs(corrupted.ctap).readBlobArray(), []);
   });
 
+  it("authenticatorReset restores the empty array", async () => {
+    const { ctap } = await setup({ clientPin: false });
+    await new LargeBlobs(ctap).writeBlobArray(["kept until reset"]);
+    assert.deepEqual(await new LargeBlobs(ctap).readBlobArray(), ["kept until reset"]);
+    await new Config(ctap).enableEnterpriseAttestation();
+    await ctap.reset();
+    assert.deepEqual(await new LargeBlobs(ctap).readSerialized(), EMPTY_LARGE_BLOB_ARRAY);
+    assert.equal((await ctap.getInfo()).options.ep, false);
+  });
+
   it("can be turned off", async () => {
     const { ctap } = await setup({ largeBlobs: false });
     assert.equal(ctap.info.options.largeBlobs, undefined);
