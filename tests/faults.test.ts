@@ -98,11 +98,11 @@ describe("fault scenarios", () => {
   });
 
   it("device removed mid-operation: TransportError cause, promptly", async () => {
-    let unplug: (() => void) | undefined;
+    const ref: { unplug?: () => void } = {};
     const { va, client } = await setup({
-      userPresence: () => new Promise(() => unplug?.()),
+      userPresence: () => new Promise(() => ref.unplug?.()),
     });
-    unplug = () => setTimeout(() => void va.unplug(), 50);
+    ref.unplug = () => setTimeout(() => void va.unplug(), 50);
     const { outcome, ms } = await attempt(client);
     assert.ok(outcome instanceof ClientError, String(outcome));
     assert.ok((outcome as ClientError).cause instanceof TransportError);
