@@ -8,6 +8,14 @@
  */
 import process from "node:process";
 import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type WebAuthnCredential,
+} from "@simplewebauthn/server";
+import {
+  type AssertionSelection,
   ClientError,
   type CtapDevice,
   CtapError,
@@ -15,6 +23,7 @@ import {
   Fido2Client,
   type Fido2Extension,
   listDevices,
+  type RegistrationResponse,
   UserInteraction,
 } from "../mod.ts";
 import { VirtualAuthenticator, type VirtualAuthenticatorOptions } from "../src/virtual/mod.ts";
@@ -162,4 +171,84 @@ export async function runExample(
 /** Hex of the first `n` bytes, with an ellipsis when cut: enough to tell values apart. */
 export function hexPreview(bytes: Uint8Array, n = 8): string {
   return toHex(bytes.subarray(0, n)) + (bytes.length > n ? "…" : "");
+}
+
+/** What the relying party keeps after a verified registration. */
+export interface Registration {
+  /** The client's response (its clientExtensionResults carry the extension outputs). */
+  readonly response: RegistrationResponse;
+  /** The credential as @simplewebauthn/server stores it. */
+  readonly credential: WebAuthnCredential;
+  /** The attestation statement format. */
+  readonly fmt: string;
+}
+
+/** Options of {@linkcode registerVerified}. */
+export interface RegisterOptions {
+  readonly userName: string;
+  readonly residentKey?: "discouraged" | "preferred" | "required";
+  readonly userVerification?: "discouraged" | "preferred" | "required";
+  readonly attestation?: "none" | "direct";
+  /** Client extension inputs (bytes as Uint8Array). */
+  readonly extensions?: Record<string, unknown>;
+}
+
+/**
+ * Registration as a relying party does it: @simplewebauthn/server makes the options, the
+ * client creates the credential, the server verifies the response (or this throws).
+ */
+export async function registerVerified(
+  client: Fido2Client,
+  o: RegisterOptions,
+): Promise<Registration> {
+  const options = await generateRegistrationOptions({
+    rpName: "Example",
+    rpID: RP_ID,
+    userName: o.userName,
+    attestationType: o.attestation ?? "none",
+    authenticatorSelection: {
+      residentKey: o.residentKey ?? "discouraged",
+      userVerification: o.userVerification ?? "discouraged",
+    },
+  });
+  const response = await client.makeCredential({ ...options, extensions: o.extensions });
+  const reg = await verifyRegistrationResponse({
+    response: response.toJSON() as never,
+    expectedChallenge: options.challenge,
+    expectedOrigin: ORIGIN,
+    expectedRPID: RP_ID,
+    requireUserVerification: o.userVerification === "required",
+  });
+  if (!reg.verified || !reg.registrationInfo) throw new Error("registration did not verify");
+  return { response, credential: reg.registrationInfo.credential, fmt: reg.registrationInfo.fmt };
+}
+
+/**
+ * Authentication with `credential` as a relying party does it; the server verifies the
+ * first assertion (or this throws). Returns the selection for its extension outputs.
+ */
+export async function authenticateVerified(
+  client: Fido2Client,
+  credential: WebAuthnCredential,
+  o: {
+    readonly userVerification?: "discouraged" | "preferred" | "required";
+    readonly extensions?: Record<string, unknown>;
+  } = {},
+): Promise<AssertionSelection> {
+  const options = await generateAuthenticationOptions({
+    rpID: RP_ID,
+    allowCredentials: [{ id: credential.id }],
+    userVerification: o.userVerification ?? "discouraged",
+  });
+  const selection = await client.getAssertion({ ...options, extensions: o.extensions });
+  const auth = await verifyAuthenticationResponse({
+    response: selection.getResponse(0).toJSON() as never,
+    expectedChallenge: options.challenge,
+    expectedOrigin: ORIGIN,
+    expectedRPID: RP_ID,
+    credential,
+    requireUserVerification: o.userVerification === "required",
+  });
+  if (!auth.verified) throw new Error("authentication did not verify");
+  return selection;
 }
