@@ -25,6 +25,7 @@ import {
   listDevices,
   type RegistrationResponse,
   UserInteraction,
+  type WebAuthnClient,
 } from "../mod.ts";
 import { VirtualAuthenticator, type VirtualAuthenticatorOptions } from "../src/virtual/mod.ts";
 import { getEnv } from "../ffi/runtime.ts";
@@ -198,7 +199,7 @@ export interface RegisterOptions {
  * client creates the credential, the server verifies the response (or this throws).
  */
 export async function registerVerified(
-  client: Fido2Client,
+  client: WebAuthnClient,
   o: RegisterOptions,
 ): Promise<Registration> {
   const options = await generateRegistrationOptions({
@@ -228,7 +229,7 @@ export async function registerVerified(
  * first assertion (or this throws). Returns the selection for its extension outputs.
  */
 export async function authenticateVerified(
-  client: Fido2Client,
+  client: WebAuthnClient,
   credential: WebAuthnCredential,
   o: {
     readonly userVerification?: "discouraged" | "preferred" | "required";
