@@ -55,7 +55,7 @@ export class ConsoleInteraction extends UserInteraction {
   override promptUp(): void {
     console.log("  Touch your security key…");
   }
-  override requestPin(): string | undefined {
+  override requestPin(_permissions?: number, _rpId?: string): string | undefined {
     if (this.knownPin !== undefined) {
       console.log(`  (PIN of the virtual authenticator: ${this.knownPin})`);
       return this.knownPin;
@@ -146,6 +146,10 @@ export function reportFailure(e: unknown): void {
     );
   } else if (e instanceof CtapError) {
     console.error(`Failed: the authenticator answered ${e.message}`);
+  } else if (e instanceof Error) {
+    // The stack is noise for the expected failures (no PIN, unsupported feature…).
+    console.error(`Failed: ${e.message}`);
+    if (getEnv("FIDO2_DEBUG")) console.error(e.stack);
   } else console.error("Failed:", e);
   process.exitCode = 1;
 }
