@@ -66,7 +66,7 @@ await runExample({ virtual: { pin: "1234" } }, async (dev) => {
   console.log("\nCredentials on the key:");
   await list(cm);
 
-  console.log(`\nDeleting credential ${hexPreview(ourId)}…`);
+  console.log(`\nDeleting credential ${hexPreview(ourId)}`);
   await cm.deleteCred({ type: "public-key", id: ourId });
 
   console.log("\nCredentials on the key now:");
