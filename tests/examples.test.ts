@@ -58,6 +58,7 @@ const CASES: readonly { file: string; args?: string[]; expect: RegExp[] }[] = [
     file: "prf.ts",
     expect: [/prf enabled: true/, /evaluated at registration/, /evalByCredential chose/],
   },
+  { file: "large_blobs.ts", expect: [/written: true/, /^The large blob came back unchanged/m] },
   {
     file: "cred_blob.ts",
     expect: [/credBlob read back: "theme=dark;lang=en"/, /^The credBlob came back unchanged/m],
@@ -76,6 +77,25 @@ const CASES: readonly { file: string; args?: string[]; expect: RegExp[] }[] = [
     file: "verify_attestation.ts",
     args: ["--u2f"],
     expect: [/format: fido-u2f/, /fido-u2f attestation signature verified/],
+  },
+  {
+    file: "credential_management.ts",
+    expect: [
+      /1 discoverable credential\(s\)/,
+      /RP example\.com/,
+      /cm-example-user: credential/,
+      /0 discoverable credential\(s\)/,
+      /^The example's credential was listed and deleted/m,
+    ],
+  },
+  {
+    file: "bio_enrollment.ts",
+    expect: [
+      /sensor kind touch, 3 samples per enrollment/,
+      /sample rejected \(Fingerprint capture error: FP_POOR_QUALITY\)/,
+      /"example finger"/,
+      /^Enrolled, renamed and removed a fingerprint/m,
+    ],
   },
   {
     file: "exampleserver.ts",
