@@ -561,14 +561,23 @@ const SYMBOLS = {
 
 type Lib = NativeLibrary<typeof SYMBOLS>;
 
-/** Library candidates: explicit path, then `FIDO2_WEBAUTHN_PATH`, then System32 (Windows). */
+/**
+ * Environment variables naming the library to load instead of System32's webauthn.dll, in
+ * order: `FIDO2_WEBAUTHN_LIB` (the documented name), then `FIDO2_WEBAUTHN_PATH` (an alias kept
+ * for earlier users). Tests point them at the fake library; an empty value counts as unset.
+ */
+export const LIBRARY_ENV = ["FIDO2_WEBAUTHN_LIB", "FIDO2_WEBAUTHN_PATH"] as const;
+
+/** Library candidates: explicit path, then {@linkcode LIBRARY_ENV}, then System32 (Windows). */
 function candidates(path?: string): string[] {
   if (path) return [path];
-  const env = getEnv("FIDO2_WEBAUTHN_PATH");
-  if (env) return [env];
+  for (const name of LIBRARY_ENV) {
+    const env = getEnv(name);
+    if (env) return [env];
+  }
   if (platform() !== "win32") {
     throw new LibraryLoadError(
-      "webauthn.dll exists only on Windows (set FIDO2_WEBAUTHN_PATH to load another library)",
+      "webauthn.dll exists only on Windows (set FIDO2_WEBAUTHN_LIB to load another library)",
     );
   }
   // An absolute System32 path: a bare name would search the current directory first.
@@ -577,8 +586,9 @@ function candidates(path?: string): string[] {
 }
 
 /**
- * Loads webauthn.dll (or the library named by `opts.path` / `FIDO2_WEBAUTHN_PATH`) and reads its
- * API version. Throws `LibraryLoadError` when it cannot be loaded or lacks a required symbol.
+ * Loads webauthn.dll (or the library named by `opts.path` / `FIDO2_WEBAUTHN_LIB` /
+ * `FIDO2_WEBAUTHN_PATH`) and reads its API version. Throws `LibraryLoadError` when it cannot
+ * be loaded or lacks a required symbol.
  */
 export async function loadWebAuthn(opts: { path?: string } = {}): Promise<WebAuthnApi> {
   const lib = await openLibrary(candidates(opts.path), SYMBOLS);

@@ -121,7 +121,8 @@ export class WindowsClient implements WebAuthnClient {
   }
 
   /**
-   * True on Windows when webauthn.dll (or the library `FIDO2_WEBAUTHN_PATH` names) loads and
+   * True on Windows when webauthn.dll (or the library `FIDO2_WEBAUTHN_LIB`, alias
+   * `FIDO2_WEBAUTHN_PATH`, names) loads and
    * reports an API version of at least 1 (Windows 10 1903). It does not check for admin
    * rights: elevated processes may prefer `Fido2Client`, which talks to keys directly.
    */

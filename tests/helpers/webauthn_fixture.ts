@@ -92,3 +92,26 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     close: () => lib.close(),
   };
 }
+
+/**
+ * Runs `fn` with environment variables set (a string) or removed (undefined), restoring the
+ * previous values afterwards, so a test's library override never leaks into the next test.
+ */
+export async function withEnv<T>(
+  vars: Record<string, string | undefined>,
+  fn: () => T | Promise<T>,
+): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, val] of Object.entries(v)) {
+      if (val === undefined) delete process.env[k];
+      else process.env[k] = val;
+    }
+  };
+  apply(vars);
+  try {
+    return await fn();
+  } finally {
+    apply(saved);
+  }
+}

@@ -9,6 +9,7 @@ import process from "node:process";
 import { generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
 import {
   HRESULT,
+  LIBRARY_ENV,
   LibraryLoadError,
   loadWebAuthn,
   type WebAuthnApi,
@@ -27,7 +28,7 @@ import {
   RegistrationResponse,
 } from "../../src/webauthn.ts";
 import { b64urlEncode, concat, sha256, toHex, utf8Encode } from "../../src/utils.ts";
-import { type FakeControls, openFakeControls } from "./webauthn_fixture.ts";
+import { type FakeControls, openFakeControls, withEnv } from "./webauthn_fixture.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -591,28 +592,31 @@ export function windowsClientCases(libraryPath: () => string): void {
   });
 
   describe("WindowsClient: loading and window handle", () => {
-    it("loads the library FIDO2_WEBAUTHN_PATH names when no api is given", async () => {
-      ctl.reset();
-      ctl.setApiVersion(9);
-      process.env.FIDO2_WEBAUTHN_PATH = path;
-      const c = new WindowsClient(new DefaultClientDataCollector(ORIGIN));
-      try {
-        const api = await c.api();
-        assert.equal(api.path, path);
-        const reg = await c.makeCredential(creation());
-        const sel = await c.getAssertion(request({
-          allowCredentials: [{ type: "public-key", id: reg.rawId }],
-        }));
-        assert.deepEqual(sel.getResponse().rawId, reg.rawId);
-        const r = last();
-        // Without an hwnd option each request asks Windows for the foreground window.
-        assert.equal(typeof r.hwnd, "number");
-        if (process.platform !== "win32") assert.equal(r.hwnd, 0);
-      } finally {
-        delete process.env.FIDO2_WEBAUTHN_PATH;
-        await c.close();
-      }
-    });
+    for (const name of LIBRARY_ENV) {
+      it(`loads the library ${name} names when no api is given`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        const env = Object.fromEntries(LIBRARY_ENV.map((n) => [n, n === name ? path : undefined]));
+        await withEnv(env, async () => {
+          const c = new WindowsClient(new DefaultClientDataCollector(ORIGIN));
+          try {
+            const api = await c.api();
+            assert.equal(api.path, path);
+            const reg = await c.makeCredential(creation());
+            const sel = await c.getAssertion(request({
+              allowCredentials: [{ type: "public-key", id: reg.rawId }],
+            }));
+            assert.deepEqual(sel.getResponse().rawId, reg.rawId);
+            const r = last();
+            // Without an hwnd option each request asks Windows for the foreground window.
+            assert.equal(typeof r.hwnd, "number");
+            if (process.platform !== "win32") assert.equal(r.hwnd, 0);
+          } finally {
+            await c.close();
+          }
+        });
+      });
+    }
 
     it("hwnd may be a function, called per request", async () => {
       const c = await client(9);
@@ -677,10 +681,13 @@ export function windowsClientCases(libraryPath: () => string): void {
       });
       await assert.rejects(c.makeCredential(creation()), isClientError(E.OTHER_ERROR, /loaded/));
       // The next call loads webauthn.dll itself: System32's, absent here (Linux, Wine).
-      await assert.rejects(c.getAssertion(request()), (e) => {
-        isClientError(E.OTHER_ERROR, /loaded/)(e);
-        assert.ok((e as Error).cause instanceof LibraryLoadError, String((e as Error).cause));
-        return true;
+      const noOverride = Object.fromEntries(LIBRARY_ENV.map((n) => [n, undefined]));
+      await withEnv(noOverride, async () => {
+        await assert.rejects(c.getAssertion(request()), (e) => {
+          isClientError(E.OTHER_ERROR, /loaded/)(e);
+          assert.ok((e as Error).cause instanceof LibraryLoadError, String((e as Error).cause));
+          return true;
+        });
       });
     });
 
