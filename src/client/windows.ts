@@ -22,6 +22,7 @@ import {
   loadWebAuthn,
   type MakeCredentialExtensions,
   type MakeCredentialOptions,
+  type PlatformCredential,
   type Transport,
   type WebAuthnApi,
   WebAuthnUnsupportedError,
@@ -58,6 +59,8 @@ import {
 } from "./selection.ts";
 
 const E = ClientError.ERR;
+
+export type { PlatformCredential };
 
 /** Options of {@linkcode WindowsClient}. */
 export interface WindowsClientOptions {
@@ -161,6 +164,39 @@ export class WindowsClient implements WebAuthnClient {
       (await api).close();
     } catch {
       // It never loaded: nothing to close.
+    }
+  }
+
+  /**
+   * The credentials the platform authenticator (Windows Hello) holds, all of them or those of
+   * `rpId`; `[]` when there are none. Needs webauthn.dll API 4 (Windows 11 22H2); older DLLs
+   * fail with CONFIGURATION_UNSUPPORTED. Every failure is a `ClientError`.
+   */
+  async listPlatformCredentials(rpId?: string): Promise<PlatformCredential[]> {
+    try {
+      if (rpId !== undefined && (typeof rpId !== "string" || rpId === "")) {
+        throw new ClientError(E.BAD_REQUEST, "rpId must be a non-empty string");
+      }
+      const api = await this.#loadApi();
+      return await api.getPlatformCredentialList(rpId === undefined ? {} : { rpId });
+    } catch (e) {
+      throw toClientError(e);
+    }
+  }
+
+  /**
+   * Deletes one platform credential by id (API 4+). An unknown id is DEVICE_INELIGIBLE
+   * (NTE_NOT_FOUND); every failure is a `ClientError`.
+   */
+  async deletePlatformCredential(credentialId: Uint8Array): Promise<void> {
+    try {
+      if (!(credentialId instanceof Uint8Array) || credentialId.length === 0) {
+        throw new ClientError(E.BAD_REQUEST, "credentialId must be non-empty bytes");
+      }
+      const api = await this.#loadApi();
+      await api.deletePlatformCredential(credentialId);
+    } catch (e) {
+      throw toClientError(e);
     }
   }
 

@@ -9,7 +9,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { openLibrary, readCString } from "../../ffi/runtime.ts";
+import { cString, openLibrary, readCString } from "../../ffi/runtime.ts";
+
+/** A copy in its own ArrayBuffer (FFI buffers must not be views into a shared pool). */
+function own(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(new ArrayBuffer(Math.max(b.length, 1)));
+  c.set(b);
+  return c;
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const fixtures = join(root, "tests", "fixtures");
@@ -65,8 +72,28 @@ export interface FakeControls {
   /** Output struct versions to return instead of the API's (0 = by API version). */
   setOutputVersions(attestation: number, assertion: number): void;
   setUvpaa(available: boolean): void;
+  /** Stores a platform credential for WebAuthNGetPlatformCredentialList. */
+  addPlatformCredential(c: FakePlatformCredential): void;
+  /** How many platform credentials the fake holds (DeletePlatformCredential removes one). */
+  platformCredentialCount(): number;
   reset(): void;
   close(): void;
+}
+
+/** A platform credential scripted into the fake. */
+export interface FakePlatformCredential {
+  id: Uint8Array;
+  rpId: string;
+  rpName: string;
+  userId: Uint8Array;
+  userName: string;
+  displayName: string;
+  authenticatorName?: string;
+  removable?: boolean;
+  backedUp?: boolean;
+  thirdPartyPayment?: boolean;
+  /** WEBAUTHN_CTAP_TRANSPORT_* bits. */
+  transports?: number;
 }
 
 /** Opens the fake library's control exports (same process-wide state as the binding sees). */
@@ -79,6 +106,23 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     fake_webauthn_set_output_versions: { parameters: ["i32", "i32"], result: "void" },
     fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
     fake_webauthn_reset: { parameters: [], result: "void" },
+    fake_webauthn_add_platform_credential: {
+      parameters: [
+        "buffer",
+        "i32",
+        "buffer",
+        "buffer",
+        "buffer",
+        "i32",
+        "buffer",
+        "buffer",
+        "buffer",
+        "i32",
+        "i32",
+      ],
+      result: "i32",
+    },
+    fake_webauthn_platform_credential_count: { parameters: [], result: "i32" },
   });
   const s = lib.symbols;
   return {
@@ -88,6 +132,24 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     setNextHresult: (hr) => s.fake_webauthn_set_next_hresult(hr | 0),
     setOutputVersions: (att, assertion) => s.fake_webauthn_set_output_versions(att, assertion),
     setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
+    addPlatformCredential: (c) => {
+      const flags = (c.removable ? 1 : 0) | (c.backedUp ? 2 : 0) | (c.thirdPartyPayment ? 4 : 0);
+      const rc = s.fake_webauthn_add_platform_credential(
+        own(c.id),
+        c.id.length,
+        cString(c.rpId),
+        cString(c.rpName),
+        own(c.userId),
+        c.userId.length,
+        cString(c.userName),
+        cString(c.displayName),
+        cString(c.authenticatorName ?? "Windows Hello"),
+        flags,
+        c.transports ?? 0x10,
+      );
+      if (rc !== 0) throw new Error("fake_webauthn_add_platform_credential refused the input");
+    },
+    platformCredentialCount: () => s.fake_webauthn_platform_credential_count(),
     reset: () => s.fake_webauthn_reset(),
     close: () => lib.close(),
   };

@@ -743,6 +743,81 @@ export function windowsClientCases(libraryPath: () => string): void {
     });
   });
 
+  describe("WindowsClient: platform credentials (API 4+)", () => {
+    const hello = (id: Uint8Array, rpId: string, userName: string) => ({
+      id,
+      rpId,
+      rpName: rpId,
+      userId: bytes(0x55),
+      userName,
+      displayName: userName.toUpperCase(),
+      removable: true,
+    });
+
+    it("lists all or one RP's credentials, and deletes one", async () => {
+      const c = await client(9);
+      ctl.addPlatformCredential(hello(bytes(1, 1), RP_ID, "alice"));
+      ctl.addPlatformCredential(hello(bytes(2, 2), "other.example", "bob"));
+      ctl.addPlatformCredential(hello(bytes(3, 3), RP_ID, "carol"));
+      const all = await c.listPlatformCredentials();
+      assert.deepEqual(all.map((x) => x.user.name), ["alice", "bob", "carol"]);
+      assert.deepEqual(all.map((x) => x.rp.id), [RP_ID, "other.example", RP_ID]);
+      assert.deepEqual(all[0].user, { id: bytes(0x55), name: "alice", displayName: "ALICE" });
+      const mine = await c.listPlatformCredentials(RP_ID);
+      assert.equal(last().rpId, RP_ID);
+      assert.deepEqual(mine.map((x) => x.credentialId), [bytes(1, 1), bytes(3, 3)]);
+
+      await c.deletePlatformCredential(bytes(1, 1));
+      assert.equal(last().credentialId, "0101");
+      assert.equal(ctl.platformCredentialCount(), 2);
+      const after = await c.listPlatformCredentials(RP_ID);
+      assert.deepEqual(after.map((x) => x.credentialId), [bytes(3, 3)]);
+      const st = ctl.state();
+      assert.equal(st.listsFreed, st.listsAllocated);
+      assert.equal(st.badFrees, 0);
+    });
+
+    it("an empty store lists as []; deleting an unknown id is DEVICE_INELIGIBLE", async () => {
+      const c = await client(9);
+      assert.deepEqual(await c.listPlatformCredentials(), []);
+      await assert.rejects(
+        c.deletePlatformCredential(bytes(7)),
+        isClientError(E.DEVICE_INELIGIBLE, /NTE_NOT_FOUND/),
+      );
+    });
+
+    it("bad input is BAD_REQUEST; API 3 is CONFIGURATION_UNSUPPORTED", async () => {
+      const c = await client(9);
+      await assert.rejects(c.listPlatformCredentials(""), isClientError(E.BAD_REQUEST));
+      await assert.rejects(
+        c.deletePlatformCredential(new Uint8Array(0)),
+        isClientError(E.BAD_REQUEST),
+      );
+      const old = await client(3);
+      await assert.rejects(
+        old.listPlatformCredentials(),
+        isClientError(E.CONFIGURATION_UNSUPPORTED, /API version 4/),
+      );
+      await assert.rejects(
+        old.deletePlatformCredential(bytes(1)),
+        isClientError(E.CONFIGURATION_UNSUPPORTED),
+      );
+      assert.equal(ctl.lastRequest(), null);
+    });
+
+    it("work on the Worker-backed api too (Bun's default)", async () => {
+      ctl.reset();
+      ctl.setApiVersion(9);
+      ctl.addPlatformCredential(hello(bytes(4), RP_ID, "dave"));
+      const api = await loadWebAuthnInWorker({ path });
+      apis.push(api);
+      const c = new WindowsClient(new DefaultClientDataCollector(ORIGIN), { api });
+      assert.deepEqual((await c.listPlatformCredentials()).map((x) => x.user.name), ["dave"]);
+      await c.deletePlatformCredential(bytes(4));
+      assert.deepEqual(await c.listPlatformCredentials(), []);
+    });
+  });
+
   describe("WindowsClient: cancellation", () => {
     // "block.example" makes the fake wait up to 5 s for WebAuthNCancelCurrentOperation.
     const blocking = new DefaultClientDataCollector("https://block.example");
