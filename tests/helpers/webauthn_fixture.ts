@@ -76,8 +76,31 @@ export interface FakeControls {
   addPlatformCredential(c: FakePlatformCredential): void;
   /** How many platform credentials the fake holds (DeletePlatformCredential removes one). */
   platformCredentialCount(): number;
+  /** The next successful MakeCredential returns exactly these bytes (one shot). */
+  scriptAttestation(r: ScriptedAttestation): void;
+  /** The next successful GetAssertion returns exactly these bytes (one shot). */
+  scriptAssertion(r: ScriptedAssertion): void;
   reset(): void;
   close(): void;
+}
+
+/** A genuine registration result for the fake to return. */
+export interface ScriptedAttestation {
+  fmt: string;
+  authenticatorData: Uint8Array;
+  /** CBOR attStmt. */
+  attestationStatement: Uint8Array;
+  attestationObject: Uint8Array;
+  credentialId: Uint8Array;
+}
+
+/** A genuine authentication result for the fake to return. */
+export interface ScriptedAssertion {
+  authenticatorData: Uint8Array;
+  signature: Uint8Array;
+  credentialId: Uint8Array;
+  /** Empty or absent: no user handle. */
+  userHandle?: Uint8Array;
 }
 
 /** A platform credential scripted into the fake. */
@@ -123,6 +146,14 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
       result: "i32",
     },
     fake_webauthn_platform_credential_count: { parameters: [], result: "i32" },
+    fake_webauthn_script_attestation: {
+      parameters: ["buffer", "buffer", "i32", "buffer", "i32", "buffer", "i32", "buffer", "i32"],
+      result: "i32",
+    },
+    fake_webauthn_script_assertion: {
+      parameters: ["buffer", "i32", "buffer", "i32", "buffer", "i32", "buffer", "i32"],
+      result: "i32",
+    },
   });
   const s = lib.symbols;
   return {
@@ -150,6 +181,34 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
       if (rc !== 0) throw new Error("fake_webauthn_add_platform_credential refused the input");
     },
     platformCredentialCount: () => s.fake_webauthn_platform_credential_count(),
+    scriptAttestation: (r) => {
+      const rc = s.fake_webauthn_script_attestation(
+        cString(r.fmt),
+        own(r.authenticatorData),
+        r.authenticatorData.length,
+        own(r.attestationStatement),
+        r.attestationStatement.length,
+        own(r.attestationObject),
+        r.attestationObject.length,
+        own(r.credentialId),
+        r.credentialId.length,
+      );
+      if (rc !== 0) throw new Error("fake_webauthn_script_attestation refused the input");
+    },
+    scriptAssertion: (r) => {
+      const user = r.userHandle ?? new Uint8Array(0);
+      const rc = s.fake_webauthn_script_assertion(
+        own(r.authenticatorData),
+        r.authenticatorData.length,
+        own(r.signature),
+        r.signature.length,
+        own(r.credentialId),
+        r.credentialId.length,
+        own(user),
+        user.length,
+      );
+      if (rc !== 0) throw new Error("fake_webauthn_script_assertion refused the input");
+    },
     reset: () => s.fake_webauthn_reset(),
     close: () => lib.close(),
   };

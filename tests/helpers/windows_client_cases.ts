@@ -6,7 +6,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+} from "@simplewebauthn/server";
+import { p256 } from "@noble/curves/nist.js";
+import { encode } from "../../src/cbor.ts";
 import {
   HRESULT,
   LIBRARY_ENV,
@@ -23,11 +30,12 @@ import { ClientError } from "../../src/client/errors.ts";
 import {
   AuthenticationResponse,
   CredentialCreationOptions,
+  CredentialRequestOptions,
   PublicKeyCredentialCreationOptions,
   PublicKeyCredentialRequestOptions,
   RegistrationResponse,
 } from "../../src/webauthn.ts";
-import { b64urlEncode, concat, sha256, toHex, utf8Encode } from "../../src/utils.ts";
+import { b64urlDecode, b64urlEncode, concat, sha256, toHex, utf8Encode } from "../../src/utils.ts";
 import { type FakeControls, openFakeControls, withEnv } from "./webauthn_fixture.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -740,6 +748,157 @@ export function windowsClientCases(libraryPath: () => string): void {
       api.close();
       await assert.rejects(c.getAssertion(request()), isClientError(E.OTHER_ERROR, /closed/));
       api.close(); // idempotent
+    });
+  });
+
+  describe("WindowsClient: genuine P-256 results pass @simplewebauthn/server", () => {
+    // The fake returns authenticator data, a packed self-attestation and an assertion signed
+    // here with a real P-256 key. WindowsClient's client data is deterministic for given
+    // options and origin, so the test computes it first, signs over authData ‖
+    // SHA-256(clientDataJSON), scripts the fake, and then checks that the client sent exactly
+    // those bytes and that the server library accepts what the client returned.
+    const sk = p256.utils.randomSecretKey();
+    const pub = p256.getPublicKey(sk, false);
+    const credentialId = sha256(enc("genuine windows credential")).slice(0, 20);
+    const cose = encode(
+      new Map<number, unknown>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, pub.slice(1, 33)],
+        [-3, pub.slice(33)],
+      ]),
+    );
+    const aaguid = fill(16, 0x77);
+    const u32 = (n: number) => bytes(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+    const sign = (authData: Uint8Array, clientDataJSON: Uint8Array) =>
+      p256.sign(concat(authData, sha256(clientDataJSON)), sk, { format: "der", lowS: true });
+    const clientDataOf = async (
+      opts: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+    ) => (await new DefaultClientDataCollector(ORIGIN).collectClientData(opts)).clientData.raw;
+
+    async function registration(c: WindowsClient, tamper = false) {
+      const json = await generateRegistrationOptions({
+        rpName: "Example RP",
+        rpID: RP_ID,
+        userName: "alice",
+        attestationType: "direct",
+        authenticatorSelection: { userVerification: "required" },
+      });
+      const options = CredentialCreationOptions.fromJSON({
+        publicKey: JSON.parse(JSON.stringify(json)),
+      }).publicKey;
+      const clientDataJSON = await clientDataOf(options);
+      const authData = concat(
+        sha256(enc(RP_ID)),
+        bytes(0x45), // UP | UV | AT
+        u32(0),
+        aaguid,
+        bytes(0, credentialId.length),
+        credentialId,
+        cose,
+      );
+      const sig = sign(authData, tamper ? enc("other client data") : clientDataJSON);
+      const attStmt = encode(new Map<string, unknown>([["alg", -7], ["sig", sig]]));
+      const attObj = encode(
+        new Map<string, unknown>([
+          ["fmt", "packed"],
+          ["attStmt", new Map<string, unknown>([["alg", -7], ["sig", sig]])],
+          ["authData", authData],
+        ]),
+      );
+      ctl.scriptAttestation({
+        fmt: "packed",
+        authenticatorData: authData,
+        attestationStatement: attStmt,
+        attestationObject: attObj,
+        credentialId,
+      });
+      const reg = await c.makeCredential(options);
+      assert.equal(last().clientData.json, toHex(clientDataJSON), "the client sent what we signed");
+      const verify = () =>
+        verifyRegistrationResponse({
+          response: JSON.parse(JSON.stringify(reg)),
+          expectedChallenge: json.challenge,
+          expectedOrigin: ORIGIN,
+          expectedRPID: RP_ID,
+          requireUserVerification: true,
+        });
+      return { json, reg, verify };
+    }
+
+    async function authentication(
+      c: WindowsClient,
+      userHandle: Uint8Array,
+      counter: number,
+      tamper = false,
+    ) {
+      const json = await generateAuthenticationOptions({
+        rpID: RP_ID,
+        allowCredentials: [{ id: b64urlEncode(credentialId) }],
+        userVerification: "required",
+      });
+      const options = CredentialRequestOptions.fromJSON({
+        publicKey: JSON.parse(JSON.stringify(json)),
+      }).publicKey;
+      const clientDataJSON = await clientDataOf(options);
+      const authData = concat(sha256(enc(RP_ID)), bytes(0x05), u32(counter));
+      const signature = sign(authData, tamper ? enc("other client data") : clientDataJSON);
+      ctl.scriptAssertion({ authenticatorData: authData, signature, credentialId, userHandle });
+      const sel = await c.getAssertion(JSON.parse(JSON.stringify(json)));
+      const r = last();
+      assert.equal(r.clientData.json, toHex(clientDataJSON), "the client sent what we signed");
+      assert.deepEqual(r.options.allowList, [{ id: toHex(credentialId), transports: 0 }]);
+      return { json, resp: sel.getResponse(0) };
+    }
+
+    it("registration (packed self-attestation) and assertion verify", async () => {
+      const c = await client(9);
+      const { json: regOptions, reg, verify } = await registration(c);
+      assert.equal(reg.response.attestationObject.fmt, "packed", "direct attestation is kept");
+      const result = await verify();
+      assert.equal(result.verified, true);
+      const info = result.registrationInfo!;
+      assert.equal(info.fmt, "packed");
+      assert.equal(info.userVerified, true);
+      assert.equal(info.credential.id, b64urlEncode(credentialId));
+      assert.deepEqual(new Uint8Array(info.credential.publicKey), cose);
+      assert.equal(info.aaguid, "77777777-7777-7777-7777-777777777777");
+
+      const userHandle = b64urlDecode(regOptions.user.id);
+      const { json, resp } = await authentication(c, userHandle, 1);
+      assert.deepEqual(resp.response.userHandle, userHandle);
+      const auth = await verifyAuthenticationResponse({
+        response: JSON.parse(JSON.stringify(resp)),
+        expectedChallenge: json.challenge,
+        expectedOrigin: ORIGIN,
+        expectedRPID: RP_ID,
+        credential: { id: info.credential.id, publicKey: info.credential.publicKey, counter: 0 },
+        requireUserVerification: true,
+      });
+      assert.equal(auth.verified, true);
+      assert.equal(auth.authenticationInfo.newCounter, 1);
+      assert.equal(auth.authenticationInfo.userVerified, true);
+      assert.equal(auth.authenticationInfo.credentialID, b64urlEncode(credentialId));
+    });
+
+    it("signatures over other client data fail the same verification", async () => {
+      const c = await client(9);
+      const bad = await registration(c, true);
+      const regOk = await bad.verify().then((r) => r.verified, () => false);
+      assert.equal(regOk, false, "a tampered attestation signature must not verify");
+
+      const good = await (await registration(c)).verify();
+      const info = good.registrationInfo!;
+      const { json, resp } = await authentication(c, bytes(1), 2, true);
+      const authOk = await verifyAuthenticationResponse({
+        response: JSON.parse(JSON.stringify(resp)),
+        expectedChallenge: json.challenge,
+        expectedOrigin: ORIGIN,
+        expectedRPID: RP_ID,
+        credential: { id: info.credential.id, publicKey: info.credential.publicKey, counter: 0 },
+      }).then((r) => r.verified, () => false);
+      assert.equal(authOk, false, "a tampered assertion signature must not verify");
     });
   });
 
