@@ -131,16 +131,7 @@ export class WindowsClient implements WebAuthnClient {
    */
   static async isAvailable(): Promise<boolean> {
     if (platform() !== "win32") return false;
-    try {
-      const api = await loadWebAuthn();
-      try {
-        return api.apiVersion() >= 1;
-      } finally {
-        api.close();
-      }
-    } catch {
-      return false;
-    }
+    return await webauthnLibraryUsable();
   }
 
   /**
@@ -542,6 +533,24 @@ export class WindowsClient implements WebAuthnClient {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/**
+ * Whether webauthn.dll (or the library `FIDO2_WEBAUTHN_LIB` names) loads and reports API
+ * version 1 or later, whatever the OS: {@linkcode WindowsClient.isAvailable} without its
+ * platform check, so the client factory can be tested against a fake library off Windows.
+ */
+export async function webauthnLibraryUsable(): Promise<boolean> {
+  try {
+    const api = await loadWebAuthn();
+    try {
+      return api.apiVersion() >= 1;
+    } finally {
+      api.close();
+    }
+  } catch {
+    return false;
+  }
+}
 
 function creationOptions(
   input: CreationOptionsInput,
