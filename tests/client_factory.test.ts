@@ -194,6 +194,18 @@ describe("createClient: the Fido2Client branch", () => {
     assert.deepEqual(log, ["open a", "close a"]);
   });
 
+  it("the default lister goes through hidapi (lazily imported)", async () => {
+    // Whatever this machine has: no hidapi (OTHER_ERROR), no key (DEVICE_INELIGIBLE) or a key.
+    try {
+      const client = await createClient(collector, { platform: "linux" });
+      assert.ok(client instanceof Fido2Client);
+      await client.close();
+    } catch (e) {
+      assert.ok(e instanceof ClientError, String(e));
+      assert.ok([E.OTHER_ERROR, E.DEVICE_INELIGIBLE].includes(e.code as 1 | 4), e.message);
+    }
+  });
+
   it("a lister that fails (no hidapi) is OTHER_ERROR with the cause", async () => {
     const cause = new Error("libhidapi not found");
     await assert.rejects(
