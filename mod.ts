@@ -21,10 +21,16 @@ export {
 } from "./src/ctap.ts";
 export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";
 export {
+  type PlatformCredential,
   WindowsClient,
   type WindowsClientOptions,
   windowsErrorCode,
 } from "./src/client/windows.ts";
+export {
+  type ClosableClient,
+  createClient,
+  type CreateClientOptions,
+} from "./src/client/factory.ts";
 export {
   type ClientDataCollector,
   type CollectedData,
