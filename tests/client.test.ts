@@ -503,6 +503,21 @@ describe("Fido2Client over U2F (CTAP1)", () => {
     );
   });
 
+  it("polls a U2F key that waits for a touch and prompts once", async () => {
+    const ui = new Ui();
+    const { client } = await setup({
+      u2fOnly: true,
+      userPresence: async () => {
+        await new Promise((r) => setTimeout(r, 400));
+        return "approve" as const;
+      },
+    }, ui);
+    const t0 = Date.now();
+    await register(client);
+    assert.ok(Date.now() - t0 >= 400);
+    assert.equal(ui.prompts, 1);
+  });
+
   it("refuses what U2F cannot do", async () => {
     const { client } = await setup({ u2fOnly: true });
     await rejectsWith(

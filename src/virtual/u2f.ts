@@ -94,6 +94,7 @@ export interface U2fCoreOptions {
 export class U2fCore {
   readonly #o: U2fCoreOptions;
   #attestation?: U2fAttestation;
+  #touch?: { reason: UserActionReason; result?: boolean; decidedAt?: number };
 
   constructor(options: U2fCoreOptions) {
     this.#o = options;
@@ -105,18 +106,21 @@ export class U2fCore {
     return this.#attestation;
   }
 
-  /** Processes one APDU; always resolves with response data ‖ SW1 SW2. */
-  async process(apdu: Uint8Array, ctx: RequestContext): Promise<Uint8Array> {
+  /**
+   * Processes one APDU; always resolves with response data ‖ SW1 SW2. U2F needs no request
+   * context: it never sends keepalives and answers "touch me" instead of waiting.
+   */
+  async process(apdu: Uint8Array, _ctx: RequestContext): Promise<Uint8Array> {
     try {
       const cmd = parseApdu(apdu);
       if (cmd.cla !== 0) throw new ApduStatus(SW.CLA_NOT_SUPPORTED);
       let data: Uint8Array;
       switch (cmd.ins) {
         case U2F_INS.REGISTER:
-          data = await this.#register(cmd, ctx);
+          data = await this.#register(cmd);
           break;
         case U2F_INS.AUTHENTICATE:
-          data = await this.#authenticate(cmd, ctx);
+          data = await this.#authenticate(cmd);
           break;
         case U2F_INS.VERSION:
           if (cmd.data.length) throw new ApduStatus(SW.WRONG_LENGTH);
@@ -133,11 +137,38 @@ export class U2fCore {
     }
   }
 
-  async #register(cmd: Apdu, ctx: RequestContext): Promise<Uint8Array> {
+  /**
+   * U2F has no keepalive: like a real key, answer "conditions not satisfied" at once while
+   * the user decides and let the client poll. A touch already given (a hook that approves at
+   * once) counts for the current request; a decided touch is kept for 10 s, for one request.
+   */
+  async #presence(reason: UserActionReason): Promise<boolean> {
+    let t = this.#touch;
+    if (
+      t && (t.reason !== reason || (t.decidedAt !== undefined && Date.now() - t.decidedAt > 10_000))
+    ) {
+      t = this.#touch = undefined;
+    }
+    if (!t) {
+      const entry: { reason: UserActionReason; result?: boolean; decidedAt?: number } = { reason };
+      t = this.#touch = entry;
+      const decide = (ok: boolean) => {
+        entry.result = ok;
+        entry.decidedAt = Date.now();
+      };
+      this.#o.userPresence(reason, new AbortController().signal).then(decide, () => decide(false));
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    if (t.result === undefined) return false;
+    this.#touch = undefined;
+    return t.result;
+  }
+
+  async #register(cmd: Apdu): Promise<Uint8Array> {
     if (cmd.data.length !== 64) throw new ApduStatus(SW.WRONG_LENGTH, "REGISTER needs 64 bytes");
     const challenge = cmd.data.subarray(0, 32);
     const application = cmd.data.subarray(32, 64);
-    if (!(await this.#o.userPresence("u2fRegister", ctx.signal))) {
+    if (!(await this.#presence("u2fRegister"))) {
       throw new ApduStatus(SW.CONDITIONS_NOT_SATISFIED);
     }
     const key = generateKeyPair(COSE_ALG.ES256);
@@ -162,7 +193,7 @@ export class U2fCore {
     );
   }
 
-  async #authenticate(cmd: Apdu, ctx: RequestContext): Promise<Uint8Array> {
+  async #authenticate(cmd: Apdu): Promise<Uint8Array> {
     const d = cmd.data;
     if (d.length < 65 || d.length !== 65 + d[64]) {
       throw new ApduStatus(SW.WRONG_LENGTH, "AUTHENTICATE data length mismatch");
@@ -181,7 +212,7 @@ export class U2fCore {
     // check-only: "conditions not satisfied" is the success answer.
     if (cmd.p1 === U2F_AUTH.CHECK_ONLY) throw new ApduStatus(SW.CONDITIONS_NOT_SATISFIED);
     const enforce = cmd.p1 === U2F_AUTH.ENFORCE_UP;
-    if (enforce && !(await this.#o.userPresence("u2fAuthenticate", ctx.signal))) {
+    if (enforce && !(await this.#presence("u2fAuthenticate"))) {
       throw new ApduStatus(SW.CONDITIONS_NOT_SATISFIED);
     }
     const flags = new Uint8Array([enforce ? 0x01 : 0x00]);
