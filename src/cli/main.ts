@@ -200,7 +200,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   const out = new Output(jsonRequested, io.stdout, io.stderr);
   const controller = new AbortController();
   let interrupts = 0;
+  let finished = false;
   const onSigint = () => {
+    if (finished) return;
     if (++interrupts > 1) process.exit(130);
     out.status("Cancelling…");
     controller.abort();
@@ -254,7 +256,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     if (code === EXIT.ERROR && env.FIDO2_DEBUG) out.stderr.write(`${(e as Error)?.stack}\n`);
     return code;
   } finally {
-    process.off("SIGINT", onSigint);
+    // The SIGINT listener stays installed: removing it lets a compiled Bun binary die from
+    // the signal it already handled instead of exiting with our code.
+    finished = true;
     try {
       await ctx?.close();
     } catch (e) {

@@ -99,13 +99,13 @@ export class Prompter {
     readonly interactive: boolean = process.stdin.isTTY === true,
   ) {}
 
-  async #ask(prompt: string): Promise<string> {
-    if (this.interactive) return await readHidden(prompt, this.out.stderr);
+  async #ask(label: string, flag: string, env: string): Promise<string> {
+    if (this.interactive) return await readHidden(`Enter ${label}: `, this.out.stderr);
     const line = await this.#lines.readLine();
     if (line === undefined || line === "") {
       throw new CliError(
         EXIT.PIN,
-        `${prompt.replace(/:\s*$/, "")} needed: pass --pin, set FIDO2_PIN or write it to stdin`,
+        `The ${label} is needed: pass ${flag}, set ${env}, or write it as a line to stdin`,
       );
     }
     return line;
@@ -114,15 +114,15 @@ export class Prompter {
   /** The current PIN. */
   async pin(): Promise<string> {
     if (this.given.pin !== undefined) return this.given.pin;
-    return await this.#ask("Enter PIN: ");
+    return await this.#ask("PIN", "--pin", "FIDO2_PIN");
   }
 
   /** A new PIN, typed twice on a terminal. */
   async newPin(): Promise<string> {
     if (this.given.newPin !== undefined) return this.given.newPin;
-    const first = await this.#ask("Enter new PIN: ");
+    const first = await this.#ask("new PIN", "--new-pin", "FIDO2_NEW_PIN");
     if (!this.interactive) return first;
-    const again = await this.#ask("Confirm new PIN: ");
+    const again = await this.#ask("the new PIN again", "--new-pin", "FIDO2_NEW_PIN");
     if (again !== first) throw new CliError(EXIT.PIN, "The PINs do not match");
     return first;
   }
