@@ -21,7 +21,7 @@ async function config(ctx: Context): Promise<Config> {
 const alwaysUv: Command = {
   name: "config always-uv",
   args: "[on|off]",
-  summary: "Require user verification for every operation (no argument: toggle)",
+  summary: "Require UV for every operation (no argument: toggle)",
   async run(ctx) {
     expectArgs(ctx, this, 0, 1);
     const want = ctx.args[0];
@@ -46,7 +46,7 @@ const alwaysUv: Command = {
 const minPinLength: Command = {
   name: "config min-pin-length",
   args: "[LENGTH]",
-  summary: "Raise the minimum PIN length, set RPs allowed to read it, force a PIN change",
+  summary: "Raise the minimum PIN length, or force a PIN change",
   options: {
     "rp-id": {
       type: "string",

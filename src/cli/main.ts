@@ -200,15 +200,27 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   const out = new Output(jsonRequested, io.stdout, io.stderr);
   const controller = new AbortController();
   let interrupts = 0;
-  let finished = false;
   const onSigint = () => {
-    if (finished) return;
     if (++interrupts > 1) process.exit(130);
     out.status("Cancelling…");
     controller.abort();
   };
   process.on("SIGINT", onSigint);
+  try {
+    return await run(argv, env, out, controller.signal);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+async function run(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  out: Output,
+  signal: AbortSignal,
+): Promise<number> {
   let ctx: Context | undefined;
+  let code: number;
   try {
     const parsed = parse(argv);
     if (!parsed.command) {
@@ -245,24 +257,21 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       prompter,
       parsed.positionals,
       v,
-      controller.signal,
+      signal,
       () => openSelected(selection),
     );
     await parsed.command.run(ctx);
-    return EXIT.OK;
+    code = EXIT.OK;
   } catch (e) {
-    const code = controller.signal.aborted ? EXIT.CANCELLED : exitCodeFor(e);
-    out.error(controller.signal.aborted ? "Cancelled." : messageFor(e));
+    code = signal.aborted ? EXIT.CANCELLED : exitCodeFor(e);
+    out.error(signal.aborted ? "Cancelled." : messageFor(e));
     if (code === EXIT.ERROR && env.FIDO2_DEBUG) out.stderr.write(`${(e as Error)?.stack}\n`);
-    return code;
-  } finally {
-    // The SIGINT listener stays installed: removing it lets a compiled Bun binary die from
-    // the signal it already handled instead of exiting with our code.
-    finished = true;
-    try {
-      await ctx?.close();
-    } catch (e) {
-      out.error(`closing the device: ${messageFor(e)}`);
-    }
   }
+  try {
+    await ctx?.close();
+  } catch (e) {
+    out.error(`closing the device: ${messageFor(e)}`);
+    if (code === EXIT.OK) code = exitCodeFor(e);
+  }
+  return code;
 }

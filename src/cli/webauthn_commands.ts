@@ -97,14 +97,14 @@ function rpIdOf(ctx: Context, options: Record<string, unknown>, member: "rp" | "
 
 const register: Command = {
   name: "register",
-  summary: "Create a credential; prints the RegistrationResponse JSON with --json",
+  summary: "Create a credential (--json: RegistrationResponse JSON)",
   options: {
     ...COMMON,
     user: { type: "string", help: "NAME  user name (default: user)" },
     "display-name": { type: "string", help: "NAME  user display name (default: NAME)" },
     "user-id": { type: "string", help: "B64URL  user handle (default: random)" },
     rk: { type: "boolean", help: "make a discoverable credential (passkey)" },
-    attestation: { type: "string", help: "none|indirect|direct|enterprise (default none)" },
+    attestation: { type: "string", help: "KIND  none|indirect|direct|enterprise (default none)" },
     exclude: { type: "string", multiple: true, help: "ID  credential ID to exclude (repeat)" },
     "large-blob": { type: "boolean", help: "require large-blob support (for `blobs`)" },
   },
@@ -178,7 +178,7 @@ const register: Command = {
 const authenticate: Command = {
   name: "authenticate",
   args: "[CREDENTIAL_ID...]",
-  summary: "Get an assertion; prints the AuthenticationResponse JSON with --json",
+  summary: "Get an assertion (--json: AuthenticationResponse JSON)",
   options: {
     ...COMMON,
     cred: { type: "string", multiple: true, help: "ID  allowed credential ID (repeat)" },
