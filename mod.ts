@@ -21,6 +21,11 @@ export {
 } from "./src/ctap.ts";
 export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";
 export {
+  WindowsClient,
+  type WindowsClientOptions,
+  windowsErrorCode,
+} from "./src/client/windows.ts";
+export {
   type ClientDataCollector,
   type CollectedData,
   DefaultClientDataCollector,

@@ -1,10 +1,12 @@
-// PIN/UV auth protocol costs. Run: node_modules/.bin/deno bench -A bench/pin.bench.ts
+// PIN/UV auth protocol costs. Run: node scripts/bench.mjs pin   (or: node_modules/.bin/deno bench
+// -A bench/pin.bench.ts, node_modules/.bin/bun bench/pin.bench.ts)
 import {
   decapsulate,
   generateKeyAgreementKey,
   PinProtocolV1,
   PinProtocolV2,
 } from "../src/ctap2/pin_protocol.ts";
+import { bench } from "./_harness.ts";
 
 const authKey = generateKeyAgreementKey();
 const v1 = new PinProtocolV1();
@@ -19,38 +21,38 @@ const token = new Uint8Array(32).fill(7);
 const cdh = new Uint8Array(32).fill(9);
 
 for (const [name, p, s, c] of [["v1", v1, s1, c1], ["v2", v2, s2, c2]] as const) {
-  Deno.bench(`${name} encapsulate (keygen + ECDH + kdf)`, { group: "encapsulate" }, async () => {
+  bench(`${name} encapsulate (keygen + ECDH + kdf)`, async () => {
     await p.encapsulate(authKey.publicKey);
-  });
-  Deno.bench(`${name} encrypt 64 B`, { group: "encrypt" }, async () => {
+  }, { group: "encapsulate" });
+  bench(`${name} encrypt 64 B`, async () => {
     await p.encrypt(s, pin64);
-  });
-  Deno.bench(`${name} decrypt 64 B`, { group: "decrypt" }, async () => {
+  }, { group: "encrypt" });
+  bench(`${name} decrypt 64 B`, async () => {
     await p.decrypt(s, c);
-  });
-  Deno.bench(`${name} authenticate 32 B`, { group: "authenticate" }, () => {
+  }, { group: "decrypt" });
+  bench(`${name} authenticate 32 B`, () => {
     p.authenticate(token, cdh);
-  });
+  }, { group: "authenticate" });
 }
-Deno.bench("authenticator decapsulate v2", { group: "encapsulate" }, () => {
+bench("authenticator decapsulate v2", () => {
   decapsulate(2, authKey.privateKey, keyAgreement);
-});
+}, { group: "encapsulate" });
 // The fixed cost inside encrypt/decrypt: importing the raw AES key into WebCrypto.
-Deno.bench("WebCrypto importKey AES-256", { group: "encrypt" }, async () => {
+bench("WebCrypto importKey AES-256", async () => {
   await crypto.subtle.importKey("raw", s1 as Uint8Array<ArrayBuffer>, "AES-CBC", false, [
     "encrypt",
   ]);
-});
+}, { group: "encrypt" });
 
 // For comparison: the same keygen + ECDH on WebCrypto (encapsulate uses noble, synchronous).
 const peerRaw = new Uint8Array(65);
 peerRaw[0] = 4;
 peerRaw.set(authKey.publicKey.get(-2) as Uint8Array, 1);
 peerRaw.set(authKey.publicKey.get(-3) as Uint8Array, 33);
-Deno.bench("WebCrypto keygen + ECDH (reference)", { group: "encapsulate" }, async () => {
+bench("WebCrypto keygen + ECDH (reference)", async () => {
   const alg = { name: "ECDH", namedCurve: "P-256" } as const;
   const kp = await crypto.subtle.generateKey(alg, true, ["deriveBits"]) as CryptoKeyPair;
   await crypto.subtle.exportKey("raw", kp.publicKey);
   const peer = await crypto.subtle.importKey("raw", peerRaw, alg, false, []);
   await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, kp.privateKey, 256);
-});
+}, { group: "encapsulate" });

@@ -90,6 +90,11 @@ function normalize(value: unknown, depth: number): unknown {
       }
       return value;
     case "string":
+      // cbor-x would write an unpaired surrogate as invalid UTF-8 that no strict decoder reads.
+      if (!value.isWellFormed()) {
+        throw new FormatError("CBOR encode: text string has an unpaired surrogate");
+      }
+      return value;
     case "boolean":
       return value;
     case "object": {

@@ -257,12 +257,18 @@ abstract class RsaKey extends CoseKey {
       throw new FormatError("Invalid RSA public key", { cause: err });
     }
     const modBytes = stripZeros(n).length;
-    return await crypto.subtle.verify(
-      this.signParams(modBytes),
-      key,
-      signature as BufferSource,
-      message as BufferSource,
-    );
+    try {
+      return await crypto.subtle.verify(
+        this.signParams(modBytes),
+        key,
+        signature as BufferSource,
+        message as BufferSource,
+      );
+    } catch (err) {
+      // A bad signature resolves false; a throw means the key itself is unusable (a modulus
+      // too short for the padding, or one the runtime only rejects at this point).
+      throw new FormatError("Invalid RSA public key", { cause: err });
+    }
   }
 }
 

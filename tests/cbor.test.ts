@@ -124,4 +124,13 @@ describe("cbor vectors", () => {
     }
     assert.equal(toHex(encode({ a: undefined, b: 1 })), "a1616201");
   });
+  // Found by tests/fuzz/cbor.test.ts: cbor-x wrote lone surrogates as invalid UTF-8 (ed a0 80).
+  it("encode rejects text with unpaired surrogates, in values and keys", () => {
+    for (
+      const v of ["\ud800", "a\udc00b", ["\udfff"], { "\ud83d": 1 }, new Map([["x\ud800", 1]])]
+    ) {
+      assert.throws(() => encode(v), /unpaired surrogate/);
+    }
+    assert.equal(toHex(encode("\ud83d\ude00")), "64f09f9880");
+  });
 });

@@ -186,6 +186,7 @@ describe("Fido2Client over CTAP2", () => {
     });
     assert.equal(verification.registrationInfo!.userVerified, false);
     assert.equal(ui.pinRequests, 0);
+    assert.equal(ui.prompts, 1);
   });
 
   it("UV required on a key without PIN or UV is CONFIGURATION_UNSUPPORTED", async () => {

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decode, encode } from "../src/cbor.ts";
+import { type CborValue, decode, encode } from "../src/cbor.ts";
 import {
   CoseKey,
   Ed25519,
@@ -156,6 +156,29 @@ describe("cose", () => {
     assert.equal(CoseKey.forAlg(-8), EdDSA);
     assert.equal(CoseKey.forAlg(12345), UnsupportedKey);
     assert.deepEqual(CoseKey.supportedAlgorithms(), [-7, -8, -35, -36, -37, -257, -47]);
+  });
+  // Found by tests/fuzz/cose.test.ts: WebCrypto's verify threw a TypeError (PSS salt length
+  // below zero) or a runtime-specific Error (a modulus it only rejects at verify time).
+  it("RSA keys WebCrypto cannot use are a FormatError, not a TypeError", async () => {
+    const tiny = (alg: number, n: number[]) =>
+      CoseKey.parse(
+        new Map<CborValue, CborValue>([[1, 3], [3, alg], [-1, new Uint8Array(n)], [
+          -2,
+          new Uint8Array([1, 0, 1]),
+        ]]),
+      );
+    await assert.rejects(
+      tiny(-37, [0xdf]).verify(new Uint8Array(4), new Uint8Array(1)),
+      FormatError,
+    );
+    await assert.rejects(tiny(-37, [1]).verify(new Uint8Array(0), new Uint8Array(0)), FormatError);
+    for (const n of [[], [0], [1], [0xdf]]) {
+      try {
+        assert.equal(await tiny(-257, n).verify(new Uint8Array(4), new Uint8Array(1)), false);
+      } catch (e) {
+        assert.ok(e instanceof FormatError, String(e));
+      }
+    }
   });
 });
 

@@ -151,6 +151,18 @@ describe("PinProtocolV2 (derived vectors)", () => {
     await assert.rejects(v2.decrypt(fromHex(V2_SHARED), new Uint8Array(8)), FormatError);
     assert.throws(() => v2.authenticate(new Uint8Array(16), new Uint8Array(1)), FormatError);
   });
+  // Found by tests/fuzz/pin_protocol.test.ts: an empty ciphertext skipped the key check.
+  it("an empty ciphertext still needs a key of the right size", async () => {
+    await assert.rejects(
+      new PinProtocolV1().decrypt(new Uint8Array(0), new Uint8Array(0)),
+      FormatError,
+    );
+    await assert.rejects(new PinProtocolV2().decrypt(TOKEN32, new Uint8Array(16)), FormatError);
+    assert.equal(
+      (await new PinProtocolV1().decrypt(new Uint8Array(32), new Uint8Array(0))).length,
+      0,
+    );
+  });
 });
 
 describe("AES-CBC without padding", () => {

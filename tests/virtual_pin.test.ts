@@ -108,9 +108,9 @@ for (const proto of PROTOCOLS) {
       });
       assert.equal(
         await code(() => c.use(token, PERMISSION.MC, "b.com")),
-        S.UNAUTHORIZED_PERMISSION,
+        S.PIN_AUTH_INVALID,
       );
-      assert.equal(await code(() => c.use(token, PERMISSION.CM)), S.UNAUTHORIZED_PERMISSION);
+      assert.equal(await code(() => c.use(token, PERMISSION.CM)), S.PIN_AUTH_INVALID);
       const bad = await c.p.authenticate(token, CDH);
       bad[0] ^= 1;
       assert.equal(
@@ -139,8 +139,8 @@ for (const proto of PROTOCOLS) {
       const t = await c.token("1234");
       await c.use(t, PERMISSION.MC, "a.com");
       await c.use(t, PERMISSION.GA, "a.com");
-      assert.equal(await code(() => c.use(t, PERMISSION.GA, "b.com")), S.UNAUTHORIZED_PERMISSION);
-      assert.equal(await code(() => c.use(t, PERMISSION.CM)), S.UNAUTHORIZED_PERMISSION);
+      assert.equal(await code(() => c.use(t, PERMISSION.GA, "b.com")), S.PIN_AUTH_INVALID);
+      assert.equal(await code(() => c.use(t, PERMISSION.CM)), S.PIN_AUTH_INVALID);
     });
   });
 }
@@ -221,7 +221,7 @@ describe("virtual PIN state: tokens", () => {
     await c.setPin("1234");
     const t = await c.token("1234", PERMISSION.GA | PERMISSION.LBW, "a.com");
     c.state.consumeToken();
-    assert.equal(await code(() => c.use(t, PERMISSION.GA, "a.com")), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await code(() => c.use(t, PERMISSION.GA, "a.com")), S.PIN_AUTH_INVALID);
     assert.deepEqual(await c.use(t, PERMISSION.LBW), { userPresent: false, userVerified: false });
   });
 
@@ -236,9 +236,9 @@ describe("virtual PIN state: tokens", () => {
     await c.use(scoped, PERMISSION.CM, "a.com");
     assert.equal(
       await code(() => c.use(scoped, PERMISSION.CM, "b.com")),
-      S.UNAUTHORIZED_PERMISSION,
+      S.PIN_AUTH_INVALID,
     );
-    assert.equal(await code(() => c.use(scoped, PERMISSION.CM)), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await code(() => c.use(scoped, PERMISSION.CM)), S.PIN_AUTH_INVALID);
   });
 
   it("validates permission requests", async () => {

@@ -10,7 +10,7 @@ import { type AssertionResponse, type AttestationResponse, Ctap2 } from "../ctap
 import { Info } from "../ctap2/info.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
-import { AbortError } from "../errors.ts";
+import { AbortError, FormatError } from "../errors.ts";
 import { bytesEqual, concat, sha256, u32be, utf8Encode } from "../utils.ts";
 import {
   AuthenticatorAttestationResponse,
@@ -525,7 +525,7 @@ class Ctap2Backend implements Backend {
       }
       const credentialData = response.authData.credentialData;
       if (!credentialData) {
-        throw new CtapError(CTAP_STATUS.OTHER, "makeCredential returned no credential data");
+        throw new FormatError("makeCredential returned no attested credential data");
       }
       return {
         attestationObject: AttestationObject.create(
@@ -624,7 +624,7 @@ class Ctap2Backend implements Backend {
         // A key may omit the credential when the allow list had exactly one entry.
         const credentialId = a.credential?.id ?? (list?.length === 1 ? list[0].id : undefined);
         if (!credentialId) {
-          throw new CtapError(CTAP_STATUS.OTHER, "Assertion without a credential ID");
+          throw new FormatError("Assertion without a credential ID");
         }
         out.push({
           credentialId,

@@ -14,22 +14,8 @@ import { Info } from "./info.ts";
 
 const CTAPHID_CBOR = 0x10;
 
-/** CTAP2 command bytes. */
-export const CMD = {
-  MAKE_CREDENTIAL: 0x01,
-  GET_ASSERTION: 0x02,
-  GET_INFO: 0x04,
-  CLIENT_PIN: 0x06,
-  RESET: 0x07,
-  GET_NEXT_ASSERTION: 0x08,
-  BIO_ENROLLMENT: 0x09,
-  CREDENTIAL_MGMT: 0x0a,
-  SELECTION: 0x0b,
-  LARGE_BLOBS: 0x0c,
-  CONFIG: 0x0d,
-  BIO_ENROLLMENT_PRE: 0x40,
-  CREDENTIAL_MGMT_PRE: 0x41,
-} as const;
+export { CMD } from "./constants.ts";
+import { CMD } from "./constants.ts";
 
 /** A relying party entity as sent to the authenticator. */
 export interface RpEntity {

@@ -3,6 +3,7 @@
  * retry counters, and obtaining pinUvAuthTokens (CTAP 2.1 §6.5.5).
  * @module
  */
+import { CLIENT_PIN_SUB } from "./constants.ts";
 import type { CborMap } from "../cbor.ts";
 import type { CallOptions } from "../ctap.ts";
 import { FormatError, UnsupportedAlgorithmError } from "../errors.ts";
@@ -34,16 +35,7 @@ export class PinPolicyError extends Error {
 }
 
 const CMD_CLIENT_PIN = 0x06;
-const SUB = {
-  GET_PIN_RETRIES: 0x01,
-  GET_KEY_AGREEMENT: 0x02,
-  SET_PIN: 0x03,
-  CHANGE_PIN: 0x04,
-  GET_PIN_TOKEN: 0x05,
-  GET_TOKEN_USING_UV: 0x06,
-  GET_UV_RETRIES: 0x07,
-  GET_TOKEN_USING_PIN: 0x09,
-} as const;
+const SUB = CLIENT_PIN_SUB;
 const MIN_PIN_CODE_POINTS = 4;
 const MAX_PIN_BYTES = 63;
 

@@ -66,8 +66,12 @@ function buf(data: Uint8Array): Uint8Array<ArrayBuffer> {
   return data as Uint8Array<ArrayBuffer>;
 }
 
-async function importAes(key: Uint8Array): Promise<CryptoKey> {
+function checkAesKey(key: Uint8Array): void {
   if (key.length !== 32) throw new FormatError(`AES-256 key must be 32 bytes, got ${key.length}`);
+}
+
+async function importAes(key: Uint8Array): Promise<CryptoKey> {
+  checkAesKey(key);
   return await crypto.subtle.importKey("raw", buf(key), { name: "AES-CBC" }, false, [
     "encrypt",
     "decrypt",
@@ -103,6 +107,7 @@ async function aesCbcDecrypt(
   ciphertext: Uint8Array,
 ): Promise<Uint8Array> {
   checkBlocks(ciphertext, "Ciphertext");
+  checkAesKey(key);
   if (ciphertext.length === 0) return new Uint8Array(0);
   const last = ciphertext.subarray(ciphertext.length - 16);
   const k = await importAes(key);

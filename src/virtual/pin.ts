@@ -3,6 +3,7 @@
  * pinUvAuthToken checks every other command handler relies on.
  * @module
  */
+import { CLIENT_PIN_SUB } from "../ctap2/constants.ts";
 import type { CborMap, CborValue } from "../cbor.ts";
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
@@ -23,17 +24,7 @@ import {
   type RequestContext,
 } from "./types.ts";
 
-/** authenticatorClientPIN subcommands. */
-const SUB = {
-  GET_PIN_RETRIES: 0x01,
-  GET_KEY_AGREEMENT: 0x02,
-  SET_PIN: 0x03,
-  CHANGE_PIN: 0x04,
-  GET_PIN_TOKEN: 0x05,
-  GET_TOKEN_USING_UV: 0x06,
-  GET_UV_RETRIES: 0x07,
-  GET_TOKEN_USING_PIN: 0x09,
-} as const;
+const SUB = CLIENT_PIN_SUB;
 
 /** Request parameter keys. */
 const REQ = {
@@ -254,21 +245,23 @@ export class PinUvAuthState implements PinUvAuthApi {
       state.inUse = false;
       throw err(CTAP_STATUS.PIN_TOKEN_EXPIRED);
     }
+    // CTAP 2.1 §6.1.2 step 11 and its siblings: a token lacking the permission or bound to
+    // another RP is PIN_AUTH_INVALID at use; UNAUTHORIZED_PERMISSION is for token requests.
     if ((state.permissions & args.permission) !== args.permission || args.permission === 0) {
-      throw err(CTAP_STATUS.UNAUTHORIZED_PERMISSION);
+      throw err(CTAP_STATUS.PIN_AUTH_INVALID, "Token lacks the permission");
     }
     if (args.permission & RP_BOUND) {
       if (args.rpId === undefined) {
         throw err(CTAP_STATUS.MISSING_PARAMETER, "rpId is required for mc/ga permission");
       }
       if (state.rpId !== undefined && state.rpId !== args.rpId) {
-        throw err(CTAP_STATUS.UNAUTHORIZED_PERMISSION, "Token is bound to another RP");
+        throw err(CTAP_STATUS.PIN_AUTH_INVALID, "Token is bound to another RP");
       }
       state.rpId = args.rpId;
     } else if (args.permission & RP_SCOPED) {
       // An RP-scoped credential-management token cannot serve requests over all RPs.
       if (state.rpId !== undefined && state.rpId !== args.rpId) {
-        throw err(CTAP_STATUS.UNAUTHORIZED_PERMISSION, "Token is scoped to another RP");
+        throw err(CTAP_STATUS.PIN_AUTH_INVALID, "Token is scoped to another RP");
       }
     }
     return { userPresent: state.userPresent, userVerified: state.userVerified };

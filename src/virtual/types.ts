@@ -103,7 +103,7 @@ export interface PinUvAuthApi {
    * Verifies `param` = authenticate(pinUvAuthToken, message) for `protocol`, then that the
    * current token has `permission` and, when given, is bound to (or binds to) `rpId`.
    * Throws `CtapError` with the CTAP status the spec prescribes (PIN_AUTH_INVALID,
-   * UNAUTHORIZED_PERMISSION, PIN_TOKEN_EXPIRED…). Returns the token's flags.
+   * PIN_TOKEN_EXPIRED…). Returns the token's flags.
    */
   verifyToken(args: {
     protocol: number;
