@@ -40,7 +40,9 @@ function virtualOptions(): Record<string, boolean> {
   const r = spawnSync(binary, ["info", "--virtual=", "--json"], { encoding: "utf8" });
   return JSON.parse(r.stdout).info.options;
 }
-const credMgmt = virtualOptions().credMgmt === true;
+const virtualOpts = virtualOptions();
+const credMgmt = virtualOpts.credMgmt === true;
+const NO_MGMT = "the virtual authenticator lacks this command (before branch vadmin)";
 
 interface Run {
   code: number | null;
@@ -197,7 +199,7 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
   });
 
   it("creds list / update / delete", {
-    skip: credMgmt ? false : "the virtual authenticator has no credential management yet",
+    skip: credMgmt ? false : NO_MGMT,
   }, async () => {
     const pin = { env: { FIDO2_PIN: "24682468" } };
     const list = json(await run(["creds", "list", ...v, "--json"], pin));
@@ -222,6 +224,88 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
     assert.deepEqual(after.credentials, []);
     const gone = await run(["authenticate", ...v, "--rp", "example.com", credentialId], pin);
     assert.equal(gone.code, 7, gone.stderr);
+  });
+
+  it("blobs put / list / get / delete", {
+    skip: virtualOpts.largeBlobs === true ? false : NO_MGMT,
+  }, async () => {
+    const pin = { env: { FIDO2_PIN: "24682468" } };
+    const reg = json(
+      await run([
+        "register",
+        ...v,
+        "--rp",
+        "blobs.example",
+        "--rk",
+        "--large-blob",
+        "--json",
+      ], pin),
+    );
+    const id = reg.id as string;
+    const data = "large blob payload \u00e9\n".repeat(40);
+    const put = await run(["blobs", "put", ...v, id, "-"], { ...pin, input: data });
+    assert.equal(put.code, 0, put.stderr);
+    const list = json(await run(["blobs", "list", ...v, "--json"], pin));
+    assert.equal(list.entries, 1);
+    const blobs = list.blobs as { credentialId: string; size: number }[];
+    assert.deepEqual(blobs.map((b) => [b.credentialId, b.size]), [[id, Buffer.from(data).length]]);
+    const raw = await run(["blobs", "get", ...v, id], pin);
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.equal(raw.stdout, data);
+    const del = await run(["blobs", "delete", ...v, id], pin);
+    assert.equal(del.code, 0, del.stderr);
+    const gone = await run(["blobs", "get", ...v, id], pin);
+    assert.equal(gone.code, 7, gone.stderr);
+  });
+
+  it("config always-uv / min-pin-length (forces a PIN change) / ea", {
+    skip: virtualOpts.authnrCfg === true ? false : NO_MGMT,
+  }, async () => {
+    const pin = { env: { FIDO2_PIN: "24682468" } };
+    assert.deepEqual(json(await run(["config", "always-uv", "on", ...v, "--json"], pin)), {
+      alwaysUv: true,
+    });
+    assert.deepEqual(json(await run(["config", "always-uv", ...v, "--json"], pin)), {
+      alwaysUv: false,
+    });
+    const shrink = await run(["config", "min-pin-length", "3", ...v], pin);
+    assert.equal(shrink.code, 2, shrink.stderr);
+    const grow = json(await run(["config", "min-pin-length", "10", ...v, "--json"], pin));
+    assert.deepEqual(grow, { minPinLength: 10, forcePinChange: true });
+    const blocked = await run(["authenticate", ...v, "--rp", "example.com"], pin);
+    assert.equal(blocked.code, 4, blocked.stderr);
+    assert.match(blocked.stderr, /pin change/);
+    const short = await run(["pin", "change", ...v, "--new-pin", "12345678"], pin);
+    assert.equal(short.code, 4, short.stderr);
+    const ok = await run(["pin", "change", ...v, "--new-pin", "1234567890"], pin);
+    assert.equal(ok.code, 0, ok.stderr);
+    const ea = await run(["config", "ea", ...v, "--pin", "1234567890", "--json"]);
+    assert.deepEqual(json(ea), { enterpriseAttestation: true });
+  });
+
+  it("bio list / enroll / rename / delete (--virtual-uv)", {
+    skip: virtualOpts.authnrCfg === true ? false : NO_MGMT,
+  }, async () => {
+    const b = ["--virtual", join(dir, "bio.json"), "--virtual-uv"];
+    const noPin = await run(["bio", "list", "--virtual", join(dir, "plain.json")]);
+    assert.equal(noPin.code, 6, `no sensor: ${noPin.stderr}`);
+    assert.equal((await run(["pin", "set", ...b, "--new-pin", "4321"])).code, 0);
+    const pin = { env: { FIDO2_PIN: "4321" } };
+    const before = json(await run(["bio", "list", ...b, "--json"], pin)) as unknown as unknown[];
+    const enroll = await run(["bio", "enroll", ...b, "--name", "thumb", "--json"], pin);
+    const added = json(enroll) as { templateId: string; name: string };
+    assert.equal(added.name, "thumb");
+    assert.match(enroll.stderr, /more needed/, "enrollment reports progress");
+    const rename = await run(["bio", "rename", ...b, added.templateId, "left thumb"], pin);
+    assert.equal(rename.code, 0, rename.stderr);
+    const human = await run(["bio", "list", ...b], pin);
+    assert.match(human.stdout, new RegExp(`${added.templateId}\\s+left thumb`));
+    const del = await run(["bio", "delete", ...b, added.templateId], pin);
+    assert.equal(del.code, 0, del.stderr);
+    const after = json(await run(["bio", "list", ...b, "--json"], pin)) as unknown as unknown[];
+    assert.equal(after.length, before.length);
+    const missing = await run(["bio", "delete", ...b, added.templateId], pin);
+    assert.equal(missing.code, 7, missing.stderr);
   });
 
   it("reset needs --yes without a terminal, then clears PIN and credentials", async () => {

@@ -21,6 +21,14 @@ export interface Token {
   readonly token: Uint8Array;
 }
 
+/** The authenticator refuses PIN tokens until the PIN is changed (exit code 4). */
+export function forcePinChange(): CliError {
+  return new CliError(
+    EXIT.PIN,
+    "The authenticator requires a new PIN before it can be used: run `fido2 pin change`",
+  );
+}
+
 /** The state of one CLI invocation. */
 export class Context {
   #ctap?: Ctap2;
@@ -100,6 +108,7 @@ export class Context {
     const ctap = await this.ctap2();
     const o = ctap.info.options;
     if (o.clientPin === true) {
+      if (ctap.info.forcePinChange) throw forcePinChange();
       const client = new ClientPin(ctap);
       const pin = await this.prompter.pin();
       const token = await client.getPinToken(pin, permissions, rpId, this.call());

@@ -15,6 +15,8 @@ export interface DeviceSelection {
   readonly virtual?: string | true;
   /** `--udp HOST:PORT`. */
   readonly udp?: string;
+  /** `--virtual-uv`: give the virtual authenticator built-in UV (a simulated fingerprint). */
+  readonly virtualUv?: boolean;
 }
 
 /** An opened device and how to let go of it. */
@@ -42,9 +44,12 @@ export function parseHostPort(text: string): { host: string; port: number } {
 export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> {
   const given = [sel.device, sel.virtual, sel.udp].filter((v) => v !== undefined).length;
   if (given > 1) throw new UsageError("Use only one of --device, --virtual and --udp");
+  if (sel.virtualUv && sel.virtual === undefined) {
+    throw new UsageError("--virtual-uv only applies to --virtual");
+  }
   if (sel.virtual !== undefined) {
     const stateFile = sel.virtual === true ? undefined : sel.virtual;
-    const va = new VirtualAuthenticator({ stateFile });
+    const va = new VirtualAuthenticator({ stateFile, uv: sel.virtualUv === true });
     const device = await va.device();
     return {
       device,

@@ -136,7 +136,8 @@ function hintFor(code: number): string {
     case S.PIN_NOT_SET:
       return " (set one with `fido2 pin set`)";
     case S.PIN_POLICY_VIOLATION:
-      return " (the PIN does not meet the authenticator's policy)";
+      return " (the PIN is too short or otherwise refused by the authenticator's policy, or a" +
+        " PIN change is pending: `fido2 pin change`)";
     case S.NOT_ALLOWED:
     case S.OPERATION_DENIED:
       return " (the request was refused; a reset must follow power-up within seconds)";

@@ -36,6 +36,10 @@ const GLOBAL: Record<string, OptionSpec> = {
     type: "string",
     help: "[FILE]  use a virtual authenticator, persisted to FILE when given",
   },
+  "virtual-uv": {
+    type: "boolean",
+    help: "give the virtual authenticator a (simulated) fingerprint sensor",
+  },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
   pin: { type: "string", help: "PIN  the PIN (else FIDO2_PIN, else prompt / stdin line)" },
   json: { type: "boolean", help: "machine-readable JSON output on stdout" },
@@ -243,6 +247,7 @@ async function run(
       device: v.device as string | undefined,
       virtual,
       udp: v.udp as string | undefined,
+      virtualUv: v["virtual-uv"] === true,
     };
     const given = [selection.device, selection.virtual, selection.udp].filter((x) =>
       x !== undefined

@@ -10,7 +10,7 @@ import { Fido2Client } from "../client/fido2.ts";
 import { UserInteraction } from "../client/interaction.ts";
 import { randomBytes } from "../utils.ts";
 import { type Command, expectArgs, type OptionSpec } from "./command.ts";
-import type { Context } from "./context.ts";
+import { type Context, forcePinChange } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { formatFields, formatTable } from "./output.ts";
 import { b64, parseCredentialId, parseUint } from "./util.ts";
@@ -68,13 +68,15 @@ function challenge(ctx: Context): string {
   return c === undefined ? b64(randomBytes(32)) : b64(parseCredentialId(c, "challenge"));
 }
 
-function client(ctx: Context, origin: string) {
-  return (async () =>
-    new Fido2Client(
-      await ctx.device(),
-      new DefaultClientDataCollector(origin),
-      new CliInteraction(ctx),
-    ))();
+async function client(ctx: Context, origin: string): Promise<Fido2Client> {
+  const c = new Fido2Client(
+    await ctx.device(),
+    new DefaultClientDataCollector(origin),
+    new CliInteraction(ctx),
+  );
+  const info = await c.ready();
+  if (info.forcePinChange) throw forcePinChange();
+  return c;
 }
 
 const COMMON: Record<string, OptionSpec> = {
