@@ -1,5 +1,6 @@
 // CTAPHID round trips over the in-memory connection pair: client framing + server framing +
 // scheduling, without any authenticator work (the processor echoes).
+import { bench } from "./_harness.ts";
 import { createConnectionPair, CTAPHID, CtapHidDevice, CtapHidServer } from "../src/hid/mod.ts";
 import type { CtapProcessor } from "../src/virtual/types.ts";
 import { CAPABILITY } from "../src/ctap.ts";
@@ -24,14 +25,14 @@ const device = await CtapHidDevice.open({
 const kb1 = new Uint8Array(1024).fill(0xa5);
 const kb7 = new Uint8Array(7 * 1024).fill(0x5a);
 
-Deno.bench("CTAPHID CBOR round trip 1 KB (in-memory)", async () => {
+bench("CTAPHID CBOR round trip 1 KB (in-memory)", async () => {
   await device.call(CTAPHID.CBOR, kb1);
 });
 
-Deno.bench("CTAPHID CBOR round trip 7 KB (in-memory)", async () => {
+bench("CTAPHID CBOR round trip 7 KB (in-memory)", async () => {
   await device.call(CTAPHID.CBOR, kb7);
 });
 
-Deno.bench("CTAPHID PING 0 bytes (in-memory)", async () => {
+bench("CTAPHID PING 0 bytes (in-memory)", async () => {
   await device.call(CTAPHID.PING);
 });

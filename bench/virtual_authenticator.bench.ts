@@ -1,5 +1,6 @@
 // Virtual authenticator command costs (no transport). Run:
 // node_modules/.bin/deno bench -A bench/virtual_authenticator.bench.ts
+import { bench } from "./_harness.ts";
 import { encode } from "../src/cbor.ts";
 import { concat } from "../src/utils.ts";
 import { CtapAuthenticator } from "../src/virtual/authenticator.ts";
@@ -33,19 +34,19 @@ for (const [name, alg] of [["ES256", -7], ["EdDSA", -8], ["ES384", -35]] as cons
     new Uint8Array([0x02]),
     encode(new Map<number, unknown>([[1, "example.com"], [2, cdh]])),
   );
-  Deno.bench(`makeCredential ${name} non-discoverable`, { group: "mc" }, async () => {
+  bench(`makeCredential ${name} non-discoverable`, async () => {
     await auth.processCbor(mc(alg, false), ctx);
-  });
-  Deno.bench(`makeCredential ${name} discoverable`, { group: "mc" }, async () => {
+  }, { group: "mc" });
+  bench(`makeCredential ${name} discoverable`, async () => {
     await auth.processCbor(mc(alg, true), ctx);
-  });
-  Deno.bench(`getAssertion ${name} discoverable`, { group: "ga" }, async () => {
+  }, { group: "mc" });
+  bench(`getAssertion ${name} discoverable`, async () => {
     await auth.processCbor(ga, ctx);
-  });
+  }, { group: "ga" });
 }
 
 const info = new Uint8Array([0x04]);
 const a = new CtapAuthenticator();
-Deno.bench("getInfo", async () => {
+bench("getInfo", async () => {
   await a.processCbor(info, ctx);
 });

@@ -2,6 +2,7 @@
  * Costs of the WebAuthn JSON layer: parsing server options, serialising responses, and the
  * RP ID check a collector runs on every operation.
  */
+import { bench } from "./_harness.ts";
 import { verifyRpId } from "../src/rpid.ts";
 import {
   CollectedClientData,
@@ -50,25 +51,25 @@ const REGISTRATION = {
 };
 const reg = RegistrationResponse.fromJSON(REGISTRATION);
 
-Deno.bench("CredentialCreationOptions.fromJSON", () => {
+bench("CredentialCreationOptions.fromJSON", () => {
   CredentialCreationOptions.fromJSON(CREATION);
 });
-Deno.bench("CredentialRequestOptions.fromJSON", () => {
+bench("CredentialRequestOptions.fromJSON", () => {
   CredentialRequestOptions.fromJSON(REQUEST);
 });
-Deno.bench("RegistrationResponse.fromJSON", () => {
+bench("RegistrationResponse.fromJSON", () => {
   RegistrationResponse.fromJSON(REGISTRATION);
 });
-Deno.bench("RegistrationResponse JSON.stringify (toJSON incl. SPKI)", () => {
+bench("RegistrationResponse JSON.stringify (toJSON incl. SPKI)", () => {
   JSON.stringify(reg);
 });
-Deno.bench("CollectedClientData.create + hash", () => {
+bench("CollectedClientData.create + hash", () => {
   CollectedClientData.create({
     type: "webauthn.get",
     challenge: "cmVxdWVzdF9jaGFsbGVuZ2U",
     origin: "https://login.example.com",
   }).hash;
 });
-Deno.bench("verifyRpId (subdomain, PSL lookup)", () => {
+bench("verifyRpId (subdomain, PSL lookup)", () => {
   verifyRpId("example.co.uk", "https://login.example.co.uk");
 });

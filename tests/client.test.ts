@@ -229,6 +229,25 @@ describe("Fido2Client over CTAP2", () => {
     );
   });
 
+  it("a PIN set after getInfo was cached: PUAT_REQUIRED refreshes info and asks for it", async () => {
+    const ui = new Ui("4321");
+    const { va, client } = await setup({}, ui);
+    await client.ready();
+    assert.equal(client.info.options.clientPin, false);
+    // Another program sets a PIN on the key.
+    const { Ctap2 } = await import("../src/ctap2/base.ts");
+    const { ClientPin } = await import("../src/ctap2/pin.ts");
+    const other = await va.device();
+    devices.push(other);
+    await new ClientPin(await Ctap2.create(other)).setPin("4321");
+    const { verification } = await register(client, {
+      authenticatorSelection: { residentKey: "required", userVerification: "discouraged" },
+    });
+    assert.equal(verification.registrationInfo!.userVerified, true);
+    assert.equal(ui.pinRequests, 1);
+    assert.equal(client.info.options.clientPin, true);
+  });
+
   it("built-in UV is used without a PIN", async () => {
     const ui = new Ui();
     const { client } = await setup({ uv: true, clientPin: false }, ui);
@@ -286,6 +305,27 @@ describe("Fido2Client over CTAP2", () => {
       client.getAssertion(unknown as unknown as Record<string, unknown>),
       ClientError.ERR.DEVICE_INELIGIBLE,
     );
+  });
+
+  it("maxCredsInList 1: lists are pre-flighted one credential at a time", async () => {
+    const { client, calls } = await setup({ maxCredsInList: 1 });
+    const { verification } = await register(client);
+    const cred = verification.registrationInfo!.credential;
+    const others = [randomBytes(32), randomBytes(32)].map((b) => ({ id: b64urlEncode(b) }));
+    calls.length = 0;
+    const options = await generateAuthenticationOptions({
+      rpID: RP.id,
+      allowCredentials: [...others, { id: cred.id }],
+    });
+    const sel = await client.getAssertion(options as unknown as Record<string, unknown>);
+    assert.equal(sel.getResponse(0).id, cred.id);
+    assert.deepEqual(calls, [0x02, 0x02, 0x02, 0x02]); // three pre-flights, then the assertion
+    calls.length = 0;
+    await rejectsWith(
+      client.makeCredential(await regOptions({ excludeCredentials: [...others, { id: cred.id }] })),
+      ClientError.ERR.DEVICE_INELIGIBLE,
+    );
+    assert.deepEqual(calls, [0x02, 0x02, 0x02, 0x01]);
   });
 
   it("discoverable credentials: several accounts, the caller picks one", async () => {

@@ -997,13 +997,18 @@ describe("extensions", () => {
       handle: () => Promise.resolve(undefined),
       infoOptions: { setMinPINLength: true },
     };
-    const auth = newAuth({ pinUvAuth: pin, minPinLengthRpIds: [RP] });
+    const auth = newAuth({
+      pinUvAuth: pin,
+      minPinLengthRpIds: [RP],
+      maxRpIdsForSetMinPinLength: 3,
+    });
     auth.registerCommand(0x0d, cfg);
     const yes = await register(auth, { 6: { minPinLength: true } });
     assert.equal(yes.authData.extensions!.get("minPinLength"), 6);
     const no = await register(auth, { 2: { id: "other.example" }, 6: { minPinLength: true } });
     assert.equal(no.authData.extensions, undefined);
-    assert.equal((await ok(auth, INFO)).get(16), 1);
+    // getInfo 0x10 is maxRPIDsForSetMinPINLength, not the list's current length.
+    assert.equal((await ok(auth, INFO)).get(16), 3);
   });
 
   it("thirdPartyPayment is remembered per credential", async () => {

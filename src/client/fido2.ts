@@ -352,10 +352,28 @@ class Ctap2Backend implements Backend {
       }
       const pin = await this.ui.requestPin(permissions, rpId);
       if (!pin) throw new PinRequiredError();
-      const token = await new ClientPin(this.ctap, protocol).getPinToken(pin, permissions, rpId, {
-        signal,
-      });
-      return { token, protocol };
+      try {
+        const token = await new ClientPin(this.ctap, protocol).getPinToken(
+          pin,
+          permissions,
+          rpId,
+          { signal },
+        );
+        return { token, protocol };
+      } catch (e) {
+        // A PIN change may have been forced since getInfo was cached (authenticatorConfig).
+        if (e instanceof CtapError && e.code === CTAP_STATUS.PIN_POLICY_VIOLATION) {
+          this.ctap.info = await this.ctap.getInfo({ signal });
+          if (this.info.forcePinChange) {
+            throw new ClientError(
+              ClientError.ERR.BAD_REQUEST,
+              "The authenticator requires a PIN change before it can be used (forcePINChange)",
+              { cause: e },
+            );
+          }
+        }
+        throw e;
+      }
     }
     throw new ClientError(
       ClientError.ERR.CONFIGURATION_UNSUPPORTED,
@@ -417,8 +435,14 @@ class Ctap2Backend implements Backend {
     return { ctap: this.ctap, info: this.info, protocol: this.#protocol(), rpId, signal };
   }
 
-  /** Runs `attempt` again on the errors CTAP 2.1 says a platform should recover from. */
-  async #withRetry<T>(attempt: (forceUv: boolean, allowUv: boolean) => Promise<T>): Promise<T> {
+  /**
+   * Runs `attempt` again on the errors CTAP 2.1 says a platform should recover from. The
+   * cached getInfo is refreshed first: PUAT_REQUIRED usually means a PIN was set since.
+   */
+  async #withRetry<T>(
+    attempt: (forceUv: boolean, allowUv: boolean) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     let forceUv = false;
     let allowUv = true;
     for (let round = 0;; round++) {
@@ -429,6 +453,7 @@ class Ctap2Backend implements Backend {
         if (e.code === CTAP_STATUS.PUAT_REQUIRED && !forceUv) forceUv = true;
         else if (e.code === CTAP_STATUS.UV_BLOCKED && allowUv) allowUv = false;
         else throw e;
+        this.ctap.info = await this.ctap.getInfo({ signal });
       }
     }
   }
@@ -537,7 +562,7 @@ class Ctap2Backend implements Backend {
         extensionResults: results,
         transports: info.transports.length ? [...info.transports] : undefined,
       };
-    });
+    }, signal);
   }
 
   getAssertion(
@@ -636,7 +661,7 @@ class Ctap2Backend implements Backend {
         });
       }
       return out;
-    });
+    }, signal);
   }
 
   async selection(signal: AbortSignal | undefined): Promise<void> {

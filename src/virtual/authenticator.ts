@@ -72,8 +72,12 @@ export const AUTH_DATA_FLAG = { UP: 0x01, UV: 0x04, BE: 0x08, BS: 0x10, AT: 0x40
 export interface CommandHandler {
   /** Runs the command; the resolved map is the response body (none → status only). */
   handle(params: CborMap | undefined, ctx: RequestContext): Promise<CborMap | undefined>;
-  /** getInfo options the handler adds, e.g. `{ credMgmt: true }`. */
+  /** getInfo options the handler adds, e.g. `{ credMgmt: true }` (read at every getInfo). */
   readonly infoOptions?: Readonly<Record<string, boolean>>;
+  /** Another command arrived: drop multi-call state (enumerations, enrollments). */
+  interrupt?(): void;
+  /** authenticatorReset succeeded: forget what the handler keeps. */
+  reset?(): void;
 }
 
 /** How signature counters advance. */
@@ -117,6 +121,11 @@ export interface VirtualAuthenticatorOptions {
   readonly maxCredBlobLength?: number;
   /** Built-in user verification (a "fingerprint"), enrolled (default false). */
   readonly uv?: boolean;
+  /**
+   * Whether the built-in UV has an enrollment right now (default: always), so a sensor whose
+   * fingers were all removed reports `uv: false` and stops verifying.
+   */
+  readonly uvEnrolled?: () => boolean;
   /** Speak U2F over CTAPHID_MSG (default true). */
   readonly u2f?: boolean;
   /** A U2F-only key: no CTAPHID_CBOR capability (default false). */
@@ -147,6 +156,8 @@ export interface VirtualAuthenticatorOptions {
   readonly deviceVersion?: readonly [number, number, number];
   /** RP IDs allowed to read the minimum PIN length through the minPinLength extension. */
   readonly minPinLengthRpIds?: readonly string[];
+  /** getInfo maxRPIDsForSetMinPINLength (default 8, at least the initial list's length). */
+  readonly maxRpIdsForSetMinPinLength?: number;
   /** getInfo maxSerializedLargeBlobArray when a largeBlobs handler is registered (4096). */
   readonly maxSerializedLargeBlobArray?: number;
   /** How long after power-up authenticatorReset is allowed, in ms (default 10 000). */
@@ -185,8 +196,6 @@ const SW_INS_NOT_SUPPORTED = new Uint8Array([0x6d, 0x00]);
 
 /** A software CTAP 2.1 + U2F authenticator behind the {@linkcode CtapProcessor} seam. */
 export class CtapAuthenticator implements CtapProcessor {
-  /** CTAPHID capability flags. */
-  readonly capabilities: number;
   /** CTAPHID INIT device version. */
   readonly deviceVersion: readonly [number, number, number];
   /** Credential storage (for credential management and inspection in tests). */
@@ -202,18 +211,21 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #maxMsgSize: number;
   readonly #maxCredBlobLength: number;
   readonly #builtInUv: boolean;
+  readonly #uvEnrolled: () => boolean;
   readonly #u2f: boolean;
   readonly #u2fOnly: boolean;
   readonly #ctap21: boolean;
-  readonly #alwaysUv: boolean;
-  readonly #makeCredUvNotRqd: boolean;
+  #alwaysUv: boolean;
+  #enterpriseAttestation = false;
+  readonly #makeCredUvNotRqdOption: boolean;
   readonly #userPresence: UserActionHook;
   readonly #userVerification: UserActionHook;
   readonly #attestation: AttestationMode;
   readonly #now: () => number;
   readonly #signCount: SignCountStrategy;
   readonly #firmwareVersion: number;
-  readonly #minPinLengthRpIds: readonly string[];
+  #minPinLengthRpIds: readonly string[];
+  readonly #maxRpIdsForSetMinPinLength: number;
   readonly #maxLargeBlobArray: number;
   readonly #resetWindowMs: number;
   readonly #nextAssertionTimeoutMs: number;
@@ -241,12 +253,13 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#maxMsgSize = nonNegative(o.maxMsgSize ?? 1200, "maxMsgSize");
     this.#maxCredBlobLength = nonNegative(o.maxCredBlobLength ?? 32, "maxCredBlobLength");
     this.#builtInUv = o.uv ?? false;
+    this.#uvEnrolled = o.uvEnrolled ?? (() => true);
     this.#u2fOnly = o.u2fOnly ?? false;
     this.#alwaysUv = o.alwaysUv ?? false;
     this.#u2f = (o.u2f ?? true) || this.#u2fOnly;
     if (this.#u2fOnly && this.#alwaysUv) throw new FormatError("u2fOnly excludes alwaysUv");
     this.#ctap21 = o.ctap21 ?? true;
-    this.#makeCredUvNotRqd = this.#ctap21 && !this.#alwaysUv && (o.makeCredUvNotRqd ?? true);
+    this.#makeCredUvNotRqdOption = o.makeCredUvNotRqd ?? true;
     this.#userPresence = o.userPresence ?? approve;
     this.#userVerification = o.userVerification ?? approve;
     this.pinUvAuth = o.pinUvAuth;
@@ -254,7 +267,11 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#now = o.now ?? Date.now;
     this.#signCount = o.signCount ?? "global";
     this.#firmwareVersion = o.firmwareVersion ?? 1;
-    this.#minPinLengthRpIds = o.minPinLengthRpIds ?? [];
+    this.#minPinLengthRpIds = [...(o.minPinLengthRpIds ?? [])];
+    this.#maxRpIdsForSetMinPinLength = Math.max(
+      nonNegative(o.maxRpIdsForSetMinPinLength ?? 8, "maxRpIdsForSetMinPinLength"),
+      this.#minPinLengthRpIds.length,
+    );
     this.#maxLargeBlobArray = o.maxSerializedLargeBlobArray ?? 4096;
     this.#resetWindowMs = o.resetWindowMs ?? 10_000;
     this.#nextAssertionTimeoutMs = o.nextAssertionTimeoutMs ?? 30_000;
@@ -277,9 +294,56 @@ export class CtapAuthenticator implements CtapProcessor {
       userPresence: (reason, signal) => this.#askOnce(this.#userPresence, reason, signal),
       nextCounter: (cred) => this.#nextCounter(cred),
     });
-    this.capabilities = CAPABILITY.WINK | (this.#u2fOnly ? 0 : CAPABILITY.CBOR) |
-      (this.#u2fEnabled ? 0 : CAPABILITY.NMSG);
     this.#powerUp = this.#now();
+  }
+
+  /** CTAPHID capability flags (NMSG follows alwaysUv, which disables U2F). */
+  get capabilities(): number {
+    return CAPABILITY.WINK | (this.#u2fOnly ? 0 : CAPABILITY.CBOR) |
+      (this.#u2fEnabled ? 0 : CAPABILITY.NMSG);
+  }
+
+  get #makeCredUvNotRqd(): boolean {
+    return this.#ctap21 && !this.#alwaysUv && this.#makeCredUvNotRqdOption;
+  }
+
+  /** Whether alwaysUv is on (authenticatorConfig toggleAlwaysUv flips it). */
+  get alwaysUv(): boolean {
+    return this.#alwaysUv;
+  }
+
+  /** Sets alwaysUv at runtime (authenticatorConfig toggleAlwaysUv). */
+  setAlwaysUv(on: boolean): void {
+    if (on && this.#u2fOnly) throw new FormatError("u2fOnly excludes alwaysUv");
+    this.#alwaysUv = on;
+  }
+
+  /** Whether makeCredential accepts enterpriseAttestation (getInfo `ep`). */
+  get enterpriseAttestation(): boolean {
+    return this.#enterpriseAttestation;
+  }
+
+  /** Enables or disables enterprise attestation (authenticatorConfig, reset). */
+  setEnterpriseAttestation(on: boolean): void {
+    this.#enterpriseAttestation = on;
+  }
+
+  /** RP IDs that may read the minimum PIN length through the minPinLength extension. */
+  get minPinLengthRpIds(): readonly string[] {
+    return this.#minPinLengthRpIds;
+  }
+
+  /** getInfo maxRPIDsForSetMinPINLength. */
+  get maxRpIdsForSetMinPinLength(): number {
+    return this.#maxRpIdsForSetMinPinLength;
+  }
+
+  /** Replaces the minPinLength RP ID list (authenticatorConfig setMinPINLength). */
+  setMinPinLengthRpIds(rpIds: readonly string[]): void {
+    if (rpIds.length > this.#maxRpIdsForSetMinPinLength) {
+      throw new CtapError(CtapError.ERR.KEY_STORE_FULL, "Too many minPinLength RP IDs");
+    }
+    this.#minPinLengthRpIds = [...rpIds];
   }
 
   get #u2fEnabled(): boolean {
@@ -363,6 +427,8 @@ export class CtapAuthenticator implements CtapProcessor {
     if (!known) throw new CtapError(CtapError.ERR.INVALID_COMMAND);
     // getNextAssertion state only survives back-to-back getNextAssertion calls.
     if (cmd !== CTAP_CMD.GET_NEXT_ASSERTION) this.#pending = undefined;
+    const current = this.#handlers.get(cmd);
+    for (const h of new Set(this.#handlers.values())) if (h !== current) h.interrupt?.();
     const params = decodeParams(request.subarray(1));
     switch (cmd) {
       case CTAP_CMD.GET_INFO:
@@ -395,7 +461,7 @@ export class CtapAuthenticator implements CtapProcessor {
       up: true,
       plat: false,
     };
-    if (this.#builtInUv) options.uv = true;
+    if (this.#builtInUv) options.uv = this.#uvReady;
     if (pin) options.clientPin = pin.isPinSet;
     if (this.#ctap21) {
       if (pin) options.pinUvAuthToken = true;
@@ -429,7 +495,7 @@ export class CtapAuthenticator implements CtapProcessor {
       }
       info.set(0x0e, this.#firmwareVersion);
       info.set(0x0f, this.#maxCredBlobLength);
-      if (options.setMinPINLength) info.set(0x10, this.#minPinLengthRpIds.length);
+      if (options.setMinPINLength) info.set(0x10, this.#maxRpIdsForSetMinPinLength);
       info.set(0x14, this.#rkCapacity - this.credentials.size);
     }
     return info;
@@ -455,7 +521,12 @@ export class CtapAuthenticator implements CtapProcessor {
   // ---------------------------------------------------------------- shared steps
 
   get #protectedByUv(): boolean {
-    return this.#builtInUv || (this.pinUvAuth?.isPinSet ?? false);
+    return this.#uvReady || (this.pinUvAuth?.isPinSet ?? false);
+  }
+
+  /** Built-in UV exists and has an enrollment. */
+  get #uvReady(): boolean {
+    return this.#builtInUv && this.#uvEnrolled();
   }
 
   /** Steps 1–2 of MC/GA: zero-length pinUvAuthParam probing and protocol checks. */
@@ -483,7 +554,7 @@ export class CtapAuthenticator implements CtapProcessor {
   /** The `uv` option after step 5 checks. */
   #uvOption(opts: Map<string, boolean>, param: Uint8Array | undefined): boolean {
     const uv = param === undefined && (opts.get("uv") ?? false);
-    if (uv && !this.#builtInUv) {
+    if (uv && !this.#uvReady) {
       throw new CtapError(CtapError.ERR.INVALID_OPTION, "No built-in user verification");
     }
     return uv;
@@ -501,7 +572,7 @@ export class CtapAuthenticator implements CtapProcessor {
     if (!this.#alwaysUv) return uv;
     if (!this.#protectedByUv) throw this.#uvRequiredError();
     if (param === undefined && !uv) {
-      if (this.#builtInUv) return true;
+      if (this.#uvReady) return true;
       throw this.#uvRequiredError();
     }
     return uv;
@@ -610,8 +681,15 @@ export class CtapAuthenticator implements CtapProcessor {
       throw this.#uvRequiredError();
     }
     // Step 9.
+    // An enabled ep with no enterprise attestation configured for the RP falls back to the
+    // regular attestation (epAtt absent), as the spec allows.
     if (enterprise !== undefined) {
-      throw new CtapError(CtapError.ERR.INVALID_PARAMETER, "Enterprise attestation unsupported");
+      if (!this.#enterpriseAttestation) {
+        throw new CtapError(CtapError.ERR.INVALID_PARAMETER, "Enterprise attestation disabled");
+      }
+      if (enterprise !== 1 && enterprise !== 2) {
+        throw new CtapError(CtapError.ERR.INVALID_OPTION, "enterpriseAttestation must be 1 or 2");
+      }
     }
     // Steps 10-11.
     const verified = await this.#verifyUser(
@@ -1020,6 +1098,8 @@ export class CtapAuthenticator implements CtapProcessor {
     this.credentials.clear();
     this.pinUvAuth?.reset();
     this.#pending = undefined;
+    this.#enterpriseAttestation = false;
+    for (const h of new Set(this.#handlers.values())) h.reset?.();
   }
 
   // ---------------------------------------------------------------- user interaction

@@ -16,10 +16,19 @@ import {
   type VirtualAuthenticatorOptions as CoreOptions,
 } from "./authenticator.ts";
 import { PinUvAuthState } from "./pin.ts";
-import type { PinUvAuthOptions, PinUvPersistentState } from "./types.ts";
+import { PERMISSION, type PinUvAuthOptions, type PinUvPersistentState } from "./types.ts";
+import { CTAP_CMD } from "./authenticator.ts";
+import { CredentialManagementHandler } from "./credman.ts";
+import { LargeBlobsHandler } from "./large_blobs.ts";
+import { ConfigHandler } from "./config.ts";
+import { BioEnrollmentHandler, type BioEnrollmentOptions, type BioTemplateJson } from "./bio.ts";
 
 export { CtapAuthenticator, DEFAULT_AAGUID } from "./authenticator.ts";
 export { PinUvAuthState } from "./pin.ts";
+export { CredentialManagementHandler } from "./credman.ts";
+export { EMPTY_LARGE_BLOB_ARRAY, LargeBlobsHandler } from "./large_blobs.ts";
+export { ConfigHandler } from "./config.ts";
+export { BioEnrollmentHandler, type CaptureSampleHook, SAMPLE_STATUS } from "./bio.ts";
 export type { UserActionHook, UserActionReason, UserDecision } from "./types.ts";
 
 /** Options of a {@linkcode VirtualAuthenticator}. */
@@ -34,12 +43,35 @@ export interface VirtualAuthenticatorOptions extends Omit<CoreOptions, "pinUvAut
   readonly state?: VirtualAuthenticatorState;
   /** File to load the state from at start (when it exists) and save it to after changes. */
   readonly stateFile?: string;
+  /** authenticatorCredentialManagement (default true; needs clientPin). */
+  readonly credMgmt?: boolean;
+  /** authenticatorLargeBlobs and the largeBlobKey extension (default true, CTAP 2.1 only). */
+  readonly largeBlobs?: boolean;
+  /** authenticatorConfig (default true, CTAP 2.1 only). */
+  readonly authenticatorConfig?: boolean;
+  /** Offer enterprise attestation through authenticatorConfig (default true). */
+  readonly enterpriseAttestation?: boolean;
+  /**
+   * authenticatorBioEnrollment for the simulated fingerprint sensor (only with `uv`; default
+   * on). `templates` defaults to one enrolled finger, which is what `uv: true` promises.
+   */
+  readonly bioEnrollment?: false | Omit<BioEnrollmentOptions, "pinUvAuth">;
 }
 
 /** Everything a persisted virtual authenticator keeps: credentials and PIN state. */
 export interface VirtualAuthenticatorState {
   readonly authenticator: CtapAuthenticatorState;
   readonly pin?: PinUvPersistentState;
+  /** The serialized large-blob array (hex). */
+  readonly largeBlobs?: string;
+  /** Enrolled fingerprint templates. */
+  readonly bio?: readonly BioTemplateJson[];
+  /** authenticatorConfig settings. */
+  readonly config?: {
+    readonly alwaysUv: boolean;
+    readonly enterpriseAttestation: boolean;
+    readonly minPinLengthRpIds: readonly string[];
+  };
 }
 
 function readState(file: string): VirtualAuthenticatorState | undefined {
@@ -70,24 +102,96 @@ export class VirtualAuthenticator {
   readonly authenticator: CtapAuthenticator;
   /** The PIN/UV state, when clientPin is supported. */
   readonly pinState?: PinUvAuthState;
+  /** The large-blob store, when enabled. */
+  readonly largeBlobs?: LargeBlobsHandler;
+  /** The simulated fingerprint sensor's enrollments, when enabled. */
+  readonly bio?: BioEnrollmentHandler;
   readonly #stateFile?: string;
   readonly #servers = new Set<{ stop(): void | Promise<void> }>();
 
   constructor(options: VirtualAuthenticatorOptions = {}) {
     const state = options.state ??
       (options.stateFile ? readState(options.stateFile) : undefined);
-    if (options.clientPin !== false) {
+    const ctap21 = options.ctap21 ?? true;
+    const uv = options.uv ?? false;
+    const clientPin = options.clientPin !== false;
+    const credMgmt = clientPin && ctap21 && options.credMgmt !== false;
+    const largeBlobs = ctap21 && options.largeBlobs !== false;
+    const config = ctap21 && options.authenticatorConfig !== false;
+    const bio = ctap21 && uv && options.bioEnrollment !== false;
+    // A token can only carry permissions for features the key has.
+    const permissions = PERMISSION.MC | PERMISSION.GA |
+      (credMgmt ? PERMISSION.CM | PERMISSION.PCMR : 0) | (bio ? PERMISSION.BE : 0) |
+      (largeBlobs ? PERMISSION.LBW : 0) | (config ? PERMISSION.ACFG : 0);
+    if (clientPin) {
       this.pinState = new PinUvAuthState({
+        supportedPermissions: permissions,
         ...options.pinOptions,
         pin: options.pin,
         state: state?.pin,
       });
     }
+    const cfg = state?.config;
+    // The sensor exists before the core so getInfo `uv` can follow its enrollments.
+    let bioHandler: BioEnrollmentHandler | undefined;
+    if (bio) {
+      const bioOptions = options.bioEnrollment || {};
+      bioHandler = new BioEnrollmentHandler({
+        ...bioOptions,
+        pinUvAuth: this.pinState,
+        templates: state?.bio ?? bioOptions.templates ??
+          [{ id: "0000000000000001", name: "finger 1" }],
+      });
+    }
     this.authenticator = new CtapAuthenticator({
       ...options,
+      alwaysUv: cfg?.alwaysUv ?? options.alwaysUv,
+      uvEnrolled: bioHandler ? () => bioHandler.enrolled : options.uvEnrolled,
+      minPinLengthRpIds: cfg?.minPinLengthRpIds ?? options.minPinLengthRpIds,
       pinUvAuth: this.pinState,
       state: state?.authenticator,
     });
+    if (cfg?.enterpriseAttestation) this.authenticator.setEnterpriseAttestation(true);
+    const core = this.authenticator;
+    const pinState = this.pinState;
+    const protectedByUv = () =>
+      (uv && (bioHandler?.enrolled ?? true)) || (pinState?.isPinSet ?? false);
+    if (credMgmt) {
+      const handler = new CredentialManagementHandler({
+        store: core.credentials,
+        pinUvAuth: pinState!,
+        rkCapacity: options.rkCapacity ?? 25,
+        now: options.now,
+      });
+      core.registerCommand(CTAP_CMD.CREDENTIAL_MANAGEMENT, handler);
+      core.registerCommand(CTAP_CMD.CREDENTIAL_MANAGEMENT_PRE, handler);
+    }
+    if (largeBlobs) {
+      this.largeBlobs = new LargeBlobsHandler({
+        pinUvAuth: pinState,
+        protectedByUv,
+        maxMsgSize: options.maxMsgSize ?? 1200,
+        maxSerializedLargeBlobArray: options.maxSerializedLargeBlobArray ?? 4096,
+        state: state?.largeBlobs,
+      });
+      core.registerCommand(CTAP_CMD.LARGE_BLOBS, this.largeBlobs);
+    }
+    if (config) {
+      core.registerCommand(
+        CTAP_CMD.CONFIG,
+        new ConfigHandler({
+          authenticator: core,
+          pinUvAuth: pinState,
+          protectedByUv,
+          enterpriseAttestation: options.enterpriseAttestation,
+        }),
+      );
+    }
+    if (bioHandler) {
+      this.bio = bioHandler;
+      core.registerCommand(CTAP_CMD.BIO_ENROLLMENT, this.bio);
+      core.registerCommand(CTAP_CMD.BIO_ENROLLMENT_PRE, this.bio);
+    }
     this.#stateFile = options.stateFile;
   }
 
@@ -96,6 +200,13 @@ export class VirtualAuthenticator {
     return {
       authenticator: this.authenticator.exportState(),
       ...(this.pinState ? { pin: this.pinState.exportState() } : {}),
+      ...(this.largeBlobs ? { largeBlobs: this.largeBlobs.exportState() } : {}),
+      ...(this.bio ? { bio: this.bio.exportState() } : {}),
+      config: {
+        alwaysUv: this.authenticator.alwaysUv,
+        enterpriseAttestation: this.authenticator.enterpriseAttestation,
+        minPinLengthRpIds: [...this.authenticator.minPinLengthRpIds],
+      },
     };
   }
 
