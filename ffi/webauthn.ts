@@ -135,6 +135,24 @@ export const LAYOUT = {
     cbAuthenticatorId: 184,
     pbAuthenticatorId: 192,
   },
+  getCredentialsOptions: { size: 24, dwVersion: 0, pwszRpId: 8, bBrowserInPrivateMode: 16 },
+  credentialDetails: {
+    /** Bytes up to the end of each struct version (index = version). */
+    end: [0, 36, 40, 68, 72],
+    dwVersion: 0,
+    cbCredentialID: 4,
+    pbCredentialID: 8,
+    pRpInformation: 16,
+    pUserInformation: 24,
+    bRemovable: 32,
+    bBackedUp: 36, // v2
+    pwszAuthenticatorName: 40, // v3
+    cbAuthenticatorLogo: 48,
+    pbAuthenticatorLogo: 56,
+    bThirdPartyPayment: 64,
+    dwTransports: 68, // v4
+  },
+  credentialDetailsList: { size: 16, cCredentialDetails: 0, ppCredentialDetails: 8 },
   credentialAttestation: {
     /** Bytes up to the end of each struct version (index = version). */
     end: [0, 96, 112, 116, 128, 132, 144, 156, 192],
@@ -197,7 +215,12 @@ export const STRUCT_VERSIONS = {
   getAssertionOptions: [4, 4, 4, 5, 6, 6, 6, 7, 8, 9],
   credentialAttestation: [3, 3, 3, 4, 4, 4, 5, 6, 7, 8],
   assertion: [1, 1, 1, 2, 3, 3, 4, 5, 5, 6],
+  /** WEBAUTHN_CREDENTIAL_DETAILS (0: the platform credential API does not exist). */
+  credentialDetails: [0, 0, 0, 0, 1, 2, 2, 2, 3, 4],
 } as const;
+
+/** API version that added WebAuthNGetPlatformCredentialList / DeletePlatformCredential. */
+export const PLATFORM_CREDENTIALS_API_VERSION = 4;
 
 /** Newest API version this binding knows; newer DLLs are driven as this version. */
 export const MAX_KNOWN_API_VERSION = 9;
@@ -504,6 +527,35 @@ export interface Assertion {
   appIdUsed?: boolean;
 }
 
+/** Options of {@linkcode WebAuthnApi.getPlatformCredentialList}. */
+export interface PlatformCredentialListOptions {
+  /** Only credentials of this RP ID; all of them when omitted. */
+  rpId?: string;
+  browserInPrivateMode?: boolean;
+}
+
+/**
+ * One `WEBAUTHN_CREDENTIAL_DETAILS`, copied out of DLL memory. Later-version fields are
+ * `undefined` when the DLL returned an older struct version.
+ */
+export interface PlatformCredential {
+  version: number;
+  credentialId: Uint8Array;
+  rp: { id: string; name: string; icon?: string };
+  user: { id: Uint8Array; name: string; displayName: string; icon?: string };
+  /** Whether the user may delete it (bRemovable). */
+  removable: boolean;
+  /** v2 (API 5). */
+  backedUp?: boolean;
+  /** v3 (API 8). */
+  authenticatorName?: string;
+  /** v3: the authenticator's logo (SVG bytes). */
+  authenticatorLogo?: Uint8Array;
+  thirdPartyPayment?: boolean;
+  /** v4 (API 9). */
+  transports?: Transport[];
+}
+
 /** The loaded webauthn.dll, with plain-object marshalling. */
 export interface WebAuthnApi {
   /** The library path that was loaded. */
@@ -534,6 +586,14 @@ export interface WebAuthnApi {
   cancelCurrentOperation(cancellationId: Uint8Array): void;
   /** WebAuthNGetErrorName. */
   getErrorName(hresult: number): string;
+  /**
+   * WebAuthNGetPlatformCredentialList (API 4+): the credentials stored on this machine's
+   * platform authenticator, `[]` when there are none (NTE_NOT_FOUND). Throws
+   * `WebAuthnUnsupportedError` on older DLLs.
+   */
+  getPlatformCredentialList(options?: PlatformCredentialListOptions): Promise<PlatformCredential[]>;
+  /** WebAuthNDeletePlatformCredential (API 4+); NTE_NOT_FOUND when there is no such id. */
+  deletePlatformCredential(credentialId: Uint8Array): Promise<void>;
   close(): void;
 }
 
@@ -557,18 +617,41 @@ const SYMBOLS = {
   WebAuthNGetCancellationId: { parameters: ["buffer"], result: "i32" },
   WebAuthNCancelCurrentOperation: { parameters: ["buffer"], result: "i32" },
   WebAuthNGetErrorName: { parameters: ["i32"], result: "ptr" },
+  // API 4+: absent from older DLLs.
+  WebAuthNGetPlatformCredentialList: {
+    parameters: ["ptr", "buffer"],
+    result: "i32",
+    optional: true,
+    nonblocking: true,
+  },
+  WebAuthNFreePlatformCredentialList: { parameters: ["ptr"], result: "void", optional: true },
+  WebAuthNDeletePlatformCredential: {
+    parameters: ["u32", "ptr"],
+    result: "i32",
+    optional: true,
+    nonblocking: true,
+  },
 } as const;
 
 type Lib = NativeLibrary<typeof SYMBOLS>;
 
-/** Library candidates: explicit path, then `FIDO2_WEBAUTHN_PATH`, then System32 (Windows). */
+/**
+ * Environment variables naming the library to load instead of System32's webauthn.dll, in
+ * order: `FIDO2_WEBAUTHN_LIB` (the documented name), then `FIDO2_WEBAUTHN_PATH` (an alias kept
+ * for earlier users). Tests point them at the fake library; an empty value counts as unset.
+ */
+export const LIBRARY_ENV = ["FIDO2_WEBAUTHN_LIB", "FIDO2_WEBAUTHN_PATH"] as const;
+
+/** Library candidates: explicit path, then {@linkcode LIBRARY_ENV}, then System32 (Windows). */
 function candidates(path?: string): string[] {
   if (path) return [path];
-  const env = getEnv("FIDO2_WEBAUTHN_PATH");
-  if (env) return [env];
+  for (const name of LIBRARY_ENV) {
+    const env = getEnv(name);
+    if (env) return [env];
+  }
   if (platform() !== "win32") {
     throw new LibraryLoadError(
-      "webauthn.dll exists only on Windows (set FIDO2_WEBAUTHN_PATH to load another library)",
+      "webauthn.dll exists only on Windows (set FIDO2_WEBAUTHN_LIB to load another library)",
     );
   }
   // An absolute System32 path: a bare name would search the current directory first.
@@ -577,8 +660,9 @@ function candidates(path?: string): string[] {
 }
 
 /**
- * Loads webauthn.dll (or the library named by `opts.path` / `FIDO2_WEBAUTHN_PATH`) and reads its
- * API version. Throws `LibraryLoadError` when it cannot be loaded or lacks a required symbol.
+ * Loads webauthn.dll (or the library named by `opts.path` / `FIDO2_WEBAUTHN_LIB` /
+ * `FIDO2_WEBAUTHN_PATH`) and reads its API version. Throws `LibraryLoadError` when it cannot
+ * be loaded or lacks a required symbol.
  */
 export async function loadWebAuthn(opts: { path?: string } = {}): Promise<WebAuthnApi> {
   const lib = await openLibrary(candidates(opts.path), SYMBOLS);
@@ -925,6 +1009,61 @@ class Binding implements WebAuthnApi {
   getErrorName(hresult: number): string {
     const p = this.#lib.symbols.WebAuthNGetErrorName(hresult | 0) as number;
     return p ? readWideString(p, 2, 256)! : "UnknownError";
+  }
+
+  async getPlatformCredentialList(
+    options: PlatformCredentialListOptions = {},
+  ): Promise<PlatformCredential[]> {
+    if (!options || typeof options !== "object") {
+      throw new FormatError("options must be an object");
+    }
+    const sym = this.#platformSymbols("platform credential list");
+    const arena = new Arena();
+    const L = LAYOUT.getCredentialsOptions;
+    const m = arena.alloc(L.size);
+    m.dv.setUint32(L.dwVersion, 1, true);
+    if (options.rpId !== undefined) {
+      checkString(options.rpId, "rpId");
+      if (!options.rpId) throw new FormatError("rpId must not be empty");
+      setPtr(m.dv, L.pwszRpId, arena.wstr(options.rpId));
+    }
+    setBool(m.dv, L.bBrowserInPrivateMode, options.browserInPrivateMode);
+    const out = new Uint8Array(new ArrayBuffer(8));
+    const hr = await sym.list(m.addr, out);
+    const p = getPtr(new DataView(out.buffer), 0);
+    try {
+      if ((hr >>> 0) === HRESULT.NTE_NOT_FOUND) return [];
+      this.#check("WebAuthNGetPlatformCredentialList", hr);
+      if (!p) throw new FormatError("WebAuthNGetPlatformCredentialList returned no result");
+      return readCredentialDetailsList(p);
+    } finally {
+      if (p) sym.free(p);
+      arena.release();
+    }
+  }
+
+  async deletePlatformCredential(credentialId: Uint8Array): Promise<void> {
+    const sym = this.#platformSymbols("deleting platform credentials");
+    checkBytes(credentialId, "credentialId", { min: 1, max: 1024 });
+    const arena = new Arena();
+    try {
+      const hr = await sym.delete(credentialId.length, arena.bytes(credentialId));
+      this.#check("WebAuthNDeletePlatformCredential", hr);
+    } finally {
+      arena.release();
+    }
+  }
+
+  /** The API 4 platform-credential functions, or WebAuthnUnsupportedError. */
+  #platformSymbols(feature: string) {
+    const s = this.#lib.symbols;
+    const list = s.WebAuthNGetPlatformCredentialList;
+    const free = s.WebAuthNFreePlatformCredentialList;
+    const del = s.WebAuthNDeletePlatformCredential;
+    if (this.#api < PLATFORM_CREDENTIALS_API_VERSION || !list || !free || !del) {
+      throw new WebAuthnUnsupportedError(feature, PLATFORM_CREDENTIALS_API_VERSION, this.#api);
+    }
+    return { list, free, delete: del };
   }
 
   close(): void {
@@ -1426,5 +1565,79 @@ function readAssertion(addr: number): Assertion {
       "authentication response JSON",
     );
   }
+  return r;
+}
+
+/** Strings the DLL may leave NULL (names, icons): NULL reads as undefined. */
+function readOptString(addr: number, what: string): string | undefined {
+  return addr ? readString(addr, what) : undefined;
+}
+
+function readCredentialDetailsList(addr: number): PlatformCredential[] {
+  const L = LAYOUT.credentialDetailsList;
+  const dv = readStruct(addr, L.size);
+  const n = dv.getUint32(L.cCredentialDetails, true);
+  const arr = getPtr(dv, L.ppCredentialDetails);
+  if (n === 0) return [];
+  if (!arr || n > 4096) {
+    throw new FormatError(`webauthn.dll returned ${n} platform credentials at ${arr}`);
+  }
+  const ptrs = readStruct(arr, 8 * n);
+  const out: PlatformCredential[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = getPtr(ptrs, 8 * i);
+    if (!p) throw new FormatError(`webauthn.dll returned a NULL platform credential ${i}`);
+    out.push(readCredentialDetails(p));
+  }
+  return out;
+}
+
+function readCredentialDetails(addr: number): PlatformCredential {
+  const D = LAYOUT.credentialDetails;
+  const version = readStruct(addr, 4).getUint32(0, true);
+  const v = outputVersion(addr, D.end.length - 1, "WEBAUTHN_CREDENTIAL_DETAILS");
+  const dv = readStruct(addr, D.end[v]);
+  const rpAddr = getPtr(dv, D.pRpInformation);
+  const userAddr = getPtr(dv, D.pUserInformation);
+  if (!rpAddr || !userAddr) {
+    throw new FormatError("webauthn.dll returned a platform credential without RP or user");
+  }
+  const R = LAYOUT.rp;
+  const rp = readStruct(rpAddr, R.size);
+  const U = LAYOUT.user;
+  const user = readStruct(userAddr, U.size);
+  const rpIcon = readOptString(getPtr(rp, R.pwszIcon), "RP icon");
+  const userIcon = readOptString(getPtr(user, U.pwszIcon), "user icon");
+  const r: PlatformCredential = {
+    version,
+    credentialId: readBlob(dv, D.cbCredentialID, D.pbCredentialID, "credential id"),
+    rp: {
+      id: readString(getPtr(rp, R.pwszId), "RP id"),
+      name: readOptString(getPtr(rp, R.pwszName), "RP name") ?? "",
+      ...(rpIcon !== undefined ? { icon: rpIcon } : {}),
+    },
+    user: {
+      id: readBlob(user, U.cbId, U.pbId, "user id"),
+      name: readOptString(getPtr(user, U.pwszName), "user name") ?? "",
+      displayName: readOptString(getPtr(user, U.pwszDisplayName), "user display name") ?? "",
+      ...(userIcon !== undefined ? { icon: userIcon } : {}),
+    },
+    removable: dv.getInt32(D.bRemovable, true) !== 0,
+  };
+  if (r.credentialId.length === 0) {
+    throw new FormatError("webauthn.dll returned a platform credential with an empty id");
+  }
+  if (v >= 2) r.backedUp = dv.getInt32(D.bBackedUp, true) !== 0;
+  if (v >= 3) {
+    r.authenticatorName = readOptString(getPtr(dv, D.pwszAuthenticatorName), "authenticator");
+    r.authenticatorLogo = readBlob(
+      dv,
+      D.cbAuthenticatorLogo,
+      D.pbAuthenticatorLogo,
+      "authenticator logo",
+    );
+    r.thirdPartyPayment = dv.getInt32(D.bThirdPartyPayment, true) !== 0;
+  }
+  if (v >= 4) r.transports = transportNames(dv.getUint32(D.dwTransports, true));
   return r;
 }

@@ -15,6 +15,7 @@ import {
   type GetAssertionOptions,
   loadWebAuthn,
   type MakeCredentialOptions,
+  type PlatformCredentialListOptions,
   type RpEntity,
   type UserEntity,
   type WebAuthnApi,
@@ -138,6 +139,10 @@ export async function loadWebAuthnInWorker(opts: { path?: string } = {}): Promis
     getCancellationId: () => local.getCancellationId(),
     cancelCurrentOperation: (id: Uint8Array) => local.cancelCurrentOperation(id),
     getErrorName: (hr: number) => local.getErrorName(hr),
+    // No UI: these run on the calling thread.
+    getPlatformCredentialList: (o?: PlatformCredentialListOptions) =>
+      local.getPlatformCredentialList(o),
+    deletePlatformCredential: (id: Uint8Array) => local.deletePlatformCredential(id),
     close: () => {
       if (closed) return;
       closed = true;

@@ -378,6 +378,15 @@ describe("Fido2Client over CTAP2", () => {
     assert.equal(ext.credentialProtectionPolicy, "userVerificationRequired");
   });
 
+  it("minPinLength reaches an RP the key lists", async () => {
+    const { client } = await setup(
+      { pin: "123456", minPinLengthRpIds: ["example.com"] },
+      new Ui("123456"),
+    );
+    const { json } = await register(client, { extensions: { minPinLength: true } });
+    assert.equal((json.clientExtensionResults as Record<string, unknown>).minPinLength, 4);
+  });
+
   it("prf: enabled at registration, stable per salt, different per salt", async () => {
     const { client } = await setup({ pin: "1234" }, new Ui("1234"));
     const { json, verification } = await register(client, { extensions: { prf: {} } });

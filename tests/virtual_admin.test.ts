@@ -175,7 +175,7 @@ describe("authenticatorCredentialManagement", () => {
     assert.equal(await status(raw(0x20, new Uint8Array(32))), S.INVALID_SUBCOMMAND);
 
     const lbw = new CredentialManagement(ctap, protocol, await token(P.LARGE_BLOB_WRITE));
-    assert.equal(await status(lbw.getMetadata()), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await status(lbw.getMetadata()), S.PIN_AUTH_INVALID);
 
     // A token scoped to other.example manages only other.example.
     const scoped = new CredentialManagement(
@@ -183,11 +183,11 @@ describe("authenticatorCredentialManagement", () => {
       protocol,
       await token(P.CREDENTIAL_MGMT, "other.example"),
     );
-    assert.equal(await status(scoped.getMetadata()), S.UNAUTHORIZED_PERMISSION);
-    assert.equal(await status(scoped.enumerateRps()), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await status(scoped.getMetadata()), S.PIN_AUTH_INVALID);
+    assert.equal(await status(scoped.enumerateRps()), S.PIN_AUTH_INVALID);
     assert.equal(
       await status(scoped.enumerateCreds(rpHash("example.com"))),
-      S.UNAUTHORIZED_PERMISSION,
+      S.PIN_AUTH_INVALID,
     );
     const theirs = await scoped.enumerateCreds(rpHash("other.example"));
     assert.equal(theirs.length, 1);
@@ -198,14 +198,14 @@ describe("authenticatorCredentialManagement", () => {
       protocol,
       await token(P.CREDENTIAL_MGMT, "other.example"),
     );
-    assert.equal(await status(scoped2.deleteCred(mine.credentialId)), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await status(scoped2.deleteCred(mine.credentialId)), S.PIN_AUTH_INVALID);
     await scoped2.deleteCred(theirs[0].credentialId);
 
     // pcmr: enumeration yes, changes no.
     assert.equal(ctap.info.options.perCredMgmtRO, true);
     const ro = new CredentialManagement(ctap, protocol, await token(P.PERSISTENT_CREDENTIAL_MGMT));
     assert.equal((await ro.enumerateCreds(rpHash("example.com"))).length, 1);
-    assert.equal(await status(ro.deleteCred(mine.credentialId)), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await status(ro.deleteCred(mine.credentialId)), S.PIN_AUTH_INVALID);
   });
 
   it("getNext calls need a fresh Begin with no other command in between", async () => {
@@ -258,7 +258,7 @@ describe("authenticatorLargeBlobs", () => {
     // Writes need an lbw token once a PIN is set.
     assert.equal(await status(reader.writeBlobArray([1])), S.PUAT_REQUIRED);
     const cmOnly = new LargeBlobs(ctap, protocol, await token(P.CREDENTIAL_MGMT));
-    assert.equal(await status(cmOnly.writeBlobArray([1])), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await status(cmOnly.writeBlobArray([1])), S.PIN_AUTH_INVALID);
 
     // 1500 bytes in fragments of maxMsgSize − 64 = 536.
     const writer = new LargeBlobs(ctap, protocol, await token(P.LARGE_BLOB_WRITE));
@@ -465,7 +465,7 @@ describe("authenticatorConfig", () => {
       S.INVALID_SUBCOMMAND,
     );
     const cm = new Config(ctap, protocol, await token(P.CREDENTIAL_MGMT));
-    assert.equal(await status(cm.toggleAlwaysUv()), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await status(cm.toggleAlwaysUv()), S.PIN_AUTH_INVALID);
     const noPin = new Config(ctap);
     assert.equal(await status(noPin.toggleAlwaysUv()), S.PUAT_REQUIRED);
 
@@ -555,7 +555,7 @@ describe("authenticatorBioEnrollment", () => {
   it("needs the be permission; captureNext needs an enrollment in progress", async () => {
     const { token, ctap, protocol } = await setup({ pin: PIN, uv: true });
     const cm = await FPBioEnrollment.create(ctap, protocol, await token(P.CREDENTIAL_MGMT));
-    assert.equal(await status(cm.enumerateEnrollments()), S.UNAUTHORIZED_PERMISSION);
+    assert.equal(await status(cm.enumerateEnrollments()), S.PIN_AUTH_INVALID);
     const raw = (m: [number, unknown][]) => ctap.sendCbor(0x09, new Map(m));
     assert.equal(await status(raw([[1, 1], [2, 4]])), S.PUAT_REQUIRED);
     assert.equal(

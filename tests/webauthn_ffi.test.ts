@@ -7,6 +7,7 @@ import process from "node:process";
 import { execFileSync } from "node:child_process";
 import {
   HRESULT,
+  LIBRARY_ENV,
   LibraryLoadError,
   loadWebAuthn,
   type MakeCredentialOptions,
@@ -23,6 +24,7 @@ import {
   buildFakeWebAuthn,
   type FakeControls,
   openFakeControls,
+  withEnv,
 } from "./helpers/webauthn_fixture.ts";
 
 let path = "";
@@ -103,28 +105,46 @@ function mcOptions(api: number, cancellationId: Uint8Array): MakeCredentialOptio
 const API_VERSIONS = [1, 3, 4, 5, 7, 8, 9];
 
 describe("webauthn binding: loading", () => {
-  it("loads the library named by FIDO2_WEBAUTHN_PATH and reads the API version", async () => {
+  it("loads the library named by FIDO2_WEBAUTHN_LIB and reads the API version", async () => {
     ctl.reset();
     ctl.setApiVersion(7);
-    process.env.FIDO2_WEBAUTHN_PATH = path;
-    try {
+    await withEnv({ FIDO2_WEBAUTHN_LIB: path, FIDO2_WEBAUTHN_PATH: undefined }, async () => {
       const api = await loadWebAuthn();
       assert.equal(api.path, path);
       assert.equal(api.apiVersion(), 7);
       api.close();
-    } finally {
-      delete process.env.FIDO2_WEBAUTHN_PATH;
-    }
+    });
   });
 
-  it("a fresh process honours FIDO2_WEBAUTHN_PATH and FAKE_WEBAUTHN_API_VERSION", () => {
+  it("FIDO2_WEBAUTHN_PATH is an alias; FIDO2_WEBAUTHN_LIB wins when both are set", async () => {
+    assert.deepEqual([...LIBRARY_ENV], ["FIDO2_WEBAUTHN_LIB", "FIDO2_WEBAUTHN_PATH"]);
+    await withEnv({ FIDO2_WEBAUTHN_LIB: undefined, FIDO2_WEBAUTHN_PATH: path }, async () => {
+      const api = await loadWebAuthn();
+      assert.equal(api.path, path);
+      api.close();
+    });
+    const missing = "/nonexistent/alias-loses.so";
+    await withEnv({ FIDO2_WEBAUTHN_LIB: path, FIDO2_WEBAUTHN_PATH: missing }, async () => {
+      const api = await loadWebAuthn();
+      assert.equal(api.path, path);
+      api.close();
+    });
+    await withEnv({ FIDO2_WEBAUTHN_LIB: missing, FIDO2_WEBAUTHN_PATH: path }, async () => {
+      await assert.rejects(
+        loadWebAuthn(),
+        (e) => e instanceof LibraryLoadError && /alias-loses/.test(e.message),
+      );
+    });
+  });
+
+  it("a fresh process honours FIDO2_WEBAUTHN_LIB and FAKE_WEBAUTHN_API_VERSION", () => {
     // Bun's process.env does not reach C getenv() after start-up, so use a child process.
     const mod = new URL("../ffi/webauthn.ts", import.meta.url).href;
     const code = `const m = await import(${JSON.stringify(mod)});\n` +
       "const api = await m.loadWebAuthn(); console.log(JSON.stringify([api.path, api.apiVersion()]));";
     const args = runtime === "deno" ? ["eval", code] : ["-e", code];
     const out = execFileSync(process.execPath, args, {
-      env: { ...process.env, FIDO2_WEBAUTHN_PATH: path, FAKE_WEBAUTHN_API_VERSION: "5" },
+      env: { ...process.env, FIDO2_WEBAUTHN_LIB: path, FAKE_WEBAUTHN_API_VERSION: "5" },
       encoding: "utf8",
     });
     assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), [path, 5]);
@@ -149,10 +169,12 @@ describe("webauthn binding: loading", () => {
       }
       return;
     }
-    await assert.rejects(
-      loadWebAuthn(),
-      (e) => e instanceof LibraryLoadError && /FIDO2_WEBAUTHN_PATH/.test(e.message),
-    );
+    await withEnv({ FIDO2_WEBAUTHN_LIB: undefined, FIDO2_WEBAUTHN_PATH: undefined }, async () => {
+      await assert.rejects(
+        loadWebAuthn(),
+        (e) => e instanceof LibraryLoadError && /FIDO2_WEBAUTHN_LIB/.test(e.message),
+      );
+    });
   });
 
   it("a library without the webauthn symbols is a LibraryLoadError", async () => {

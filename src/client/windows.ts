@@ -22,6 +22,7 @@ import {
   loadWebAuthn,
   type MakeCredentialExtensions,
   type MakeCredentialOptions,
+  type PlatformCredential,
   type Transport,
   type WebAuthnApi,
   WebAuthnUnsupportedError,
@@ -58,6 +59,8 @@ import {
 } from "./selection.ts";
 
 const E = ClientError.ERR;
+
+export type { PlatformCredential };
 
 /** Options of {@linkcode WindowsClient}. */
 export interface WindowsClientOptions {
@@ -121,22 +124,14 @@ export class WindowsClient implements WebAuthnClient {
   }
 
   /**
-   * True on Windows when webauthn.dll (or the library `FIDO2_WEBAUTHN_PATH` names) loads and
+   * True on Windows when webauthn.dll (or the library `FIDO2_WEBAUTHN_LIB`, alias
+   * `FIDO2_WEBAUTHN_PATH`, names) loads and
    * reports an API version of at least 1 (Windows 10 1903). It does not check for admin
    * rights: elevated processes may prefer `Fido2Client`, which talks to keys directly.
    */
   static async isAvailable(): Promise<boolean> {
     if (platform() !== "win32") return false;
-    try {
-      const api = await loadWebAuthn();
-      try {
-        return api.apiVersion() >= 1;
-      } finally {
-        api.close();
-      }
-    } catch {
-      return false;
-    }
+    return await webauthnLibraryUsable();
   }
 
   /**
@@ -160,6 +155,39 @@ export class WindowsClient implements WebAuthnClient {
       (await api).close();
     } catch {
       // It never loaded: nothing to close.
+    }
+  }
+
+  /**
+   * The credentials the platform authenticator (Windows Hello) holds, all of them or those of
+   * `rpId`; `[]` when there are none. Needs webauthn.dll API 4 (Windows 11 22H2); older DLLs
+   * fail with CONFIGURATION_UNSUPPORTED. Every failure is a `ClientError`.
+   */
+  async listPlatformCredentials(rpId?: string): Promise<PlatformCredential[]> {
+    try {
+      if (rpId !== undefined && (typeof rpId !== "string" || rpId === "")) {
+        throw new ClientError(E.BAD_REQUEST, "rpId must be a non-empty string");
+      }
+      const api = await this.#loadApi();
+      return await api.getPlatformCredentialList(rpId === undefined ? {} : { rpId });
+    } catch (e) {
+      throw toClientError(e);
+    }
+  }
+
+  /**
+   * Deletes one platform credential by id (API 4+). An unknown id is DEVICE_INELIGIBLE
+   * (NTE_NOT_FOUND); every failure is a `ClientError`.
+   */
+  async deletePlatformCredential(credentialId: Uint8Array): Promise<void> {
+    try {
+      if (!(credentialId instanceof Uint8Array) || credentialId.length === 0) {
+        throw new ClientError(E.BAD_REQUEST, "credentialId must be non-empty bytes");
+      }
+      const api = await this.#loadApi();
+      await api.deletePlatformCredential(credentialId);
+    } catch (e) {
+      throw toClientError(e);
     }
   }
 
@@ -505,6 +533,24 @@ export class WindowsClient implements WebAuthnClient {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/**
+ * Whether webauthn.dll (or the library `FIDO2_WEBAUTHN_LIB` names) loads and reports API
+ * version 1 or later, whatever the OS: {@linkcode WindowsClient.isAvailable} without its
+ * platform check, so the client factory can be tested against a fake library off Windows.
+ */
+export async function webauthnLibraryUsable(): Promise<boolean> {
+  try {
+    const api = await loadWebAuthn();
+    try {
+      return api.apiVersion() >= 1;
+    } finally {
+      api.close();
+    }
+  } catch {
+    return false;
+  }
+}
 
 function creationOptions(
   input: CreationOptionsInput,

@@ -9,8 +9,8 @@ import type { PinUvAuthApi } from "./types.ts";
 /**
  * Checks a management command's pinUvAuthParam over `message` with `permission`: absent
  * param → PUAT_REQUIRED, absent protocol → MISSING_PARAMETER, unsupported protocol →
- * INVALID_PARAMETER, then {@linkcode PinUvAuthApi.verifyToken}'s statuses (PIN_AUTH_INVALID,
- * UNAUTHORIZED_PERMISSION, PIN_TOKEN_EXPIRED).
+ * INVALID_PARAMETER, then {@linkcode PinUvAuthApi.verifyToken}'s statuses (PIN_AUTH_INVALID
+ * for a bad parameter, a missing permission or another RP; PIN_TOKEN_EXPIRED).
  */
 export function checkAuthParam(
   pin: PinUvAuthApi | undefined,

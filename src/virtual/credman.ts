@@ -107,7 +107,7 @@ export class CredentialManagementHandler implements CommandHandler {
       try {
         check(PERMISSION.CM);
       } catch (e) {
-        if (!(e instanceof CtapError) || e.code !== CtapError.ERR.UNAUTHORIZED_PERMISSION) throw e;
+        if (!(e instanceof CtapError) || e.code !== CtapError.ERR.PIN_AUTH_INVALID) throw e;
         check(PERMISSION.PCMR);
       }
     };

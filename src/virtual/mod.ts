@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { CtapHidDevice, type CtapHidDeviceOptions } from "../hid/device.ts";
-import { createConnectionPair } from "../hid/connection.ts";
+import { createConnectionPair, type HidConnection } from "../hid/connection.ts";
 import type { HidFaults } from "../hid/faults.ts";
 import { CtapHidServer, type CtapHidServerOptions } from "../hid/server.ts";
 import { serveUdp, type UdpServer } from "../hid/udp.ts";
@@ -108,6 +108,7 @@ export class VirtualAuthenticator {
   readonly bio?: BioEnrollmentHandler;
   readonly #stateFile?: string;
   readonly #servers = new Set<{ stop(): void | Promise<void> }>();
+  readonly #links = new Set<{ server: CtapHidServer; connection: HidConnection }>();
 
   constructor(options: VirtualAuthenticatorOptions = {}) {
     const state = options.state ??
@@ -240,6 +241,8 @@ export class VirtualAuthenticator {
     });
     server.start();
     this.#servers.add(server);
+    const link = { server, connection: deviceSide };
+    this.#links.add(link);
     try {
       const device = await CtapHidDevice.open(
         {
@@ -258,14 +261,34 @@ export class VirtualAuthenticator {
         await close();
         await server.stop();
         this.#servers.delete(server);
+        this.#links.delete(link);
         if (this.#stateFile) this.save();
       };
       return device;
     } catch (e) {
       await server.stop();
       this.#servers.delete(server);
+      this.#links.delete(link);
       throw e;
     }
+  }
+
+  /**
+   * Injects transport faults into every in-memory device from now on (packet indices count
+   * from this call); `{}` clears them.
+   */
+  set faults(faults: HidFaults) {
+    for (const l of this.#links) l.server.faults = faults;
+  }
+
+  /** Simulates pulling the key out: pending and later calls fail with `TransportError`. */
+  async unplug(): Promise<void> {
+    for (const l of [...this.#links]) {
+      this.#servers.delete(l.server);
+      await l.server.stop();
+      await l.connection.close();
+    }
+    this.#links.clear();
   }
 
   /** Serves the authenticator over UDP (64-byte datagrams), default port 8111. */

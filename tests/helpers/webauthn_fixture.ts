@@ -9,7 +9,14 @@ import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { openLibrary, readCString } from "../../ffi/runtime.ts";
+import { cString, openLibrary, readCString } from "../../ffi/runtime.ts";
+
+/** A copy in its own ArrayBuffer (FFI buffers must not be views into a shared pool). */
+function own(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(new ArrayBuffer(Math.max(b.length, 1)));
+  c.set(b);
+  return c;
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const fixtures = join(root, "tests", "fixtures");
@@ -65,8 +72,51 @@ export interface FakeControls {
   /** Output struct versions to return instead of the API's (0 = by API version). */
   setOutputVersions(attestation: number, assertion: number): void;
   setUvpaa(available: boolean): void;
+  /** Stores a platform credential for WebAuthNGetPlatformCredentialList. */
+  addPlatformCredential(c: FakePlatformCredential): void;
+  /** How many platform credentials the fake holds (DeletePlatformCredential removes one). */
+  platformCredentialCount(): number;
+  /** The next successful MakeCredential returns exactly these bytes (one shot). */
+  scriptAttestation(r: ScriptedAttestation): void;
+  /** The next successful GetAssertion returns exactly these bytes (one shot). */
+  scriptAssertion(r: ScriptedAssertion): void;
   reset(): void;
   close(): void;
+}
+
+/** A genuine registration result for the fake to return. */
+export interface ScriptedAttestation {
+  fmt: string;
+  authenticatorData: Uint8Array;
+  /** CBOR attStmt. */
+  attestationStatement: Uint8Array;
+  attestationObject: Uint8Array;
+  credentialId: Uint8Array;
+}
+
+/** A genuine authentication result for the fake to return. */
+export interface ScriptedAssertion {
+  authenticatorData: Uint8Array;
+  signature: Uint8Array;
+  credentialId: Uint8Array;
+  /** Empty or absent: no user handle. */
+  userHandle?: Uint8Array;
+}
+
+/** A platform credential scripted into the fake. */
+export interface FakePlatformCredential {
+  id: Uint8Array;
+  rpId: string;
+  rpName: string;
+  userId: Uint8Array;
+  userName: string;
+  displayName: string;
+  authenticatorName?: string;
+  removable?: boolean;
+  backedUp?: boolean;
+  thirdPartyPayment?: boolean;
+  /** WEBAUTHN_CTAP_TRANSPORT_* bits. */
+  transports?: number;
 }
 
 /** Opens the fake library's control exports (same process-wide state as the binding sees). */
@@ -79,6 +129,31 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     fake_webauthn_set_output_versions: { parameters: ["i32", "i32"], result: "void" },
     fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
     fake_webauthn_reset: { parameters: [], result: "void" },
+    fake_webauthn_add_platform_credential: {
+      parameters: [
+        "buffer",
+        "i32",
+        "buffer",
+        "buffer",
+        "buffer",
+        "i32",
+        "buffer",
+        "buffer",
+        "buffer",
+        "i32",
+        "i32",
+      ],
+      result: "i32",
+    },
+    fake_webauthn_platform_credential_count: { parameters: [], result: "i32" },
+    fake_webauthn_script_attestation: {
+      parameters: ["buffer", "buffer", "i32", "buffer", "i32", "buffer", "i32", "buffer", "i32"],
+      result: "i32",
+    },
+    fake_webauthn_script_assertion: {
+      parameters: ["buffer", "i32", "buffer", "i32", "buffer", "i32", "buffer", "i32"],
+      result: "i32",
+    },
   });
   const s = lib.symbols;
   return {
@@ -88,7 +163,76 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     setNextHresult: (hr) => s.fake_webauthn_set_next_hresult(hr | 0),
     setOutputVersions: (att, assertion) => s.fake_webauthn_set_output_versions(att, assertion),
     setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
+    addPlatformCredential: (c) => {
+      const flags = (c.removable ? 1 : 0) | (c.backedUp ? 2 : 0) | (c.thirdPartyPayment ? 4 : 0);
+      const rc = s.fake_webauthn_add_platform_credential(
+        own(c.id),
+        c.id.length,
+        cString(c.rpId),
+        cString(c.rpName),
+        own(c.userId),
+        c.userId.length,
+        cString(c.userName),
+        cString(c.displayName),
+        cString(c.authenticatorName ?? "Windows Hello"),
+        flags,
+        c.transports ?? 0x10,
+      );
+      if (rc !== 0) throw new Error("fake_webauthn_add_platform_credential refused the input");
+    },
+    platformCredentialCount: () => s.fake_webauthn_platform_credential_count(),
+    scriptAttestation: (r) => {
+      const rc = s.fake_webauthn_script_attestation(
+        cString(r.fmt),
+        own(r.authenticatorData),
+        r.authenticatorData.length,
+        own(r.attestationStatement),
+        r.attestationStatement.length,
+        own(r.attestationObject),
+        r.attestationObject.length,
+        own(r.credentialId),
+        r.credentialId.length,
+      );
+      if (rc !== 0) throw new Error("fake_webauthn_script_attestation refused the input");
+    },
+    scriptAssertion: (r) => {
+      const user = r.userHandle ?? new Uint8Array(0);
+      const rc = s.fake_webauthn_script_assertion(
+        own(r.authenticatorData),
+        r.authenticatorData.length,
+        own(r.signature),
+        r.signature.length,
+        own(r.credentialId),
+        r.credentialId.length,
+        own(user),
+        user.length,
+      );
+      if (rc !== 0) throw new Error("fake_webauthn_script_assertion refused the input");
+    },
     reset: () => s.fake_webauthn_reset(),
     close: () => lib.close(),
   };
+}
+
+/**
+ * Runs `fn` with environment variables set (a string) or removed (undefined), restoring the
+ * previous values afterwards, so a test's library override never leaks into the next test.
+ */
+export async function withEnv<T>(
+  vars: Record<string, string | undefined>,
+  fn: () => T | Promise<T>,
+): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, val] of Object.entries(v)) {
+      if (val === undefined) delete process.env[k];
+      else process.env[k] = val;
+    }
+  };
+  apply(vars);
+  try {
+    return await fn();
+  } finally {
+    apply(saved);
+  }
 }

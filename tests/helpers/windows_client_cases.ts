@@ -6,9 +6,17 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { generateRegistrationOptions, verifyRegistrationResponse } from "@simplewebauthn/server";
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+} from "@simplewebauthn/server";
+import { p256 } from "@noble/curves/nist.js";
+import { encode } from "../../src/cbor.ts";
 import {
   HRESULT,
+  LIBRARY_ENV,
   LibraryLoadError,
   loadWebAuthn,
   type WebAuthnApi,
@@ -22,12 +30,13 @@ import { ClientError } from "../../src/client/errors.ts";
 import {
   AuthenticationResponse,
   CredentialCreationOptions,
+  CredentialRequestOptions,
   PublicKeyCredentialCreationOptions,
   PublicKeyCredentialRequestOptions,
   RegistrationResponse,
 } from "../../src/webauthn.ts";
-import { b64urlEncode, concat, sha256, toHex, utf8Encode } from "../../src/utils.ts";
-import { type FakeControls, openFakeControls } from "./webauthn_fixture.ts";
+import { b64urlDecode, b64urlEncode, concat, sha256, toHex, utf8Encode } from "../../src/utils.ts";
+import { type FakeControls, openFakeControls, withEnv } from "./webauthn_fixture.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -591,28 +600,31 @@ export function windowsClientCases(libraryPath: () => string): void {
   });
 
   describe("WindowsClient: loading and window handle", () => {
-    it("loads the library FIDO2_WEBAUTHN_PATH names when no api is given", async () => {
-      ctl.reset();
-      ctl.setApiVersion(9);
-      process.env.FIDO2_WEBAUTHN_PATH = path;
-      const c = new WindowsClient(new DefaultClientDataCollector(ORIGIN));
-      try {
-        const api = await c.api();
-        assert.equal(api.path, path);
-        const reg = await c.makeCredential(creation());
-        const sel = await c.getAssertion(request({
-          allowCredentials: [{ type: "public-key", id: reg.rawId }],
-        }));
-        assert.deepEqual(sel.getResponse().rawId, reg.rawId);
-        const r = last();
-        // Without an hwnd option each request asks Windows for the foreground window.
-        assert.equal(typeof r.hwnd, "number");
-        if (process.platform !== "win32") assert.equal(r.hwnd, 0);
-      } finally {
-        delete process.env.FIDO2_WEBAUTHN_PATH;
-        await c.close();
-      }
-    });
+    for (const name of LIBRARY_ENV) {
+      it(`loads the library ${name} names when no api is given`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        const env = Object.fromEntries(LIBRARY_ENV.map((n) => [n, n === name ? path : undefined]));
+        await withEnv(env, async () => {
+          const c = new WindowsClient(new DefaultClientDataCollector(ORIGIN));
+          try {
+            const api = await c.api();
+            assert.equal(api.path, path);
+            const reg = await c.makeCredential(creation());
+            const sel = await c.getAssertion(request({
+              allowCredentials: [{ type: "public-key", id: reg.rawId }],
+            }));
+            assert.deepEqual(sel.getResponse().rawId, reg.rawId);
+            const r = last();
+            // Without an hwnd option each request asks Windows for the foreground window.
+            assert.equal(typeof r.hwnd, "number");
+            if (process.platform !== "win32") assert.equal(r.hwnd, 0);
+          } finally {
+            await c.close();
+          }
+        });
+      });
+    }
 
     it("hwnd may be a function, called per request", async () => {
       const c = await client(9);
@@ -677,10 +689,13 @@ export function windowsClientCases(libraryPath: () => string): void {
       });
       await assert.rejects(c.makeCredential(creation()), isClientError(E.OTHER_ERROR, /loaded/));
       // The next call loads webauthn.dll itself: System32's, absent here (Linux, Wine).
-      await assert.rejects(c.getAssertion(request()), (e) => {
-        isClientError(E.OTHER_ERROR, /loaded/)(e);
-        assert.ok((e as Error).cause instanceof LibraryLoadError, String((e as Error).cause));
-        return true;
+      const noOverride = Object.fromEntries(LIBRARY_ENV.map((n) => [n, undefined]));
+      await withEnv(noOverride, async () => {
+        await assert.rejects(c.getAssertion(request()), (e) => {
+          isClientError(E.OTHER_ERROR, /loaded/)(e);
+          assert.ok((e as Error).cause instanceof LibraryLoadError, String((e as Error).cause));
+          return true;
+        });
       });
     });
 
@@ -733,6 +748,232 @@ export function windowsClientCases(libraryPath: () => string): void {
       api.close();
       await assert.rejects(c.getAssertion(request()), isClientError(E.OTHER_ERROR, /closed/));
       api.close(); // idempotent
+    });
+  });
+
+  describe("WindowsClient: genuine P-256 results pass @simplewebauthn/server", () => {
+    // The fake returns authenticator data, a packed self-attestation and an assertion signed
+    // here with a real P-256 key. WindowsClient's client data is deterministic for given
+    // options and origin, so the test computes it first, signs over authData ‖
+    // SHA-256(clientDataJSON), scripts the fake, and then checks that the client sent exactly
+    // those bytes and that the server library accepts what the client returned.
+    const sk = p256.utils.randomSecretKey();
+    const pub = p256.getPublicKey(sk, false);
+    const credentialId = sha256(enc("genuine windows credential")).slice(0, 20);
+    const cose = encode(
+      new Map<number, unknown>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, pub.slice(1, 33)],
+        [-3, pub.slice(33)],
+      ]),
+    );
+    const aaguid = fill(16, 0x77);
+    const u32 = (n: number) => bytes(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+    const sign = (authData: Uint8Array, clientDataJSON: Uint8Array) =>
+      p256.sign(concat(authData, sha256(clientDataJSON)), sk, { format: "der", lowS: true });
+    const clientDataOf = async (
+      opts: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+    ) => (await new DefaultClientDataCollector(ORIGIN).collectClientData(opts)).clientData.raw;
+
+    async function registration(c: WindowsClient, tamper = false) {
+      const json = await generateRegistrationOptions({
+        rpName: "Example RP",
+        rpID: RP_ID,
+        userName: "alice",
+        attestationType: "direct",
+        authenticatorSelection: { userVerification: "required" },
+      });
+      const options = CredentialCreationOptions.fromJSON({
+        publicKey: JSON.parse(JSON.stringify(json)),
+      }).publicKey;
+      const clientDataJSON = await clientDataOf(options);
+      const authData = concat(
+        sha256(enc(RP_ID)),
+        bytes(0x45), // UP | UV | AT
+        u32(0),
+        aaguid,
+        bytes(0, credentialId.length),
+        credentialId,
+        cose,
+      );
+      const sig = sign(authData, tamper ? enc("other client data") : clientDataJSON);
+      const attStmt = encode(new Map<string, unknown>([["alg", -7], ["sig", sig]]));
+      const attObj = encode(
+        new Map<string, unknown>([
+          ["fmt", "packed"],
+          ["attStmt", new Map<string, unknown>([["alg", -7], ["sig", sig]])],
+          ["authData", authData],
+        ]),
+      );
+      ctl.scriptAttestation({
+        fmt: "packed",
+        authenticatorData: authData,
+        attestationStatement: attStmt,
+        attestationObject: attObj,
+        credentialId,
+      });
+      const reg = await c.makeCredential(options);
+      assert.equal(last().clientData.json, toHex(clientDataJSON), "the client sent what we signed");
+      const verify = () =>
+        verifyRegistrationResponse({
+          response: JSON.parse(JSON.stringify(reg)),
+          expectedChallenge: json.challenge,
+          expectedOrigin: ORIGIN,
+          expectedRPID: RP_ID,
+          requireUserVerification: true,
+        });
+      return { json, reg, verify };
+    }
+
+    async function authentication(
+      c: WindowsClient,
+      userHandle: Uint8Array,
+      counter: number,
+      tamper = false,
+    ) {
+      const json = await generateAuthenticationOptions({
+        rpID: RP_ID,
+        allowCredentials: [{ id: b64urlEncode(credentialId) }],
+        userVerification: "required",
+      });
+      const options = CredentialRequestOptions.fromJSON({
+        publicKey: JSON.parse(JSON.stringify(json)),
+      }).publicKey;
+      const clientDataJSON = await clientDataOf(options);
+      const authData = concat(sha256(enc(RP_ID)), bytes(0x05), u32(counter));
+      const signature = sign(authData, tamper ? enc("other client data") : clientDataJSON);
+      ctl.scriptAssertion({ authenticatorData: authData, signature, credentialId, userHandle });
+      const sel = await c.getAssertion(JSON.parse(JSON.stringify(json)));
+      const r = last();
+      assert.equal(r.clientData.json, toHex(clientDataJSON), "the client sent what we signed");
+      assert.deepEqual(r.options.allowList, [{ id: toHex(credentialId), transports: 0 }]);
+      return { json, resp: sel.getResponse(0) };
+    }
+
+    it("registration (packed self-attestation) and assertion verify", async () => {
+      const c = await client(9);
+      const { json: regOptions, reg, verify } = await registration(c);
+      assert.equal(reg.response.attestationObject.fmt, "packed", "direct attestation is kept");
+      const result = await verify();
+      assert.equal(result.verified, true);
+      const info = result.registrationInfo!;
+      assert.equal(info.fmt, "packed");
+      assert.equal(info.userVerified, true);
+      assert.equal(info.credential.id, b64urlEncode(credentialId));
+      assert.deepEqual(new Uint8Array(info.credential.publicKey), cose);
+      assert.equal(info.aaguid, "77777777-7777-7777-7777-777777777777");
+
+      const userHandle = b64urlDecode(regOptions.user.id);
+      const { json, resp } = await authentication(c, userHandle, 1);
+      assert.deepEqual(resp.response.userHandle, userHandle);
+      const auth = await verifyAuthenticationResponse({
+        response: JSON.parse(JSON.stringify(resp)),
+        expectedChallenge: json.challenge,
+        expectedOrigin: ORIGIN,
+        expectedRPID: RP_ID,
+        credential: { id: info.credential.id, publicKey: info.credential.publicKey, counter: 0 },
+        requireUserVerification: true,
+      });
+      assert.equal(auth.verified, true);
+      assert.equal(auth.authenticationInfo.newCounter, 1);
+      assert.equal(auth.authenticationInfo.userVerified, true);
+      assert.equal(auth.authenticationInfo.credentialID, b64urlEncode(credentialId));
+    });
+
+    it("signatures over other client data fail the same verification", async () => {
+      const c = await client(9);
+      const bad = await registration(c, true);
+      const regOk = await bad.verify().then((r) => r.verified, () => false);
+      assert.equal(regOk, false, "a tampered attestation signature must not verify");
+
+      const good = await (await registration(c)).verify();
+      const info = good.registrationInfo!;
+      const { json, resp } = await authentication(c, bytes(1), 2, true);
+      const authOk = await verifyAuthenticationResponse({
+        response: JSON.parse(JSON.stringify(resp)),
+        expectedChallenge: json.challenge,
+        expectedOrigin: ORIGIN,
+        expectedRPID: RP_ID,
+        credential: { id: info.credential.id, publicKey: info.credential.publicKey, counter: 0 },
+      }).then((r) => r.verified, () => false);
+      assert.equal(authOk, false, "a tampered assertion signature must not verify");
+    });
+  });
+
+  describe("WindowsClient: platform credentials (API 4+)", () => {
+    const hello = (id: Uint8Array, rpId: string, userName: string) => ({
+      id,
+      rpId,
+      rpName: rpId,
+      userId: bytes(0x55),
+      userName,
+      displayName: userName.toUpperCase(),
+      removable: true,
+    });
+
+    it("lists all or one RP's credentials, and deletes one", async () => {
+      const c = await client(9);
+      ctl.addPlatformCredential(hello(bytes(1, 1), RP_ID, "alice"));
+      ctl.addPlatformCredential(hello(bytes(2, 2), "other.example", "bob"));
+      ctl.addPlatformCredential(hello(bytes(3, 3), RP_ID, "carol"));
+      const all = await c.listPlatformCredentials();
+      assert.deepEqual(all.map((x) => x.user.name), ["alice", "bob", "carol"]);
+      assert.deepEqual(all.map((x) => x.rp.id), [RP_ID, "other.example", RP_ID]);
+      assert.deepEqual(all[0].user, { id: bytes(0x55), name: "alice", displayName: "ALICE" });
+      const mine = await c.listPlatformCredentials(RP_ID);
+      assert.equal(last().rpId, RP_ID);
+      assert.deepEqual(mine.map((x) => x.credentialId), [bytes(1, 1), bytes(3, 3)]);
+
+      await c.deletePlatformCredential(bytes(1, 1));
+      assert.equal(last().credentialId, "0101");
+      assert.equal(ctl.platformCredentialCount(), 2);
+      const after = await c.listPlatformCredentials(RP_ID);
+      assert.deepEqual(after.map((x) => x.credentialId), [bytes(3, 3)]);
+      const st = ctl.state();
+      assert.equal(st.listsFreed, st.listsAllocated);
+      assert.equal(st.badFrees, 0);
+    });
+
+    it("an empty store lists as []; deleting an unknown id is DEVICE_INELIGIBLE", async () => {
+      const c = await client(9);
+      assert.deepEqual(await c.listPlatformCredentials(), []);
+      await assert.rejects(
+        c.deletePlatformCredential(bytes(7)),
+        isClientError(E.DEVICE_INELIGIBLE, /NTE_NOT_FOUND/),
+      );
+    });
+
+    it("bad input is BAD_REQUEST; API 3 is CONFIGURATION_UNSUPPORTED", async () => {
+      const c = await client(9);
+      await assert.rejects(c.listPlatformCredentials(""), isClientError(E.BAD_REQUEST));
+      await assert.rejects(
+        c.deletePlatformCredential(new Uint8Array(0)),
+        isClientError(E.BAD_REQUEST),
+      );
+      const old = await client(3);
+      await assert.rejects(
+        old.listPlatformCredentials(),
+        isClientError(E.CONFIGURATION_UNSUPPORTED, /API version 4/),
+      );
+      await assert.rejects(
+        old.deletePlatformCredential(bytes(1)),
+        isClientError(E.CONFIGURATION_UNSUPPORTED),
+      );
+      assert.equal(ctl.lastRequest(), null);
+    });
+
+    it("work on the Worker-backed api too (Bun's default)", async () => {
+      ctl.reset();
+      ctl.setApiVersion(9);
+      ctl.addPlatformCredential(hello(bytes(4), RP_ID, "dave"));
+      const api = await loadWebAuthnInWorker({ path });
+      apis.push(api);
+      const c = new WindowsClient(new DefaultClientDataCollector(ORIGIN), { api });
+      assert.deepEqual((await c.listPlatformCredentials()).map((x) => x.user.name), ["dave"]);
+      await c.deletePlatformCredential(bytes(4));
+      assert.deepEqual(await c.listPlatformCredentials(), []);
     });
   });
 

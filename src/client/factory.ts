@@ -1,0 +1,151 @@
+/**
+ * `createClient`: the one call a script needs to get a working WebAuthn client on any OS. On
+ * Windows 10 1903+ a non-elevated process cannot open FIDO HID devices, so there webauthn.dll
+ * (`WindowsClient`) is the way to security keys and Windows Hello; everywhere else, and for
+ * elevated processes that may talk to keys directly, it is `Fido2Client` over the first USB
+ * security key hidapi finds.
+ *
+ * Native code is reached only through lazy imports (webauthn.dll, shell32, hidapi), so
+ * importing this module needs no FFI permission and loads no library.
+ * @module
+ */
+import type { CtapDevice } from "../ctap.ts";
+import type { ClientDataCollector } from "./collector.ts";
+import { ClientError } from "./errors.ts";
+import { Fido2Client, type Fido2ClientOptions } from "./fido2.ts";
+import type { UserInteraction } from "./interaction.ts";
+import type { WebAuthnClient } from "./selection.ts";
+import type { WindowsClientOptions } from "./windows.ts";
+
+/** A client from {@linkcode createClient}; `close()` releases its DLL or device. */
+export type ClosableClient = WebAuthnClient & { close(): Promise<void> };
+
+/** Options of {@linkcode createClient}. */
+export interface CreateClientOptions {
+  /** PIN and touch prompts for `Fido2Client` (webauthn.dll shows its own dialogs). */
+  readonly userInteraction?: UserInteraction;
+  /**
+   * Use webauthn.dll where it is available and the process is not elevated (default true).
+   * false always gives a `Fido2Client` (e.g. for an elevated tool that must speak CTAP).
+   */
+  readonly preferWindows?: boolean;
+  /** Options of the `WindowsClient` (window handle, raw hmac-secret); `api` is ignored. */
+  readonly windows?: Omit<WindowsClientOptions, "api">;
+  /** Options of the `Fido2Client`. */
+  readonly fido2?: Fido2ClientOptions;
+  /**
+   * The OS to decide for (default: the running one). Tests pass "win32" to reach the
+   * webauthn.dll branch with a fake library named by `FIDO2_WEBAUTHN_LIB`.
+   */
+  readonly platform?: string;
+  /**
+   * Whether the process is elevated (default: shell32 `IsUserAnAdmin`). If it throws, the
+   * process is taken as not elevated: webauthn.dll works either way.
+   */
+  readonly isElevated?: () => boolean | Promise<boolean>;
+  /**
+   * The authenticators to pick from, opened one at a time (default: hidapi's `listDevices()`).
+   * Devices after the one chosen are never opened.
+   */
+  readonly listDevices?: () => AsyncIterable<CtapDevice>;
+}
+
+/** A Fido2Client that owns its device and closes it. */
+class DeviceClient extends Fido2Client {
+  readonly #device: CtapDevice;
+
+  constructor(
+    device: CtapDevice,
+    collector: ClientDataCollector,
+    ui: UserInteraction | undefined,
+    options: Fido2ClientOptions | undefined,
+  ) {
+    super(device, collector, ui, undefined, options);
+    this.#device = device;
+  }
+
+  /** Closes the security key's connection. */
+  async close(): Promise<void> {
+    await this.#device.close();
+  }
+}
+
+/**
+ * A `WindowsClient` when webauthn.dll (API 1+) is available, the process is not elevated and
+ * `preferWindows` is not false; otherwise a `Fido2Client` over the first authenticator that
+ * answers getInfo (or the U2F fallback). Throws `ClientError` DEVICE_INELIGIBLE when no
+ * authenticator is connected (or none answers), OTHER_ERROR when hidapi cannot be loaded.
+ */
+export async function createClient(
+  collector: ClientDataCollector,
+  options: CreateClientOptions = {},
+): Promise<ClosableClient> {
+  if (options.preferWindows !== false && await windowsUsable(options)) {
+    const { WindowsClient } = await import("./windows.ts");
+    const { api: _ignored, ...windowsOptions } = (options.windows ?? {}) as WindowsClientOptions;
+    return new WindowsClient(collector, windowsOptions);
+  }
+  return await firstDeviceClient(collector, options);
+}
+
+async function windowsUsable(options: CreateClientOptions): Promise<boolean> {
+  const os = options.platform ?? (await import("../../ffi/runtime.ts")).platform();
+  if (os !== "win32") return false;
+  const { webauthnLibraryUsable } = await import("./windows.ts");
+  if (!await webauthnLibraryUsable()) return false;
+  try {
+    const elevated = options.isElevated ??
+      (await import("../../ffi/win32.ts")).isElevated;
+    return !await elevated();
+  } catch {
+    return true;
+  }
+}
+
+async function firstDeviceClient(
+  collector: ClientDataCollector,
+  options: CreateClientOptions,
+): Promise<ClosableClient> {
+  let devices: AsyncIterable<CtapDevice>;
+  if (options.listDevices) {
+    devices = options.listDevices();
+  } else {
+    const hid = await import("../hid/mod.ts");
+    devices = hid.listDevices();
+  }
+  const failures: unknown[] = [];
+  const it = devices[Symbol.asyncIterator]();
+  try {
+    while (true) {
+      let next: IteratorResult<CtapDevice>;
+      try {
+        next = await it.next();
+      } catch (e) {
+        throw new ClientError(
+          ClientError.ERR.OTHER_ERROR,
+          `Cannot list security keys: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      if (next.done) break;
+      const device = next.value;
+      const client = new DeviceClient(device, collector, options.userInteraction, options.fido2);
+      try {
+        await client.ready();
+        return client;
+      } catch (e) {
+        failures.push(e);
+        await Promise.resolve(device.close()).catch(() => {});
+      }
+    }
+  } finally {
+    await it.return?.();
+  }
+  throw new ClientError(
+    ClientError.ERR.DEVICE_INELIGIBLE,
+    failures.length
+      ? `No connected security key answered (${failures.length} tried)`
+      : "No FIDO security key is connected",
+    failures.length ? { cause: failures.length === 1 ? failures[0] : failures } : undefined,
+  );
+}
