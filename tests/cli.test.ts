@@ -271,6 +271,9 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
     const b = ["--virtual", join(dir, "bio.json"), "--virtual-uv"];
     const noPin = await run(["bio", "list", "--virtual", join(dir, "plain.json")]);
     assert.equal(noPin.code, 6, `no sensor: ${noPin.stderr}`);
+    const uvOnly = await run(["bio", "list", ...b, "--json"]);
+    assert.equal(uvOnly.code, 0, `a UV token without a PIN: ${uvOnly.stderr}`);
+    assert.match(uvOnly.stderr, /fingerprint/);
     assert.equal((await run(["pin", "set", ...b, "--new-pin", "4321"])).code, 0);
     const pin = { env: { FIDO2_PIN: "4321" } };
     const before = json(await run(["bio", "list", ...b, "--json"], pin)) as unknown as unknown[];

@@ -49,7 +49,13 @@ export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> 
   }
   if (sel.virtual !== undefined) {
     const stateFile = sel.virtual === true ? undefined : sel.virtual;
-    const va = new VirtualAuthenticator({ stateFile, uv: sel.virtualUv === true });
+    const uv = sel.virtualUv === true;
+    const va = new VirtualAuthenticator({
+      stateFile,
+      uv,
+      // The simulated finger always matches, also for UV tokens (getPinUvAuthTokenUsingUv).
+      ...(uv ? { pinOptions: { verifyUser: () => Promise.resolve(true) } } : {}),
+    });
     const device = await va.device();
     return {
       device,
