@@ -18,7 +18,7 @@ const steps = [
     [
       bin("deno"),
       "check",
-      ...["mod.ts", "src/", "ffi/", "tests/", "examples/", "bench/"].filter((p) =>
+      ...["mod.ts", "cli.ts", "src/", "ffi/", "tests/", "examples/", "bench/"].filter((p) =>
         existsSync(join(root, p))
       ),
     ],

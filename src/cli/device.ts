@@ -1,0 +1,95 @@
+/**
+ * Device selection for every command: a hidapi path, a persisted virtual authenticator, a
+ * UDP simulator, or the first USB security key found.
+ * @module
+ */
+import { CtapHidDevice, listDevices, openDevice, UdpHidConnection } from "../hid/mod.ts";
+import { VirtualAuthenticator } from "../virtual/mod.ts";
+import { CliError, EXIT, UsageError } from "./errors.ts";
+
+/** The device options of the command line. */
+export interface DeviceSelection {
+  /** hidapi path (`--device`). */
+  readonly device?: string;
+  /** `--virtual`: true for an in-memory authenticator, or the state file to persist to. */
+  readonly virtual?: string | true;
+  /** `--udp HOST:PORT`. */
+  readonly udp?: string;
+  /** `--virtual-uv`: give the virtual authenticator built-in UV (a simulated fingerprint). */
+  readonly virtualUv?: boolean;
+}
+
+/** An opened device and how to let go of it. */
+export interface OpenedDevice {
+  readonly device: CtapHidDevice;
+  /** What the user selected, for messages. */
+  readonly label: string;
+  /** Closes the device (and saves a virtual authenticator's state). */
+  close(): Promise<void>;
+}
+
+/** Splits `HOST:PORT` (IPv6 hosts in brackets: `[::1]:8111`). */
+export function parseHostPort(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new UsageError(
+      `--udp expects HOST:PORT (e.g. 127.0.0.1:8111), got ${JSON.stringify(text)}`,
+    );
+  }
+  return { host: m[1] ?? m[2], port };
+}
+
+/** Opens the device the options select (at most one option may be given). */
+export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> {
+  const given = [sel.device, sel.virtual, sel.udp].filter((v) => v !== undefined).length;
+  if (given > 1) throw new UsageError("Use only one of --device, --virtual and --udp");
+  if (sel.virtualUv && sel.virtual === undefined) {
+    throw new UsageError("--virtual-uv only applies to --virtual");
+  }
+  if (sel.virtual !== undefined) {
+    const stateFile = sel.virtual === true ? undefined : sel.virtual;
+    const uv = sel.virtualUv === true;
+    const va = new VirtualAuthenticator({
+      stateFile,
+      uv,
+      // The simulated finger always matches, also for UV tokens (getPinUvAuthTokenUsingUv).
+      ...(uv ? { pinOptions: { verifyUser: () => Promise.resolve(true) } } : {}),
+    });
+    const device = await va.device();
+    return {
+      device,
+      label: stateFile ? `virtual authenticator (${stateFile})` : "virtual authenticator",
+      close: async () => {
+        await device.close();
+        await va.close();
+      },
+    };
+  }
+  if (sel.udp !== undefined) {
+    const { host, port } = parseHostPort(sel.udp);
+    const connection = await UdpHidConnection.open({ host, port, localPort: 0 });
+    try {
+      const device = await CtapHidDevice.open(connection.descriptor, connection, {
+        readTimeout: 1500,
+      });
+      return { device, label: connection.descriptor.path, close: () => device.close() };
+    } catch (e) {
+      await connection.close();
+      throw new CliError(EXIT.NO_DEVICE, `No authenticator answers at udp://${sel.udp}`, {
+        cause: e,
+      });
+    }
+  }
+  if (sel.device !== undefined) {
+    const device = await openDevice(sel.device);
+    return { device, label: sel.device, close: () => device.close() };
+  }
+  for await (const device of listDevices()) {
+    return { device, label: device.descriptor.path, close: () => device.close() };
+  }
+  throw new CliError(
+    EXIT.NO_DEVICE,
+    "No FIDO security key found (plug one in, or use --device, --virtual or --udp)",
+  );
+}

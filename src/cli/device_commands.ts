@@ -1,0 +1,149 @@
+/**
+ * Commands about the device itself: `list`, `info`, `wink`, `reset`.
+ * @module
+ */
+import { CAPABILITY } from "../ctap.ts";
+import { ClientPin } from "../ctap2/pin.ts";
+import type { HidDescriptor } from "../hid/connection.ts";
+import { listDevices } from "../hid/mod.ts";
+import { type Command, expectArgs } from "./command.ts";
+import type { Context } from "./context.ts";
+import { CliError, EXIT } from "./errors.ts";
+import { formatFields, formatTable } from "./output.ts";
+
+const hex4 = (n: number) => n.toString(16).padStart(4, "0");
+
+function capabilityNames(caps: number): string[] {
+  return Object.entries(CAPABILITY).filter(([, bit]) => caps & bit).map(([name]) => name);
+}
+
+function describe(d: HidDescriptor) {
+  return {
+    path: d.path,
+    vendorId: hex4(d.vid),
+    productId: hex4(d.pid),
+    product: d.productName ?? "",
+    serialNumber: d.serialNumber ?? "",
+  };
+}
+
+const list: Command = {
+  name: "list",
+  summary: "List connected FIDO security keys (hidapi)",
+  needsDevice: false,
+  async run(ctx) {
+    expectArgs(ctx, this, 0);
+    const found: ReturnType<typeof describe>[] = [];
+    for await (const device of listDevices()) {
+      found.push(describe(device.descriptor));
+      await device.close();
+    }
+    ctx.out.result(found, () =>
+      found.length === 0 ? "No FIDO security keys found.\n" : formatTable(
+        ["PATH", "VID:PID", "PRODUCT", "SERIAL"],
+        found.map((d) => [d.path, `${d.vendorId}:${d.productId}`, d.product, d.serialNumber]),
+      ));
+  },
+};
+
+const info: Command = {
+  name: "info",
+  summary: "Show the authenticator's transport and getInfo data",
+  async run(ctx) {
+    expectArgs(ctx, this, 0);
+    const device = await ctx.device();
+    const transport = {
+      ...describe(device.descriptor),
+      ctaphidVersion: device.ctaphidVersion,
+      deviceVersion: device.deviceVersion.join("."),
+      capabilities: capabilityNames(device.capabilities),
+    };
+    if (!device.supportsCbor) {
+      ctx.out.result({ device: transport, info: { versions: ["U2F_V2"] } }, () =>
+        formatFields([
+          ["Path", transport.path],
+          ["Capabilities", transport.capabilities.join(" ")],
+          ["Versions", "U2F_V2 (no CTAP2)"],
+        ]));
+      return;
+    }
+    const ctap = await ctx.ctap2();
+    const i = ctap.info;
+    let pinRetries: number | undefined;
+    if (i.options.clientPin === true) {
+      pinRetries = (await new ClientPin(ctap).getPinRetries(ctx.call())).retries;
+    }
+    const json = {
+      device: transport,
+      info: i.toJSON(),
+      ...(pinRetries === undefined ? {} : { pinRetries }),
+    };
+    ctx.out.result(json, () => {
+      const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
+      const fields: [string, string][] = [
+        ["Path", transport.path],
+        ["Product", transport.product || "-"],
+        ["VID:PID", `${transport.vendorId}:${transport.productId}`],
+        ["Device version", transport.deviceVersion],
+        ["Capabilities", transport.capabilities.join(" ")],
+        ["Versions", i.versions.join(" ")],
+        ["AAGUID", i.aaguid.toString()],
+        ["Extensions", i.extensions.join(" ") || "-"],
+        ["Options", opts || "-"],
+        ["PIN/UV protocols", i.pinUvProtocols.join(" ") || "-"],
+        ["Algorithms", i.algorithms.map((a) => String(a.alg)).join(" ") || "-"],
+        ["Transports", i.transports.join(" ") || "-"],
+        ["Max message size", String(i.maxMsgSize)],
+        ["Max creds in list", String(i.maxCredsInList)],
+        ["Max cred ID length", String(i.maxCredIdLength)],
+        ["Min PIN length", String(i.minPinLength)],
+        ["Force PIN change", String(i.forcePinChange)],
+        ["Large blob storage", i.maxLargeBlob ? `${i.maxLargeBlob} bytes` : "-"],
+        [
+          "Remaining disc. creds",
+          i.remainingDiscCreds === undefined ? "-" : String(i.remainingDiscCreds),
+        ],
+        ["Firmware version", String(i.firmwareVersion)],
+      ];
+      if (pinRetries !== undefined) fields.push(["PIN retries", String(pinRetries)]);
+      return formatFields(fields);
+    });
+  },
+};
+
+const wink: Command = {
+  name: "wink",
+  summary: "Make the key blink, to tell it apart from others",
+  async run(ctx) {
+    expectArgs(ctx, this, 0);
+    const device = await ctx.device();
+    if (!(device.capabilities & CAPABILITY.WINK)) {
+      throw new CliError(EXIT.UNSUPPORTED, "This authenticator does not support wink");
+    }
+    await device.wink(ctx.call());
+    ctx.out.result({ winked: true }, () => "Winked.\n");
+  },
+};
+
+const reset: Command = {
+  name: "reset",
+  summary: "Factory-reset FIDO: deletes every credential and the PIN",
+  options: { yes: { type: "boolean", short: "y", help: "do not ask for confirmation" } },
+  async run(ctx: Context) {
+    expectArgs(ctx, this, 0);
+    const ok = await ctx.prompter.confirm(
+      "Reset deletes ALL credentials and the PIN of this key. Continue?",
+      ctx.flag("yes"),
+    );
+    if (!ok) throw new CliError(EXIT.CANCELLED, "Reset not confirmed");
+    const ctap = await ctx.ctap2();
+    ctx.out.status(
+      "Reset must happen within seconds of plugging the key in; touch it when it blinks.",
+    );
+    await ctap.reset(ctx.call());
+    ctx.out.result({ reset: true }, () => "The authenticator was reset.\n");
+  },
+};
+
+/** Device commands. */
+export const deviceCommands: readonly Command[] = [list, info, wink, reset];

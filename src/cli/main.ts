@@ -1,0 +1,282 @@
+/**
+ * The `fido2` command line: parses arguments (node:util parseArgs), picks the sub-command,
+ * opens the device, wires Ctrl-C to CTAPHID_CANCEL and turns failures into exit codes.
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { bioCommands } from "./bio_commands.ts";
+import { blobsCommands } from "./blobs_commands.ts";
+import type { Command, OptionSpec } from "./command.ts";
+import { configCommands } from "./config_commands.ts";
+import { Context, type OptionValues } from "./context.ts";
+import { credsCommands } from "./creds_commands.ts";
+import { deviceCommands } from "./device_commands.ts";
+import { type DeviceSelection, openSelected } from "./device.ts";
+import { EXIT, EXIT_HELP, exitCodeFor, messageFor, UsageError } from "./errors.ts";
+import { Output, type Sink } from "./output.ts";
+import { pinCommands } from "./pin_commands.ts";
+import { Prompter } from "./prompt.ts";
+import { webauthnCommands } from "./webauthn_commands.ts";
+
+/** Every sub-command, in help order. */
+export const COMMANDS: readonly Command[] = [
+  ...deviceCommands,
+  ...pinCommands,
+  ...credsCommands,
+  ...blobsCommands,
+  ...configCommands,
+  ...bioCommands,
+  ...webauthnCommands,
+];
+
+const GLOBAL: Record<string, OptionSpec> = {
+  device: { type: "string", help: "PATH  use the hidapi device at PATH (see `fido2 list`)" },
+  virtual: {
+    type: "string",
+    help: "[FILE]  use a virtual authenticator, persisted to FILE when given",
+  },
+  "virtual-uv": {
+    type: "boolean",
+    help: "give the virtual authenticator a (simulated) fingerprint sensor",
+  },
+  udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
+  pin: { type: "string", help: "PIN  the PIN (else FIDO2_PIN, else prompt / stdin line)" },
+  json: { type: "boolean", help: "machine-readable JSON output on stdout" },
+  help: { type: "boolean", short: "h", help: "show help" },
+};
+
+const GROUPS = [...new Set(COMMANDS.map((c) => c.name.split(" ")[0]))];
+
+function optionHelp(options: Record<string, OptionSpec>): string {
+  const lines = Object.entries(options).map(([name, o]) => {
+    const [arg, ...rest] = o.help.split("  ");
+    const hasArg = rest.length > 0;
+    const flag = `${o.short ? `-${o.short}, ` : ""}--${name}${hasArg ? " " + arg : ""}`;
+    return [flag, hasArg ? rest.join("  ") : o.help];
+  });
+  const width = Math.max(...lines.map(([f]) => f.length));
+  return lines.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`).join("\n");
+}
+
+function synopsis(c: Command): string {
+  return `fido2 ${c.name}${c.args ? " " + c.args : ""}`;
+}
+
+/** `fido2 --help`. */
+export function globalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => synopsis(c).length - 6));
+  const cmds = COMMANDS.map((c) => `  ${synopsis(c).slice(6).padEnd(width)}  ${c.summary}`);
+  return `fido2: manage FIDO2 security keys and run WebAuthn ceremonies from a terminal.
+
+Usage: fido2 COMMAND [ARGS] [OPTIONS]
+
+Commands:
+${cmds.join("\n")}
+
+Device selection (default: the first FIDO key found through hidapi):
+${optionHelp(GLOBAL)}
+
+--virtual takes the next argument as its state file unless it starts with "-" or is a
+command name; --virtual= (empty) is an in-memory authenticator that forgets everything.
+Environment: FIDO2_PIN, FIDO2_NEW_PIN. Without them a PIN is read hidden from the terminal,
+or as one line from stdin when stdin is not a terminal. Ctrl-C cancels (CTAPHID_CANCEL).
+Run \`fido2 COMMAND --help\` for a command's options.
+
+${EXIT_HELP}
+`;
+}
+
+function commandHelp(c: Command): string {
+  return `Usage: ${synopsis(c)} [OPTIONS]\n\n${c.summary}.\n` +
+    (c.options ? `\nOptions:\n${optionHelp(c.options as Record<string, OptionSpec>)}\n` : "") +
+    `\nGlobal options:\n${optionHelp(GLOBAL)}\n`;
+}
+
+function groupHelp(group: string): string {
+  const cmds = COMMANDS.filter((c) => c.name.split(" ")[0] === group);
+  return `Usage:\n${cmds.map((c) => `  ${synopsis(c)}  (${c.summary})`).join("\n")}\n`;
+}
+
+/** Rewrites `--virtual [FILE]` (an optional value parseArgs cannot express) to `--virtual=…`. */
+export function normalizeArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let sawCommand = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (a === "--virtual") {
+      const next = argv[i + 1];
+      const isFile = next !== undefined && !next.startsWith("-") &&
+        (sawCommand || !GROUPS.includes(next));
+      out.push(`--virtual=${isFile ? next : ""}`);
+      if (isFile) i++;
+      continue;
+    }
+    if (!a.startsWith("-") && GROUPS.includes(a)) sawCommand = true;
+    out.push(a);
+  }
+  return out;
+}
+
+function allOptions(): Record<string, OptionSpec> {
+  const all: Record<string, OptionSpec> = { ...GLOBAL };
+  for (const c of COMMANDS) {
+    for (const [name, o] of Object.entries(c.options ?? {})) {
+      const prev = all[name];
+      if (prev && (prev.type !== o.type || !!prev.multiple !== !!o.multiple)) {
+        throw new Error(`Option --${name} is defined twice with different types`);
+      }
+      all[name] ??= o;
+    }
+  }
+  return all;
+}
+
+interface Parsed {
+  readonly command?: Command;
+  readonly group?: string;
+  readonly positionals: string[];
+  readonly values: OptionValues;
+}
+
+function parse(argv: readonly string[]): Parsed {
+  const specs = allOptions();
+  let result;
+  try {
+    result = parseArgs({
+      args: normalizeArgv(argv),
+      options: Object.fromEntries(
+        Object.entries(specs).map(([k, o]) => [k, {
+          type: o.type,
+          ...(o.short ? { short: o.short } : {}),
+          ...(o.multiple ? { multiple: true } : {}),
+        }]),
+      ),
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const pos = [...result.positionals];
+  const values = result.values as OptionValues;
+  if (pos.length === 0) return { positionals: [], values };
+  const group = pos[0];
+  const two = COMMANDS.find((c) => c.name === `${group} ${pos[1]}`);
+  const one = COMMANDS.find((c) => c.name === group);
+  const command = two ?? one;
+  if (!command) {
+    if (GROUPS.includes(group)) {
+      if (values.help) return { group, positionals: [], values };
+      throw new UsageError(
+        pos[1] === undefined
+          ? `\`fido2 ${group}\` needs a sub-command:\n${groupHelp(group)}`
+          : `Unknown sub-command \`${group} ${pos[1]}\`:\n${groupHelp(group)}`,
+      );
+    }
+    throw new UsageError(`Unknown command \`${group}\` (see \`fido2 --help\`)`);
+  }
+  const allowed = new Set([...Object.keys(GLOBAL), ...Object.keys(command.options ?? {})]);
+  for (const t of result.tokens ?? []) {
+    if (t.kind === "option" && !allowed.has(t.name)) {
+      throw new UsageError(`\`fido2 ${command.name}\` does not take --${t.name}`);
+    }
+  }
+  return { command, positionals: pos.slice(two ? 2 : 1), values };
+}
+
+/** Streams and environment of one run (real process ones by default; tests may swap). */
+export interface MainIo {
+  readonly stdout?: Sink;
+  readonly stderr?: Sink;
+  readonly env?: Record<string, string | undefined>;
+}
+
+/** Runs the CLI and resolves with the exit code. */
+export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
+  const env = io.env ?? process.env;
+  const jsonRequested = argv.includes("--json");
+  const out = new Output(jsonRequested, io.stdout, io.stderr);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    out.status("Cancelling…");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    return await run(argv, env, out, controller.signal);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+async function run(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  out: Output,
+  signal: AbortSignal,
+): Promise<number> {
+  let ctx: Context | undefined;
+  let code: number;
+  try {
+    const parsed = parse(argv);
+    if (!parsed.command) {
+      if (parsed.group) out.stdout.write(groupHelp(parsed.group));
+      else if (parsed.values.help || argv.length === 0) out.stdout.write(globalHelp());
+      if (argv.length === 0) return EXIT.USAGE;
+      return EXIT.OK;
+    }
+    if (parsed.values.help) {
+      out.stdout.write(commandHelp(parsed.command));
+      return EXIT.OK;
+    }
+    const v = parsed.values;
+    const virtual = v.virtual === undefined
+      ? undefined
+      : v.virtual === ""
+      ? true
+      : String(v.virtual);
+    const selection: DeviceSelection = {
+      device: v.device as string | undefined,
+      virtual,
+      udp: v.udp as string | undefined,
+      virtualUv: v["virtual-uv"] === true,
+    };
+    const given = [selection.device, selection.virtual, selection.udp].filter((x) =>
+      x !== undefined
+    );
+    if (given.length > 1) throw new UsageError("Use only one of --device, --virtual and --udp");
+    const prompter = new Prompter(out, {
+      pin: (v.pin as string | undefined) ?? env.FIDO2_PIN,
+      newPin: (v["new-pin"] as string | undefined) ?? env.FIDO2_NEW_PIN,
+    });
+    ctx = new Context(
+      out,
+      prompter,
+      parsed.positionals,
+      v,
+      signal,
+      () => openSelected(selection),
+    );
+    await parsed.command.run(ctx);
+    code = EXIT.OK;
+  } catch (e) {
+    code = signal.aborted ? EXIT.CANCELLED : exitCodeFor(e);
+    out.error(signal.aborted ? "Cancelled." : messageFor(e));
+    if (code === EXIT.ERROR && env.FIDO2_DEBUG) out.stderr.write(`${(e as Error)?.stack}\n`);
+  }
+  try {
+    await ctx?.close();
+  } catch (e) {
+    out.error(`closing the device: ${messageFor(e)}`);
+    if (code === EXIT.OK) code = exitCodeFor(e);
+  }
+  return code;
+}
