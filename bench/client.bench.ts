@@ -67,7 +67,7 @@ const longList = [...Array.from({ length: 19 }, () => b64urlEncode(randomBytes(3
 async function roundTrips(label: string, s: { device: Counting }, op: () => Promise<unknown>) {
   const before = s.device.calls;
   await op();
-  console.log(`round trips: ${label}: ${s.device.calls - before}`);
+  console.error(`round trips: ${label}: ${s.device.calls - before}`);
 }
 await roundTrips("makeCredential", plain, () => plain.client.makeCredential(creation()));
 await roundTrips("getAssertion (1 allowed)", plain, () => plain.client.getAssertion(request([id])));
