@@ -258,6 +258,20 @@ describe("Fido2Client over CTAP2", () => {
     assert.equal(ui.pinRequests, 0);
   });
 
+  it("a CTAP 2.1 key with a fingerprint sensor and a PIN: UV token, no PIN asked", async () => {
+    const ui = new Ui("1234");
+    const { client, calls } = await setup({ uv: true, pin: "1234" }, ui);
+    await client.ready();
+    assert.equal(client.info.options.pinUvAuthToken, true);
+    calls.length = 0;
+    const { verification } = await register(client, {
+      authenticatorSelection: { userVerification: "required" },
+    }, true);
+    assert.equal(verification.registrationInfo!.userVerified, true);
+    assert.equal(ui.pinRequests, 0);
+    assert.deepEqual(calls, [0x06, 0x06, 0x01]); // getKeyAgreement, UV token, makeCredential
+  });
+
   it("an excluded credential is DEVICE_INELIGIBLE, also past maxCredsInList", async () => {
     const { client, calls } = await setup({ maxCredsInList: 4 });
     const { verification } = await register(client);

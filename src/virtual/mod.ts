@@ -9,6 +9,7 @@ import { createConnectionPair, type HidConnection } from "../hid/connection.ts";
 import type { HidFaults } from "../hid/faults.ts";
 import { CtapHidServer, type CtapHidServerOptions } from "../hid/server.ts";
 import { serveUdp, type UdpServer } from "../hid/udp.ts";
+import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import {
   CtapAuthenticator,
@@ -16,7 +17,12 @@ import {
   type VirtualAuthenticatorOptions as CoreOptions,
 } from "./authenticator.ts";
 import { PinUvAuthState } from "./pin.ts";
-import { PERMISSION, type PinUvAuthOptions, type PinUvPersistentState } from "./types.ts";
+import {
+  PERMISSION,
+  type PinUvAuthOptions,
+  type PinUvPersistentState,
+  type RequestContext,
+} from "./types.ts";
 import { CTAP_CMD } from "./authenticator.ts";
 import { CredentialManagementHandler } from "./credman.ts";
 import { LargeBlobsHandler } from "./large_blobs.ts";
@@ -124,17 +130,31 @@ export class VirtualAuthenticator {
     const permissions = PERMISSION.MC | PERMISSION.GA |
       (credMgmt ? PERMISSION.CM | PERMISSION.PCMR : 0) | (bio ? PERMISSION.BE : 0) |
       (largeBlobs ? PERMISSION.LBW : 0) | (config ? PERMISSION.ACFG : 0);
+    // The sensor exists before the core so getInfo `uv` can follow its enrollments.
+    let bioHandler: BioEnrollmentHandler | undefined;
+    // Built-in UV also issues pinUvAuthTokens (getPinUvAuthTokenUsingUvWithPermissions): the
+    // `userVerification` hook plays the finger on the sensor.
+    const uvHook = options.userVerification ?? (() => "approve" as const);
+    const verifyUser = async (ctx: RequestContext, rpId?: string): Promise<boolean> => {
+      if (bioHandler && !bioHandler.enrolled) return false;
+      const decision = await uvHook({
+        reason: "getPinUvAuthTokenUsingUv",
+        rpId,
+        signal: ctx.signal,
+      });
+      if (decision === "timeout") throw new CtapError(CTAP_STATUS.USER_ACTION_TIMEOUT);
+      return decision === "approve";
+    };
     if (clientPin) {
       this.pinState = new PinUvAuthState({
         supportedPermissions: permissions,
+        ...(uv ? { verifyUser } : {}),
         ...options.pinOptions,
         pin: options.pin,
         state: state?.pin,
       });
     }
     const cfg = state?.config;
-    // The sensor exists before the core so getInfo `uv` can follow its enrollments.
-    let bioHandler: BioEnrollmentHandler | undefined;
     if (bio) {
       const bioOptions = options.bioEnrollment || {};
       bioHandler = new BioEnrollmentHandler({
