@@ -8,6 +8,7 @@
  * {@linkcode CtapAuthenticator.processMsg}; tests can call them directly.
  * @module
  */
+import { CMD } from "../ctap2/constants.ts";
 import { encode } from "../cbor.ts";
 import type { CborMap, CborValue } from "../cbor.ts";
 import { CAPABILITY, CtapError } from "../ctap.ts";
@@ -41,22 +42,8 @@ import type {
 import { U2fCore } from "./u2f.ts";
 import type { U2fAttestation } from "./u2f.ts";
 
-/** CTAP2 command bytes handled or dispatched here. */
-export const CTAP_CMD = {
-  MAKE_CREDENTIAL: 0x01,
-  GET_ASSERTION: 0x02,
-  GET_INFO: 0x04,
-  CLIENT_PIN: 0x06,
-  RESET: 0x07,
-  GET_NEXT_ASSERTION: 0x08,
-  BIO_ENROLLMENT: 0x09,
-  CREDENTIAL_MANAGEMENT: 0x0a,
-  SELECTION: 0x0b,
-  LARGE_BLOBS: 0x0c,
-  CONFIG: 0x0d,
-  BIO_ENROLLMENT_PRE: 0x40,
-  CREDENTIAL_MANAGEMENT_PRE: 0x41,
-} as const;
+/** CTAP2 command bytes handled or dispatched here (the table the client uses too). */
+export const CTAP_CMD: typeof CMD = CMD;
 
 /**
  * The AAGUID the virtual authenticator reports unless told otherwise:

@@ -184,8 +184,8 @@ export class VirtualAuthenticator {
         rkCapacity: options.rkCapacity ?? 25,
         now: options.now,
       });
-      core.registerCommand(CTAP_CMD.CREDENTIAL_MANAGEMENT, handler);
-      core.registerCommand(CTAP_CMD.CREDENTIAL_MANAGEMENT_PRE, handler);
+      core.registerCommand(CTAP_CMD.CREDENTIAL_MGMT, handler);
+      core.registerCommand(CTAP_CMD.CREDENTIAL_MGMT_PRE, handler);
     }
     if (largeBlobs) {
       this.largeBlobs = new LargeBlobsHandler({
