@@ -32,3 +32,14 @@ export const CLIENT_PIN_SUB = {
   GET_UV_RETRIES: 0x07,
   GET_TOKEN_USING_PIN: 0x09,
 } as const;
+
+/** authenticatorCredentialManagement sub-commands (CTAP 2.1 §6.8). */
+export const CREDENTIAL_MGMT_SUB = {
+  GET_CREDS_METADATA: 0x01,
+  ENUMERATE_RPS_BEGIN: 0x02,
+  ENUMERATE_RPS_NEXT: 0x03,
+  ENUMERATE_CREDS_BEGIN: 0x04,
+  ENUMERATE_CREDS_NEXT: 0x05,
+  DELETE_CREDENTIAL: 0x06,
+  UPDATE_USER_INFO: 0x07,
+} as const;

@@ -3,6 +3,7 @@
  * credentials, update their user information.
  * @module
  */
+import { CREDENTIAL_MGMT_SUB } from "./constants.ts";
 import { type CborMap, type CborValue, encode } from "../cbor.ts";
 import { type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
@@ -58,15 +59,7 @@ function uint(m: CborMap, key: number, what: string): number {
 /** Credential management with a pinUvAuthToken carrying the `cm` permission. */
 export class CredentialManagement {
   /** Sub-commands. */
-  static readonly CMD = {
-    GET_CREDS_METADATA: 0x01,
-    ENUMERATE_RPS_BEGIN: 0x02,
-    ENUMERATE_RPS_NEXT: 0x03,
-    ENUMERATE_CREDS_BEGIN: 0x04,
-    ENUMERATE_CREDS_NEXT: 0x05,
-    DELETE_CREDENTIAL: 0x06,
-    UPDATE_USER_INFO: 0x07,
-  } as const;
+  static readonly CMD: typeof CREDENTIAL_MGMT_SUB = CREDENTIAL_MGMT_SUB;
   /** Sub-command parameter keys. */
   static readonly PARAM = { RP_ID_HASH: 0x01, CREDENTIAL_ID: 0x02, USER: 0x03 } as const;
   /** Response keys. */

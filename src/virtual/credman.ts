@@ -4,6 +4,7 @@
  * with a pinUvAuthToken carrying the `cm` permission (or `pcmr` for the read-only calls).
  * @module
  */
+import { CREDENTIAL_MGMT_SUB } from "../ctap2/constants.ts";
 import { type CborMap, type CborValue, encode } from "../cbor.ts";
 import { CtapError } from "../ctap.ts";
 import { bytesEqual, concat, sha256, utf8Encode } from "../utils.ts";
@@ -18,15 +19,7 @@ import {
   type StoredCredential,
 } from "./types.ts";
 
-const SUB = {
-  GET_CREDS_METADATA: 0x01,
-  ENUMERATE_RPS_BEGIN: 0x02,
-  ENUMERATE_RPS_NEXT: 0x03,
-  ENUMERATE_CREDS_BEGIN: 0x04,
-  ENUMERATE_CREDS_NEXT: 0x05,
-  DELETE_CREDENTIAL: 0x06,
-  UPDATE_USER_INFO: 0x07,
-} as const;
+const SUB = CREDENTIAL_MGMT_SUB;
 
 /** Construction options of {@linkcode CredentialManagementHandler}. */
 export interface CredentialManagementOptions {
