@@ -68,7 +68,7 @@ export interface HidApiVersion {
 /** Options for {@linkcode loadHidApi}. */
 export interface LoadHidApiOptions {
   /**
-   * Library to load instead of the platform candidates (`FIDO2_HIDAPI_PATH` in the
+   * Library to load instead of the platform candidates (`FIDO2_HIDAPI_LIB`, or its alias `FIDO2_HIDAPI_PATH`, in the
    * environment does the same). Given explicitly, nothing else is tried.
    */
   readonly path?: string;
@@ -132,7 +132,7 @@ export function defaultLibraryCandidates(os: string = platform()): string[] {
 
 const INSTALL_HINT = "install hidapi (Debian/Ubuntu: apt-get install libhidapi-hidraw0; " +
   "macOS: brew install hidapi; Windows: put hidapi.dll next to the runtime) or set " +
-  "FIDO2_HIDAPI_PATH to the library file";
+  "FIDO2_HIDAPI_LIB to the library file";
 
 // One loaded and initialised library per candidate list: hid_init runs once per library.
 const loaded = new Map<string, Promise<LoadedLibrary>>();
@@ -149,7 +149,7 @@ export interface LoadedLibrary {
  * fails.
  */
 export async function loadHidApi(opts: LoadHidApiOptions = {}): Promise<HidApi> {
-  const explicit = opts.path ?? getEnv("FIDO2_HIDAPI_PATH");
+  const explicit = opts.path ?? getEnv("FIDO2_HIDAPI_LIB") ?? getEnv("FIDO2_HIDAPI_PATH");
   const candidates = explicit ? [explicit] : defaultLibraryCandidates();
   const key = candidates.join("\n");
   let entry = loaded.get(key);
@@ -375,6 +375,7 @@ export class HidApiConnection implements HidConnection {
   readonly #lib: HidLib;
   #dev: number;
   #closed = false;
+  #written = false;
   #closing?: Promise<void>;
   #lock: Promise<unknown> = Promise.resolve();
   readonly #waiters: Waiter[] = [];
@@ -421,7 +422,15 @@ export class HidApiConnection implements HidConnection {
     buf.set(packet, 1);
     await this.#exclusive(async () => {
       const n = await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number;
+      if (n < 0 && !this.#written && platform() === "win32") {
+        // Windows lets anyone open a FIDO key but only administrators write to it.
+        throw new TransportError(
+          `hid_write failed: ${this.#errorText(false)}. On Windows, security keys are reserved ` +
+            "to webauthn.dll unless the process runs as administrator: use WindowsClient.",
+        );
+      }
       if (n < 0) throw new TransportError(`hid_write failed: ${this.#errorText(false)}`);
+      this.#written = true;
       if (n < buf.length) {
         throw new TransportError(`hid_write wrote ${n} of ${buf.length} bytes`);
       }

@@ -196,22 +196,22 @@ describe("hidapi binding: loading and enumeration", () => {
     assert.equal(ctl.stat("init"), 1);
   });
 
-  it("takes the library from FIDO2_HIDAPI_PATH", async () => {
-    const before = process.env.FIDO2_HIDAPI_PATH;
-    process.env.FIDO2_HIDAPI_PATH = FAKE_012;
+  it("takes the library from FIDO2_HIDAPI_LIB", async () => {
+    const before = process.env.FIDO2_HIDAPI_LIB;
+    process.env.FIDO2_HIDAPI_LIB = FAKE_012;
     try {
       const api = await loadHidApi();
       assert.equal(api.libraryPath, FAKE_012);
     } finally {
-      if (before === undefined) delete process.env.FIDO2_HIDAPI_PATH;
-      else process.env.FIDO2_HIDAPI_PATH = before;
+      if (before === undefined) delete process.env.FIDO2_HIDAPI_LIB;
+      else process.env.FIDO2_HIDAPI_LIB = before;
     }
   });
 
   it("fails with LibraryLoadError and an install hint for a missing library", async () => {
     await assert.rejects(loadHidApi({ path: "/nonexistent/libhidapi-nope.so" }), (e) => {
       assert.ok(e instanceof LibraryLoadError);
-      assert.match(e.message, /FIDO2_HIDAPI_PATH/);
+      assert.match(e.message, /FIDO2_HIDAPI_LIB/);
       assert.match(e.message, /libhidapi-nope/);
       return true;
     });
