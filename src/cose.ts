@@ -8,9 +8,9 @@ import { ed448 } from "@noble/curves/ed448.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 as nobleSha256, sha384, sha512 } from "@noble/hashes/sha2.js";
-import type { CborMap, CborValue } from "./cbor.ts";
+import { type CborMap, type CborValue, encode as encodeCbor } from "./cbor.ts";
 import { FormatError, UnsupportedAlgorithmError } from "./errors.ts";
-import { b64urlEncode, concat } from "./utils.ts";
+import { b64urlDecode, b64urlEncode, concat } from "./utils.ts";
 
 type Curve = typeof p256;
 
@@ -59,6 +59,52 @@ export abstract class CoseKey {
   /** The class for `alg`, or {@linkcode UnsupportedKey}. */
   static forAlg(alg: number): typeof CoseKey {
     return KEY_CLASSES.find((c) => c.ALGORITHM === alg) ?? UnsupportedKey;
+  }
+
+  /** The canonical CBOR encoding of the key, as it appears in attested credential data. */
+  encode(): Uint8Array {
+    return encodeCbor(this.map);
+  }
+
+  /**
+   * The COSE form of a WebCrypto public key (ECDSA P-256/384/521, Ed25519, RSASSA-PKCS1-v1_5
+   * with SHA-256 or SHA-1, RSA-PSS with SHA-256). The key must be extractable.
+   */
+  static async fromCryptoKey(key: CryptoKey): Promise<CoseKey> {
+    if (key.type !== "public") throw new FormatError("fromCryptoKey needs a public key");
+    const alg = key.algorithm as { name: string; namedCurve?: string; hash?: { name: string } };
+    const jwk = await crypto.subtle.exportKey("jwk", key);
+    const b = (v: string | undefined, what: string) => {
+      if (!v) throw new FormatError(`Exported key has no ${what}`);
+      return b64urlDecode(v);
+    };
+    const m = new Map<CborValue, CborValue>();
+    if (alg.name === "ECDSA") {
+      const curves: Record<string, [number, number]> = {
+        "P-256": [1, -7],
+        "P-384": [2, -35],
+        "P-521": [3, -36],
+      };
+      const c = curves[alg.namedCurve ?? ""];
+      if (!c) throw new UnsupportedAlgorithmError(`Unsupported curve ${alg.namedCurve}`);
+      m.set(1, 2).set(3, c[1]).set(-1, c[0]).set(-2, b(jwk.x, "x")).set(-3, b(jwk.y, "y"));
+    } else if (alg.name === "Ed25519") {
+      m.set(1, 1).set(3, -8).set(-1, 6).set(-2, b(jwk.x, "x"));
+    } else if (alg.name === "RSASSA-PKCS1-v1_5" || alg.name === "RSA-PSS") {
+      const hash = alg.hash?.name;
+      const id = alg.name === "RSA-PSS"
+        ? (hash === "SHA-256" ? -37 : undefined)
+        : hash === "SHA-256"
+        ? -257
+        : hash === "SHA-1"
+        ? -65535
+        : undefined;
+      if (id === undefined) throw new UnsupportedAlgorithmError(`Unsupported RSA hash ${hash}`);
+      m.set(1, 3).set(3, id).set(-1, b(jwk.n, "n")).set(-2, b(jwk.e, "e"));
+    } else {
+      throw new UnsupportedAlgorithmError(`Unsupported key algorithm ${alg.name}`);
+    }
+    return CoseKey.parse(m);
   }
 
   /** The algorithms this library verifies, in the order a client should offer them. */

@@ -150,6 +150,37 @@ describe("cose", () => {
       UnsupportedAlgorithmError,
     );
   });
+  it("fromCryptoKey: WebCrypto keys become COSE keys that verify their signatures", async () => {
+    const msg = new TextEncoder().encode("signed");
+    const cases = [
+      [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }, ES256],
+      [{ name: "ECDSA", namedCurve: "P-384" }, { name: "ECDSA", hash: "SHA-384" }, ES384],
+      [
+        {
+          name: "RSASSA-PKCS1-v1_5",
+          hash: "SHA-256",
+          modulusLength: 2048,
+          publicExponent: new Uint8Array([1, 0, 1]),
+        },
+        { name: "RSASSA-PKCS1-v1_5" },
+        RS256,
+      ],
+    ] as const;
+    for (const [gen, sign, cls] of cases) {
+      const kp = await crypto.subtle.generateKey(gen, true, ["sign", "verify"]) as CryptoKeyPair;
+      const key = await CoseKey.fromCryptoKey(kp.publicKey);
+      assert.ok(key instanceof cls, cls.name);
+      let sig: Uint8Array = new Uint8Array(await crypto.subtle.sign(sign, kp.privateKey, msg));
+      if (gen.name === "ECDSA") sig = rawToDer(sig);
+      assert.equal(await key.verify(msg, sig), true, cls.name);
+      assert.deepEqual(CoseKey.parse(decode(key.encode())).map, key.map);
+    }
+    const hmac = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, true, [
+      "sign",
+    ]);
+    await assert.rejects(CoseKey.fromCryptoKey(hmac as CryptoKey), FormatError);
+  });
+
   it("maps algorithms to classes", () => {
     assert.equal(CoseKey.forAlg(-7), ES256);
     assert.equal(CoseKey.forAlg(-257), RS256);
@@ -260,3 +291,20 @@ const U2F_REG =
   "0504e87625896ee4e46dc032766e8087962f36df9dfe8b567f3763015b1990a60e1427de612d66418bda1950581ebc5c8c1dad710cb14c22f8c97045f4612fb20c91403ebd89bf77ec509755ee9c2635efaaac7b2b9c5cef1736c3717da48534c8c6b654d7ff945f50b5cc4e78055bdd396b64f78da2c5f96200ccd415cd08fe4200383082024a30820132a0030201020204046c8822300d06092a864886f70d01010b0500302e312c302a0603550403132359756269636f2055324620526f6f742043412053657269616c203435373230303633313020170d3134303830313030303030305a180f32303530303930343030303030305a302c312a302806035504030c2159756269636f205532462045452053657269616c203234393138323332343737303059301306072a8648ce3d020106082a8648ce3d030107034200043ccab92ccb97287ee8e639437e21fcd6b6f165b2d5a3f3db131d31c16b742bb476d8d1e99080eb546c9bbdf556e6210fd42785899e78cc589ebe310f6cdb9ff4a33b3039302206092b0601040182c40a020415312e332e362e312e342e312e34313438322e312e323013060b2b0601040182e51c020101040403020430300d06092a864886f70d01010b050003820101009f9b052248bc4cf42cc5991fcaabac9b651bbe5bdcdc8ef0ad2c1c1ffb36d18715d42e78b249224f92c7e6e7a05c49f0e7e4c881bf2e94f45e4a21833d7456851d0f6c145a29540c874f3092c934b43d222b8962c0f410cef1db75892af116b44a96f5d35adea3822fc7146f6004385bcb69b65c99e7eb6919786703c0d8cd41e8f75cca44aa8ab725ad8e799ff3a8696a6f1b2656e631b1e40183c08fda53fa4a8f85a05693944ae179a1339d002d15cabd810090ec722ef5def9965a371d415d624b68a2707cad97bcdd1785af97e258f33df56a031aa0356d8e8d5ebcadc74e071636c6b110ace5cc9b90dfeacae640ff1bb0f1fe5db4eff7a95f060733f530450220324779c68f3380288a1197b6095f7a6eb9b1b1c127f66ae12a99fe8532ec23b9022100e39516ac4d61ee64044d50b415a6a4d4d84ba6d895cb5ab7a1aa7d081de341fa";
 const U2F_ATT_OBJ =
   "a363666d74686669646f2d7532666761747453746d74a263736967584730450220324779c68f3380288a1197b6095f7a6eb9b1b1c127f66ae12a99fe8532ec23b9022100e39516ac4d61ee64044d50b415a6a4d4d84ba6d895cb5ab7a1aa7d081de341fa637835638159024e3082024a30820132a0030201020204046c8822300d06092a864886f70d01010b0500302e312c302a0603550403132359756269636f2055324620526f6f742043412053657269616c203435373230303633313020170d3134303830313030303030305a180f32303530303930343030303030305a302c312a302806035504030c2159756269636f205532462045452053657269616c203234393138323332343737303059301306072a8648ce3d020106082a8648ce3d030107034200043ccab92ccb97287ee8e639437e21fcd6b6f165b2d5a3f3db131d31c16b742bb476d8d1e99080eb546c9bbdf556e6210fd42785899e78cc589ebe310f6cdb9ff4a33b3039302206092b0601040182c40a020415312e332e362e312e342e312e34313438322e312e323013060b2b0601040182e51c020101040403020430300d06092a864886f70d01010b050003820101009f9b052248bc4cf42cc5991fcaabac9b651bbe5bdcdc8ef0ad2c1c1ffb36d18715d42e78b249224f92c7e6e7a05c49f0e7e4c881bf2e94f45e4a21833d7456851d0f6c145a29540c874f3092c934b43d222b8962c0f410cef1db75892af116b44a96f5d35adea3822fc7146f6004385bcb69b65c99e7eb6919786703c0d8cd41e8f75cca44aa8ab725ad8e799ff3a8696a6f1b2656e631b1e40183c08fda53fa4a8f85a05693944ae179a1339d002d15cabd810090ec722ef5def9965a371d415d624b68a2707cad97bcdd1785af97e258f33df56a031aa0356d8e8d5ebcadc74e071636c6b110ace5cc9b90dfeacae640ff1bb0f1fe5db4eff7a95f060733f568617574684461746158c41194228da8fdbdeefd261bd7b6595cfd70a50d70c6407bcf013de96d4efb17de41000000000000000000000000000000000000000000403ebd89bf77ec509755ee9c2635efaaac7b2b9c5cef1736c3717da48534c8c6b654d7ff945f50b5cc4e78055bdd396b64f78da2c5f96200ccd415cd08fe420038a5010203262001215820e87625896ee4e46dc032766e8087962f36df9dfe8b567f3763015b1990a60e1422582027de612d66418bda1950581ebc5c8c1dad710cb14c22f8c97045f4612fb20c91";
+
+/** WebCrypto's ECDSA signatures are r ‖ s; WebAuthn's are DER. */
+function rawToDer(raw: Uint8Array): Uint8Array {
+  const half = raw.length / 2;
+  const int = (b: Uint8Array) => {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    const v = b.slice(i);
+    return v[0] & 0x80 ? Uint8Array.of(0, ...v) : v;
+  };
+  const r = int(raw.slice(0, half));
+  const s = int(raw.slice(half));
+  const body = Uint8Array.of(2, r.length, ...r, 2, s.length, ...s);
+  return body.length < 128
+    ? Uint8Array.of(0x30, body.length, ...body)
+    : Uint8Array.of(0x30, 0x81, body.length, ...body);
+}
