@@ -32,3 +32,11 @@ export const CLIENT_PIN_SUB = {
   GET_UV_RETRIES: 0x07,
   GET_TOKEN_USING_PIN: 0x09,
 } as const;
+
+/**
+ * Most items one enumeration may announce (numberOfCredentials, totalRPs, totalCredentials).
+ * The spec sets no maximum, but every one of them costs a round trip and a kept response: a
+ * lying count would otherwise loop and allocate without end. Real authenticators store at
+ * most a few hundred discoverable credentials.
+ */
+export const MAX_ENUMERATION = 1024;
