@@ -137,6 +137,6 @@ describe("fuzz: Fido2Client over lying authenticators", () => {
       if (!r.ok) vetRejection(r.error as ClientError);
       else assert.equal(typeof (r.value as { id: unknown }).id, "string");
       assert.ok(dev.calls.length <= script.length + SPARE, "ran off the end of the script");
-    }, { scale: 0.5 });
+    }, { scale: 0.25 });
   });
 });

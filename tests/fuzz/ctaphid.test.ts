@@ -174,7 +174,7 @@ describe("fuzz: CTAPHID", () => {
         assert.ok(frame, "a valid message after the noise did not reassemble");
         assert.equal(hex(frame.payload), hex(good));
       },
-      { scale: 0.5 },
+      { scale: 0.25 },
     );
   });
 
@@ -249,7 +249,7 @@ describe("fuzz: CTAPHID", () => {
         dev.close();
         await server;
       },
-      { scale: 0.1 },
+      { scale: 0.05 },
     );
   });
 });

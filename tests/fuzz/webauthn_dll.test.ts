@@ -122,7 +122,7 @@ describe("fuzz: WindowsClient over a lying webauthn library", () => {
         async () => (await client.makeCredential(creation())).toJSON(),
       );
       if (r.ok) assert.equal(typeof (r.value as { id: unknown }).id, "string");
-    }, { scale: 0.25 });
+    }, { scale: 0.1 });
   });
 
   it("getAssertion with arbitrary assertion bytes: a response or ClientError/FormatError", async () => {
@@ -135,6 +135,6 @@ describe("fuzz: WindowsClient over a lying webauthn library", () => {
           (await client.getAssertion(request(a.allowed ?? a.credentialId))).getResponse(0).toJSON(),
       );
       if (r.ok) assert.equal(typeof (r.value as { id: unknown }).id, "string");
-    }, { scale: 0.25 });
+    }, { scale: 0.1 });
   });
 });
