@@ -23,6 +23,7 @@ import {
   LargeBlobs,
   serializeBlobArray,
 } from "../src/ctap2/mod.ts";
+import { MAX_ENUMERATION } from "../src/ctap2/constants.ts";
 import { concat, fromHex, hmacSha256, sha256, toHex } from "../src/utils.ts";
 import { ScriptedDevice } from "./helpers/scripted_device.ts";
 import { GA_RESP, INFO, INFO_EXTRA, MC_RESP, PACKED_RESP } from "./helpers/vectors.ts";
@@ -597,6 +598,25 @@ describe("Ctap2.getAssertion", () => {
     assert.ok(dev.done);
   });
 
+  it("getAssertions rejects a numberOfCredentials above MAX_ENUMERATION before looping", async () => {
+    // Regression (fuzz): a lying count of 2^53 − 1 made getAssertions call getNextAssertion
+    // without end, keeping every response.
+    const first = decode(fromHex(GA_RESP)) as CborMap;
+    for (const n of [MAX_ENUMERATION + 1, Number.MAX_SAFE_INTEGER]) {
+      first.set(5, n);
+      const dev = new ScriptedDevice([ok(first)]);
+      const c = new Ctap2(dev, new Info(infoMap([[5, 1200]])));
+      await assert.rejects(c.getAssertions(GA_ARGS), /numberOfCredentials must be at most 1024/);
+      assert.equal(dev.calls.length, 1);
+    }
+    first.set(5, MAX_ENUMERATION);
+    const next = new Map(first);
+    next.delete(5);
+    const { dev, c } = ctap([ok(first), ...Array(MAX_ENUMERATION - 1).fill(ok(next))]);
+    assert.equal((await c.getAssertions(GA_ARGS)).length, MAX_ENUMERATION);
+    assert.ok(dev.done);
+  });
+
   it("getAssertions with one credential makes one call", async () => {
     const { dev, c } = ctap(["00" + GA_RESP]);
     assert.equal((await c.getAssertions(GA_ARGS)).length, 1);
@@ -796,6 +816,20 @@ describe("CredentialManagement", () => {
     assert.deepEqual(dev.requestsHex[1], "0aa10103");
     assert.deepEqual(await cm.enumerateRps(), []);
     assert.deepEqual(await cm.enumerateRps(), []);
+    assert.ok(dev.done);
+  });
+
+  it("enumerations reject totals above MAX_ENUMERATION before looping", async () => {
+    // Regression (fuzz): totalRPs / totalCredentials were trusted without a bound.
+    const rp = new Map<CborValue, CborValue>([
+      [3, new Map([["id", "a.com"]])],
+      [4, sha256(new TextEncoder().encode("a.com"))],
+      [5, MAX_ENUMERATION + 1],
+    ]);
+    const { dev, c } = ctap([ok(rp), ok(new Map([[9, Number.MAX_SAFE_INTEGER]]))], CM_OPTS);
+    const cm = new CredentialManagement(c, recordingProtocol().protocol, TOKEN);
+    await assert.rejects(cm.enumerateRps(), /totalRPs must be at most 1024/);
+    await assert.rejects(cm.enumerateCreds(rpIdHash), /totalCredentials must be at most 1024/);
     assert.ok(dev.done);
   });
 

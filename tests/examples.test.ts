@@ -41,6 +41,11 @@ function runExample(file: string, extra: readonly string[] = []): Promise<Run> {
 /** Each example, its extra arguments and the output lines that show it worked. */
 const CASES: readonly { file: string; args?: string[]; expect: RegExp[] }[] = [
   {
+    file: "virtual_udp.ts",
+    args: ["--self-test"],
+    expect: [/listening on udp:\/\/127\.0\.0\.1:\d+/, /^Registered \S+… over UDP/m],
+  },
+  {
     file: "credential.ts",
     expect: [/verified: credential \S+…, attestation packed/, /^Done: registration and auth/m],
   },

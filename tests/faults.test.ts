@@ -67,6 +67,9 @@ const SCENARIOS: [string, HidFaults][] = [
   ["foreign-channel packets interleaved", { foreignBefore: [0, 1, 2, 3, 4, 5, 6] }],
   ["keepalive storm", { keepaliveBefore: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }],
   ["slow link (5 ms per packet)", { delayMs: 5 }],
+  ["lie: a wrong sequence number", { lie: { 2: "seq" } }],
+  ["lie: a length over the CTAPHID maximum", { lie: { 1: "length" } }],
+  ["lie: a response cut short (truncated CBOR)", { lie: { 1: "truncate" } }],
 ];
 
 describe("fault scenarios", () => {
@@ -95,6 +98,19 @@ describe("fault scenarios", () => {
       va.faults = faults;
       assert.equal((await attempt(client)).outcome, "ok", JSON.stringify(faults));
     }
+  });
+
+  it("lie: an INIT answer with the wrong nonce is ignored; open fails typed, in time", async () => {
+    const va = new VirtualAuthenticator({});
+    const t0 = Date.now();
+    await assert.rejects(
+      va.device({ faults: { lie: { 0: "nonce" } }, client: { readTimeout: 500 } }),
+      (e) => e instanceof TransportError,
+    );
+    assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+    const device = await va.device();
+    open.push(device);
+    await new Fido2Client(device, new DefaultClientDataCollector(ORIGIN)).ready();
   });
 
   it("device removed mid-operation: TransportError cause, promptly", async () => {

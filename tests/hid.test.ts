@@ -840,6 +840,49 @@ describe("garbage never hangs or escapes as an untyped error", () => {
     }
   });
 
+  it("more stale reports than the drain limit: the next call resynchronizes", async () => {
+    // Regression (fuzz): drain() stops after 256 reports; a device that had queued more after
+    // a clean answer made the next call read the leftovers as its response (INVALID_CMD).
+    const CID = 0x01020304;
+    const [client, auth] = createConnectionPair();
+    const stale = Array.from({ length: 300 }, () => fragment(CID, CTAPHID.MSG, range(3))[0]);
+    const served = (async () => {
+      let first = true;
+      while (true) {
+        let req: Uint8Array;
+        try {
+          req = await auth.readPacket();
+        } catch {
+          return;
+        }
+        const cmd = req[4] & 0x7f;
+        const payload = req.subarray(7, 7 + ((req[5] << 8) | req[6]));
+        const answer = first
+          ? [fragment(CID, cmd, payload)[0], ...stale]
+          : [fragment(CID, cmd, payload)[0]];
+        first = false;
+        // All at once, as reports already queued in the OS would be.
+        await Promise.all(answer.map((p) => auth.writePacket(p)));
+      }
+    })();
+    const info = {
+      cid: CID,
+      ctaphidVersion: 2,
+      deviceVersion: [1, 0, 0] as const,
+      capabilities: 5,
+    };
+    const device = new CtapHidDevice(DESC, client, info, { readTimeout: 50 });
+    try {
+      assert.deepEqual(await device.ping(range(5)), range(5));
+      assert.deepEqual(await device.ping(range(7)), range(7));
+      assert.deepEqual(await device.ping(range(9)), range(9));
+    } finally {
+      client.close();
+      auth.close();
+      await served;
+    }
+  });
+
   it("server: random packets are answered or ignored, and it keeps serving", async () => {
     const [client, auth] = createConnectionPair();
     const server = new CtapHidServer(auth, new TestProcessor(), { msgTimeout: 20 });

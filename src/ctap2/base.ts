@@ -15,7 +15,7 @@ import { Info } from "./info.ts";
 const CTAPHID_CBOR = 0x10;
 
 export { CMD } from "./constants.ts";
-import { CMD } from "./constants.ts";
+import { CMD, MAX_ENUMERATION } from "./constants.ts";
 
 /** A relying party entity as sent to the authenticator. */
 export interface RpEntity {
@@ -251,6 +251,7 @@ export class AssertionResponse {
       if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1) {
         fieldError("numberOfCredentials", "a positive integer");
       }
+      if (n > MAX_ENUMERATION) fieldError("numberOfCredentials", `at most ${MAX_ENUMERATION}`);
       this.numberOfCredentials = n;
     }
     this.userSelected = optBool(map, 6, "userSelected");

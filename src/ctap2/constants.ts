@@ -43,3 +43,11 @@ export const CREDENTIAL_MGMT_SUB = {
   DELETE_CREDENTIAL: 0x06,
   UPDATE_USER_INFO: 0x07,
 } as const;
+
+/**
+ * Most items one enumeration may announce (numberOfCredentials, totalRPs, totalCredentials).
+ * The spec sets no maximum, but every one of them costs a round trip and a kept response: a
+ * lying count would otherwise loop and allocate without end. Real authenticators store at
+ * most a few hundred discoverable credentials.
+ */
+export const MAX_ENUMERATION = 1024;

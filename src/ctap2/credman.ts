@@ -17,6 +17,7 @@ import {
   type UserEntity,
 } from "./base.ts";
 import type { Info } from "./info.ts";
+import { MAX_ENUMERATION } from "./constants.ts";
 
 /** A relying party with discoverable credentials on the authenticator. */
 export interface ManagedRp {
@@ -46,6 +47,15 @@ export interface ManagedCredential {
 export interface CredentialMetadata {
   readonly existingResidentCredentialsCount: number;
   readonly maxPossibleRemainingResidentCredentialsCount: number;
+}
+
+/** A total of an enumeration (totalRPs, totalCredentials), bounded by MAX_ENUMERATION. */
+function count(m: CborMap, key: number, what: string): number {
+  const n = m.has(key) ? uint(m, key, what) : 0;
+  if (n > MAX_ENUMERATION) {
+    throw new FormatError(`credentialManagement: ${what} must be at most ${MAX_ENUMERATION}`);
+  }
+  return n;
 }
 
 function uint(m: CborMap, key: number, what: string): number {
@@ -142,7 +152,7 @@ export class CredentialManagement {
       if (e instanceof CtapError && e.code === CTAP_STATUS.NO_CREDENTIALS) return [];
       throw e;
     }
-    const total = first.has(5) ? uint(first, 5, "totalRPs") : 0;
+    const total = count(first, 5, "totalRPs");
     if (total === 0) return [];
     const out = [parseRp(first)];
     for (let i = 1; i < total; i++) {
@@ -174,7 +184,7 @@ export class CredentialManagement {
       if (e instanceof CtapError && e.code === CTAP_STATUS.NO_CREDENTIALS) return [];
       throw e;
     }
-    const total = first.has(9) ? uint(first, 9, "totalCredentials") : 0;
+    const total = count(first, 9, "totalCredentials");
     if (total === 0) return [];
     const out = [parseCred(first)];
     for (let i = 1; i < total; i++) {

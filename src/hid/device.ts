@@ -232,8 +232,8 @@ export class CtapHidDevice implements CtapDevice {
   async #transact(cmd: number, packets: Uint8Array[], opts: CallOptions): Promise<Uint8Array> {
     const answered = { value: false };
     try {
-      if (this.#needsResync) await this.#resync();
-      else await drain(this.connection);
+      // More stale reports than drain() takes: resynchronize rather than misread the rest.
+      if (this.#needsResync || !(await drain(this.connection))) await this.#resync();
       return await this.#exchange(cmd, packets, opts, answered);
     } catch (e) {
       // Unless the device answered cleanly, late packets of this transaction may still come:
@@ -385,17 +385,21 @@ export class CtapHidDevice implements CtapDevice {
   }
 }
 
-/** Discards reports already queued (late replies to an earlier, failed transaction). */
-async function drain(connection: HidConnection): Promise<void> {
+/**
+ * Discards reports already queued (late replies to an earlier, failed transaction). Resolves
+ * false when DRAIN_LIMIT reports were discarded and more may be waiting.
+ */
+async function drain(connection: HidConnection): Promise<boolean> {
   const aborted = AbortSignal.abort();
   for (let i = 0; i < DRAIN_LIMIT; i++) {
     try {
       await connection.readPacket(aborted);
     } catch (e) {
-      if (e instanceof AbortError) return;
+      if (e instanceof AbortError) return true;
       throw e;
     }
   }
+  return false;
 }
 
 /**

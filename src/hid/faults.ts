@@ -23,6 +23,13 @@ export interface HidFaults {
   readonly keepaliveBefore?: readonly number[];
   /** Delay (ms) before every outgoing packet. */
   readonly delayMs?: number;
+  /**
+   * Lies: these packets are altered before they go out. `seq` bumps a continuation packet's
+   * sequence number; `length` makes an initialization packet claim 8000 bytes (more than
+   * CTAPHID allows); `truncate` makes it claim 8 bytes less than it carries (the response
+   * CBOR ends early); `nonce` changes the nonce of an INIT response.
+   */
+  readonly lie?: Readonly<Record<number, "seq" | "length" | "truncate" | "nonce">>;
 }
 
 /** How long a packet held back for reordering waits for its successor before going out. */
@@ -44,7 +51,8 @@ export class FaultInjector {
     readonly write: (packet: Uint8Array) => Promise<void>,
   ) {
     this.#none = !f(faults.drop) && !f(faults.duplicate) && !f(faults.reorder) &&
-      !f(faults.foreignBefore) && !f(faults.keepaliveBefore) && !faults.delayMs;
+      !f(faults.foreignBefore) && !f(faults.keepaliveBefore) && !faults.delayMs &&
+      Object.keys(faults.lie ?? {}).length === 0;
   }
 
   /** Number of packets seen so far. */
@@ -79,6 +87,8 @@ export class FaultInjector {
       await this.write(foreign);
     }
     if (f.drop?.includes(i)) return;
+    const lie = f.lie?.[i];
+    if (lie) packet = lieAbout(packet, lie);
     if (f.reorder?.includes(i) && this.#held === undefined) {
       this.#held = packet;
       this.#heldTimer = setTimeout(() => void this.flush().catch(() => {}), REORDER_FLUSH_MS);
@@ -96,4 +106,20 @@ export class FaultInjector {
     this.#held = undefined;
     if (held) await this.write(held);
   }
+}
+
+/** Applies one of {@linkcode HidFaults.lie}'s alterations to a copy of `packet`. */
+function lieAbout(packet: Uint8Array, lie: "seq" | "length" | "truncate" | "nonce"): Uint8Array {
+  const p = packet.slice();
+  const init = (p[4] & 0x80) !== 0;
+  const len = (p[5] << 8) | p[6];
+  if (lie === "seq" && !init) p[4] = (p[4] + 1) & 0x7f;
+  else if (lie === "length" && init) {
+    p[5] = 8000 >> 8;
+    p[6] = 8000 & 0xff;
+  } else if (lie === "truncate" && init && len > 8) {
+    p[5] = (len - 8) >> 8;
+    p[6] = (len - 8) & 0xff;
+  } else if (lie === "nonce" && init && p[4] === (0x80 | CTAPHID.INIT)) p[7] ^= 0xff;
+  return p;
 }

@@ -10,6 +10,7 @@
  */
 import process from "node:process";
 import fc from "fast-check";
+import { decode, encode } from "../../src/cbor.ts";
 
 function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -258,4 +259,46 @@ export function mutated(corpus: readonly Uint8Array[]): fc.Arbitrary<Uint8Array>
 /** Lower-case hex, for assertion messages. */
 export function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/** A CBOR data item (the types src/cbor.ts decodes), nested at most a few levels. */
+export const cborValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  leaf: fc.oneof(
+    fc.integer({ min: -300, max: 70000 }),
+    fc.constantFrom(0, 1, -1, 255, 256, 1024, 1025, 2 ** 32, -(2 ** 53) + 1, 2 ** 53 - 1),
+    fc.string({ maxLength: 12, unit: "grapheme" }),
+    fc.constantFrom("public-key", "packed", "none", "id", "name", "type", "FIDO_2_1"),
+    fc.boolean(),
+    fc.uint8Array({ maxLength: 80 }),
+    fc.constantFrom(32, 64, 65).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+  ),
+  node: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    tie("leaf"),
+    fc.array(tie("node"), { maxLength: 4 }),
+    fc.array(
+      fc.tuple(
+        fc.oneof(fc.integer({ min: -3, max: 16 }), fc.string({ maxLength: 8 })),
+        tie("node"),
+      ),
+      { maxLength: 4 },
+    )
+      .map((es) => new Map(es)),
+  ),
+})).node;
+
+/**
+ * `base` (a CBOR map) with some members replaced by arbitrary items or removed: responses that
+ * are well-formed CBOR but lie about one field, which byte mutations rarely produce.
+ */
+export function edited(base: Uint8Array, keys: readonly unknown[]): fc.Arbitrary<Uint8Array> {
+  const map = decode(base) as Map<unknown, unknown>;
+  return fc.array(
+    fc.tuple(fc.constantFrom(...keys), fc.option(cborValue, { nil: undefined, freq: 4 })),
+    { minLength: 1, maxLength: 3 },
+  ).map((edits) => {
+    const m = new Map(map);
+    for (const [k, v] of edits) v === undefined ? m.delete(k) : m.set(k, v);
+    return encode(m);
+  });
 }
