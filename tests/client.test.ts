@@ -169,6 +169,37 @@ describe("Fido2Client over CTAP2", () => {
     assert.equal(v.verified, true);
   });
 
+  it("enterprise attestation: asked only when the RP wants it and the key enables it", async () => {
+    const va = new VirtualAuthenticator({});
+    va.authenticator.setEnterpriseAttestation(true);
+    const device = await va.device();
+    devices.push(device);
+    const sent: Uint8Array[] = [];
+    const spy: CtapDevice = {
+      capabilities: device.capabilities,
+      call: (cmd, data, o) => {
+        if (data?.[0] === 0x01) sent.push(data);
+        return device.call(cmd, data, o);
+      },
+      close: () => device.close(),
+    };
+    const { decode } = await import("../src/cbor.ts");
+    const epOf = (req: Uint8Array) => (decode(req.slice(1)) as Map<number, unknown>).get(0x0a);
+    for (
+      const [rpIds, attestationType, expected] of [
+        [undefined, "enterprise", 1],
+        [["example.com"], "enterprise", 2],
+        [["example.com"], "direct", undefined],
+      ] as const
+    ) {
+      const client = new Fido2Client(spy, new DefaultClientDataCollector(ORIGIN), new Ui(), [], {
+        enterpriseRpIds: rpIds,
+      });
+      await client.makeCredential(await regOptions({ attestationType }));
+      assert.equal(epOf(sent.at(-1)!), expected, `${rpIds} ${attestationType}`);
+    }
+  });
+
   it("refuses an RP ID the origin may not use before touching the device", async () => {
     const { client, calls } = await setup();
     const options = await regOptions();
