@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { cString, getEnv, openLibrary, wcharSize } from "../../ffi/runtime.ts";
 import { loadHidApi } from "../../ffi/hidapi.ts";
 import { TransportError } from "../../src/errors.ts";
+import { openDevice } from "../../src/hid/mod.ts";
 
 function fakeDll(): string {
   const dir = getEnv("FIDO2_TEST_FIXTURES");
@@ -49,6 +50,20 @@ describe("hidapi binding under Wine", () => {
     assert.equal(info.serialNumber, "SN-ü😀");
     assert.equal(info.productString, "YubiKey 😀 FIDO");
     assert.equal(info.usagePage, 0xf1d0);
+  });
+
+  it("CTAPHID over hidapi.dll: INIT, then a PING echoed through write and read", async () => {
+    const ctl = await control();
+    ctl.fake_hidapi_reset();
+    ctl.fake_hidapi_configure(cString(KEY.join("\t")));
+    const api = await loadHidApi({ path: fakeDll() });
+    const device = await openDevice(KEY[0], api);
+    try {
+      const payload = new Uint8Array(300).map((_, i) => i & 0xff);
+      assert.deepEqual(await device.ping(payload), payload);
+    } finally {
+      await device.close();
+    }
   });
 
   it("a refused first write tells the user to use WindowsClient", async () => {
