@@ -144,17 +144,22 @@ function sortedMap(entries: Iterable<[unknown, unknown]>, depth: number): Map<un
 }
 
 const textEncoder = new TextEncoder();
+const keyCache = new Map<string, Uint8Array>();
 
 // Encoded form of a map key, only for sorting. Integers and strings (all CTAP uses) are
 // written here directly; anything else goes through cbor-x.
 function encodeKey(k: unknown): Uint8Array {
   if (typeof k === "number") return k >= 0 ? head(0, k) : head(1, -1 - k);
   if (typeof k === "string") {
+    // CTAP's string keys are a small fixed vocabulary ("type", "id", "alg"…): memoise them.
+    const cached = keyCache.get(k);
+    if (cached) return cached;
     const b = textEncoder.encode(k);
     const h = head(3, b.length);
     const out = new Uint8Array(h.length + b.length);
     out.set(h);
     out.set(b, h.length);
+    if (keyCache.size < 512 && k.length <= 64) keyCache.set(k, out);
     return out;
   }
   return new Uint8Array(encoder.encode(k));
@@ -193,6 +198,20 @@ export function decodeFrom(data: Uint8Array, options?: DecodeOptions): [CborValu
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Short ASCII strings (map keys, algorithm names, RP IDs) without a TextDecoder call, which
+ * costs about a microsecond each on Deno; undefined when a byte is not ASCII.
+ */
+function asciiText(bytes: Uint8Array): string | undefined {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b >= 0x80) return undefined;
+    out += String.fromCharCode(b);
+  }
+  return out;
+}
 
 class Reader {
   pos = 0;
@@ -268,6 +287,8 @@ class Reader {
         const n = this.length(arg, start);
         const bytes = this.data.subarray(this.pos, this.pos + n);
         this.pos += n;
+        const ascii = n <= 64 ? asciiText(bytes) : undefined;
+        if (ascii !== undefined) return ascii;
         try {
           return utf8.decode(bytes);
         } catch {
