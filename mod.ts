@@ -48,14 +48,20 @@ export {
 } from "./src/client/selection.ts";
 export { ClientError, PinRequiredError } from "./src/client/errors.ts";
 export {
+  type AuthenticationExtensionProcessor,
+  type AuthenticationProcessing,
   CredBlobExtension,
   CredPropsExtension,
   CredProtectExtension,
+  type Ctap2Extension,
   defaultExtensions,
+  type ExtensionContext,
   type Fido2Extension,
   HmacSecretExtension,
   LargeBlobExtension,
   MinPinLengthExtension,
+  type RegistrationExtensionProcessor,
+  type RegistrationProcessing,
   ThirdPartyPaymentExtension,
 } from "./src/client/extensions.ts";
 export { verifyRpId } from "./src/rpid.ts";

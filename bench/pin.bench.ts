@@ -56,3 +56,16 @@ bench("WebCrypto keygen + ECDH (reference)", async () => {
   const peer = await crypto.subtle.importKey("raw", peerRaw, alg, false, []);
   await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, kp.privateKey, 256);
 }, { group: "encapsulate" });
+
+// Client-side PIN token acquisition end to end (getKeyAgreement + getPinUvAuthToken) against
+// the in-memory virtual authenticator, for both protocols.
+const { VirtualAuthenticator } = await import("../src/virtual/mod.ts");
+const { Ctap2 } = await import("../src/ctap2/base.ts");
+const { ClientPin } = await import("../src/ctap2/pin.ts");
+for (const [name, proto] of [["v1", v1], ["v2", v2]] as const) {
+  const ctap = await Ctap2.create(await new VirtualAuthenticator({ pin: "1234" }).device());
+  const pin = new ClientPin(ctap, proto);
+  bench(`getPinToken ${name} (2 CTAP round trips, virtual key)`, async () => {
+    await pin.getPinToken("1234", ClientPin.PERMISSION.GET_ASSERTION, "example.com");
+  }, { group: "token" });
+}

@@ -525,3 +525,10 @@ export function defaultExtensions(): Fido2Extension[] {
     new CredPropsExtension(),
   ];
 }
+
+/** python-fido2's name for {@linkcode Fido2Extension}. */
+export type Ctap2Extension = Fido2Extension;
+/** python-fido2's name for {@linkcode RegistrationProcessing}. */
+export type RegistrationExtensionProcessor = RegistrationProcessing;
+/** python-fido2's name for {@linkcode AuthenticationProcessing}. */
+export type AuthenticationExtensionProcessor = AuthenticationProcessing;
