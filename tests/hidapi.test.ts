@@ -509,7 +509,9 @@ describe("hidapi binding: report I/O", () => {
       }, 5);
       await assert.rejects(pending, AbortError);
       clearInterval(timer);
-      assert.ok(worst < 40, `a 5 ms timer was held up for ${worst.toFixed(0)} ms`);
+      // A read blocking the loop would hold the timer for most of the 300 ms wait; the margin
+      // absorbs GC pauses on a loaded CI machine.
+      assert.ok(worst < 90, `a 5 ms timer was held up for ${worst.toFixed(0)} ms`);
     });
   });
 
