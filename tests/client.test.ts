@@ -608,4 +608,43 @@ describe("Fido2Client over U2F (CTAP1)", () => {
     const signed = concat(r.response.authenticatorData.raw, sel.clientData.hash);
     assert.equal(await key.verify(signed, r.response.signature), true);
   });
+
+  it("appidExclude: a U2F credential under the AppID blocks registration (CTAP2 and U2F)", async () => {
+    const appid = "https://example.com/appid.json";
+    for (const u2fOnly of [false, true]) {
+      const va = new VirtualAuthenticator({ u2fOnly });
+      const { Ctap1 } = await import("../src/ctap1.ts");
+      const { sha256, utf8Encode } = await import("../src/utils.ts");
+      const dev = await va.device();
+      devices.push(dev);
+      const reg = await new Ctap1(dev).register(randomBytes(32), sha256(utf8Encode(appid)));
+      const client = new Fido2Client(dev, new DefaultClientDataCollector(ORIGIN));
+      const exclude = [{ id: b64urlEncode(reg.keyHandle) }];
+      await rejectsWith(
+        client.makeCredential(
+          await regOptions({ excludeCredentials: exclude, extensions: { appidExclude: appid } }),
+        ),
+        ClientError.ERR.DEVICE_INELIGIBLE,
+      );
+      // Without appidExclude the U2F credential is not found under the RP ID.
+      await register(client, { excludeCredentials: exclude });
+    }
+  });
+
+  it("selection(): CTAP 2.1 authenticatorSelection, CTAP 2.0 and U2F fallbacks wait for a touch", async () => {
+    for (const opts of [{}, { ctap21: false }, { u2fOnly: true }]) {
+      let touched = 0;
+      const { client } = await setup({
+        ...opts,
+        userPresence: () => {
+          touched++;
+          return "approve";
+        },
+      });
+      await client.selection();
+      assert.equal(touched, 1, JSON.stringify(opts));
+    }
+    const { client } = await setup({ userPresence: () => "deny" });
+    await assert.rejects(client.selection(), ClientError);
+  });
 });
