@@ -647,4 +647,27 @@ describe("Fido2Client over U2F (CTAP1)", () => {
     const { client } = await setup({ userPresence: () => "deny" });
     await assert.rejects(client.selection(), ClientError);
   });
+
+  it("appid with UV required: the token is taken for the AppID the credential lives under", async () => {
+    const appid = "https://example.com/appid.json";
+    const va = new VirtualAuthenticator({ pin: "1234" });
+    const { Ctap1 } = await import("../src/ctap1.ts");
+    const { sha256, utf8Encode } = await import("../src/utils.ts");
+    const dev = await va.device();
+    devices.push(dev);
+    const reg = await new Ctap1(dev).register(randomBytes(32), sha256(utf8Encode(appid)));
+    const ui = new Ui("1234");
+    const client = new Fido2Client(dev, new DefaultClientDataCollector(ORIGIN), ui);
+    const sel = await client.getAssertion({
+      challenge: b64urlEncode(randomBytes(32)),
+      rpId: RP.id,
+      userVerification: "required",
+      allowCredentials: [{ type: "public-key", id: b64urlEncode(reg.keyHandle) }],
+      extensions: { appid },
+    });
+    const r = sel.getResponse(0);
+    assert.equal(r.response.authenticatorData.userVerified, true);
+    assert.deepEqual(r.response.authenticatorData.rpIdHash, sha256(utf8Encode(appid)));
+    assert.equal(ui.pinRequests, 2);
+  });
 });

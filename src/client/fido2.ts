@@ -589,7 +589,7 @@ class Ctap2Backend implements Backend {
     return this.#withRetry(async (forceUv, allowUv) => {
       const useUv = forceUv ||
         this.#shouldUseUv(options.userVerification, permissions, false);
-      const auth: Token = useUv ? await this.#getToken(permissions, rpId, allowUv, signal) : {};
+      let auth: Token = useUv ? await this.#getToken(permissions, rpId, allowUv, signal) : {};
       let targetRp = rpId;
       let usedAppid = false;
       let list: CredentialDescriptor[] | undefined;
@@ -601,10 +601,12 @@ class Ctap2Backend implements Backend {
         } else {
           let match = allow.length ? await this.#preflight(rpId, allow, auth, signal) : undefined;
           if (!match && appid && allow.length) {
-            match = await this.#preflight(appid, allow, auth, signal);
+            // A token is bound to the RP ID, and U2F credentials need no UV to be found.
+            match = await this.#preflight(appid, allow, {}, signal);
             if (match) {
               targetRp = appid;
               usedAppid = true;
+              if (auth.token) auth = await this.#getToken(permissions, appid, allowUv, signal);
             }
           }
           // No match: still ask for a touch with an ID no key holds, so the user learns
