@@ -123,6 +123,11 @@ describe("ClientPin against the virtual authenticator", () => {
     // An existing PIN below the (raised) minimum can still be used to change it.
     const raised = setup({ pin: "1234" }, { minPinLength: 6 });
     await raised.pin.changePin("1234", "654321");
+    assert.throws(() => encodePin("12345678", 4, 6), /at most 6 characters/);
+    const capped = setup({}, { maxPinLength: 8 });
+    await assert.rejects(capped.pin.setPin("123456789"), PinPolicyError);
+    assert.equal(capped.ctap.sent.length, 0);
+    await capped.pin.setPin("12345678");
   });
 
   it("reports retries, power-cycle state and blocking", async () => {

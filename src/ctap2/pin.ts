@@ -21,6 +21,8 @@ export interface ClientPinCtap {
     readonly pinUvProtocols: readonly number[];
     /** getInfo minPINLength (0x0D): new PINs shorter than this are refused locally. */
     readonly minPinLength?: number;
+    /** getInfo maxPinLength (0x1D, CTAP 2.3): longer new PINs are refused locally. */
+    readonly maxPinLength?: number;
     /** getInfo options; `pinUvAuthToken: false` selects the legacy getPinToken. */
     readonly options?: { readonly [name: string]: boolean | undefined };
   };
@@ -41,14 +43,23 @@ const MAX_PIN_BYTES = 63;
 
 /**
  * Checks and encodes a PIN: NFC-normalised UTF-8, at least `minLength` code points (never
- * fewer than 4), at most 63 bytes, no NUL (it would be eaten by the zero padding).
+ * fewer than 4), at most `maxLength` code points (getInfo maxPinLength, CTAP 2.3) and 63
+ * bytes, no NUL (it would be eaten by the zero padding).
  */
-export function encodePin(pin: string, minLength = MIN_PIN_CODE_POINTS): Uint8Array {
+export function encodePin(
+  pin: string,
+  minLength = MIN_PIN_CODE_POINTS,
+  maxLength = MAX_PIN_BYTES,
+): Uint8Array {
   if (typeof pin !== "string") throw new PinPolicyError("PIN must be a string");
   const normalized = pin.normalize("NFC");
   const min = Math.max(MIN_PIN_CODE_POINTS, minLength);
-  if ([...normalized].length < min) {
+  const length = [...normalized].length;
+  if (length < min) {
     throw new PinPolicyError(`PIN must be at least ${min} characters`);
+  }
+  if (length > maxLength) {
+    throw new PinPolicyError(`PIN must be at most ${maxLength} characters for this key`);
   }
   if (normalized.includes("\u0000")) throw new PinPolicyError("PIN must not contain NUL");
   const bytes = new TextEncoder().encode(normalized);
@@ -190,7 +201,7 @@ export class ClientPin {
 
   /** Sets the first PIN of an authenticator that has none. */
   async setPin(pin: string, opts?: CallOptions): Promise<void> {
-    const pinBytes = encodePin(pin, this.#ctap.info.minPinLength);
+    const pinBytes = encodePin(pin, this.#ctap.info.minPinLength, this.#ctap.info.maxPinLength);
     const { keyAgreement, sharedSecret } = await this.getSharedSecret(opts);
     const newPinEnc = await this.protocol.encrypt(sharedSecret, padPin(pinBytes));
     const param = await this.protocol.authenticate(sharedSecret, newPinEnc);
@@ -200,7 +211,11 @@ export class ClientPin {
   /** Replaces the PIN (also the way out of forcePINChange). */
   async changePin(oldPin: string, newPin: string, opts?: CallOptions): Promise<void> {
     const oldBytes = encodePin(oldPin);
-    const newBytes = encodePin(newPin, this.#ctap.info.minPinLength);
+    const newBytes = encodePin(
+      newPin,
+      this.#ctap.info.minPinLength,
+      this.#ctap.info.maxPinLength,
+    );
     const { keyAgreement, sharedSecret } = await this.getSharedSecret(opts);
     const pinHashEnc = await this.protocol.encrypt(sharedSecret, pinHash(oldBytes));
     const newPinEnc = await this.protocol.encrypt(sharedSecret, padPin(newBytes));
