@@ -22,6 +22,9 @@ export {
 export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";
 export {
   type PlatformCredential,
+  type Transport,
+  type WebAuthnApi,
+  WindowsApiError,
   WindowsClient,
   type WindowsClientOptions,
   windowsErrorCode,
@@ -53,6 +56,7 @@ export {
   CredBlobExtension,
   CredPropsExtension,
   CredProtectExtension,
+  type CredentialDescriptor,
   type Ctap2Extension,
   defaultExtensions,
   type ExtensionContext,

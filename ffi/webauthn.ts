@@ -241,17 +241,62 @@ export const TRANSPORTS = {
 /** A transport name as webauthn.dll knows it. */
 export type Transport = keyof typeof TRANSPORTS;
 
+/** Authenticator attachment (`WEBAUTHN_AUTHENTICATOR_ATTACHMENT_*`). */
+export type Attachment = "any" | "platform" | "cross-platform" | "cross-platform-u2f-v2";
+/** User verification requirement (`WEBAUTHN_USER_VERIFICATION_REQUIREMENT_*`). */
+export type UserVerification = "any" | "required" | "preferred" | "discouraged";
+/** Attestation conveyance (`WEBAUTHN_ATTESTATION_CONVEYANCE_PREFERENCE_*`). */
+export type AttestationConveyance = "any" | "none" | "indirect" | "direct";
+/** Enterprise attestation (`WEBAUTHN_ENTERPRISE_ATTESTATION_*`). */
+export type EnterpriseAttestation = "none" | "vendor-facilitated" | "platform-managed";
+/** Large-blob support asked for at registration (`WEBAUTHN_LARGE_BLOB_SUPPORT_*`). */
+export type LargeBlobSupport = "none" | "required" | "preferred";
+/** Large-blob operation at authentication (`WEBAUTHN_CRED_LARGE_BLOB_OPERATION_*`). */
+export type LargeBlobOperation = "none" | "get" | "set" | "delete";
+/** Large-blob result (`WEBAUTHN_CRED_LARGE_BLOB_STATUS_*`). */
+export type LargeBlobStatus =
+  | "none"
+  | "success"
+  | "not-supported"
+  | "invalid-data"
+  | "invalid-parameter"
+  | "not-found"
+  | "multiple-credentials"
+  | "lack-of-space"
+  | "platform-error"
+  | "authenticator-error";
+
+// The unions above are spelled out so the public types read without these tables; `satisfies`
+// keeps each table and its union in step.
 const ATTACHMENT = {
   any: 0,
   platform: 1,
   "cross-platform": 2,
   "cross-platform-u2f-v2": 3,
-} as const;
-const USER_VERIFICATION = { any: 0, required: 1, preferred: 2, discouraged: 3 } as const;
-const CONVEYANCE = { any: 0, none: 1, indirect: 2, direct: 3 } as const;
-const ENTERPRISE = { none: 0, "vendor-facilitated": 1, "platform-managed": 2 } as const;
-const LARGE_BLOB_SUPPORT = { none: 0, required: 1, preferred: 2 } as const;
-const LARGE_BLOB_OPERATION = { none: 0, get: 1, set: 2, delete: 3 } as const;
+} as const satisfies Record<Attachment, number>;
+const USER_VERIFICATION = {
+  any: 0,
+  required: 1,
+  preferred: 2,
+  discouraged: 3,
+} as const satisfies Record<UserVerification, number>;
+const CONVEYANCE = { any: 0, none: 1, indirect: 2, direct: 3 } as const satisfies Record<
+  AttestationConveyance,
+  number
+>;
+const ENTERPRISE = {
+  none: 0,
+  "vendor-facilitated": 1,
+  "platform-managed": 2,
+} as const satisfies Record<EnterpriseAttestation, number>;
+const LARGE_BLOB_SUPPORT = { none: 0, required: 1, preferred: 2 } as const satisfies Record<
+  LargeBlobSupport,
+  number
+>;
+const LARGE_BLOB_OPERATION = { none: 0, get: 1, set: 2, delete: 3 } as const satisfies Record<
+  LargeBlobOperation,
+  number
+>;
 const LARGE_BLOB_STATUS = [
   "none",
   "success",
@@ -263,25 +308,10 @@ const LARGE_BLOB_STATUS = [
   "lack-of-space",
   "platform-error",
   "authenticator-error",
-] as const;
+] as const satisfies readonly LargeBlobStatus[];
 
 /** `WEBAUTHN_AUTHENTICATOR_HMAC_SECRET_VALUES_FLAG`: salts are raw hmac-secret salts. */
 export const HMAC_SECRET_VALUES_FLAG = 0x00100000;
-
-/** Authenticator attachment (`WEBAUTHN_AUTHENTICATOR_ATTACHMENT_*`). */
-export type Attachment = keyof typeof ATTACHMENT;
-/** User verification requirement (`WEBAUTHN_USER_VERIFICATION_REQUIREMENT_*`). */
-export type UserVerification = keyof typeof USER_VERIFICATION;
-/** Attestation conveyance (`WEBAUTHN_ATTESTATION_CONVEYANCE_PREFERENCE_*`). */
-export type AttestationConveyance = keyof typeof CONVEYANCE;
-/** Enterprise attestation (`WEBAUTHN_ENTERPRISE_ATTESTATION_*`). */
-export type EnterpriseAttestation = keyof typeof ENTERPRISE;
-/** Large-blob support asked for at registration (`WEBAUTHN_LARGE_BLOB_SUPPORT_*`). */
-export type LargeBlobSupport = keyof typeof LARGE_BLOB_SUPPORT;
-/** Large-blob operation at authentication (`WEBAUTHN_CRED_LARGE_BLOB_OPERATION_*`). */
-export type LargeBlobOperation = keyof typeof LARGE_BLOB_OPERATION;
-/** Large-blob result (`WEBAUTHN_CRED_LARGE_BLOB_STATUS_*`). */
-export type LargeBlobStatus = typeof LARGE_BLOB_STATUS[number];
 
 /** Well-known HRESULTs webauthn.dll returns (unsigned values). */
 export const HRESULT = {

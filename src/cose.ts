@@ -5,6 +5,7 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ed448 } from "@noble/curves/ed448.js";
+import type { ECDSA } from "@noble/curves/abstract/weierstrass.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 as nobleSha256, sha384, sha512 } from "@noble/hashes/sha2.js";
@@ -12,7 +13,8 @@ import { type CborMap, type CborValue, encode as encodeCbor } from "./cbor.ts";
 import { FormatError, UnsupportedAlgorithmError } from "./errors.ts";
 import { b64urlDecode, b64urlEncode, concat } from "./utils.ts";
 
-type Curve = typeof p256;
+/** The noble ECDSA curve an {@linkcode EcKey} verifies with. */
+export type Curve = ECDSA;
 
 function bytesParam(map: CborMap, key: number, what: string, len?: number): Uint8Array {
   const v = map.get(key);
@@ -124,7 +126,7 @@ export class UnsupportedKey extends CoseKey {
   }
 }
 
-abstract class EcKey extends CoseKey {
+export abstract class EcKey extends CoseKey {
   protected abstract readonly curve: Curve;
   protected abstract readonly crv: number;
   protected abstract readonly size: number;
@@ -238,7 +240,7 @@ export class ES256K extends EcKey {
   }
 }
 
-abstract class OkpKey extends CoseKey {
+export abstract class OkpKey extends CoseKey {
   protected abstract readonly crv: number;
   protected abstract readonly size: number;
   protected abstract check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean;
@@ -283,7 +285,7 @@ export class Ed448 extends OkpKey {
   }
 }
 
-abstract class RsaKey extends CoseKey {
+export abstract class RsaKey extends CoseKey {
   protected abstract readonly params: RsaHashedImportParams;
   protected abstract signParams(modulusBytes: number): AlgorithmIdentifier | RsaPssParams;
 

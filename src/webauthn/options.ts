@@ -243,22 +243,22 @@ export class AuthenticatorSelectionCriteria {
   }
 }
 
-type RpInit =
+export type RpInit =
   | PublicKeyCredentialRpEntity
   | ConstructorParameters<
     typeof PublicKeyCredentialRpEntity
   >[0];
-type UserInit =
+export type UserInit =
   | PublicKeyCredentialUserEntity
   | ConstructorParameters<
     typeof PublicKeyCredentialUserEntity
   >[0];
-type ParamsInit =
+export type ParamsInit =
   | PublicKeyCredentialParameters
   | ConstructorParameters<
     typeof PublicKeyCredentialParameters
   >[0];
-type DescriptorInit =
+export type DescriptorInit =
   | PublicKeyCredentialDescriptor
   | ConstructorParameters<
     typeof PublicKeyCredentialDescriptor

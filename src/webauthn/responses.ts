@@ -243,7 +243,7 @@ function credentialFromJSON<R>(
   };
 }
 
-abstract class PublicKeyCredentialBase<R extends { toJSON(): JsonObject }> {
+export abstract class PublicKeyCredentialBase<R extends { toJSON(): JsonObject }> {
   readonly rawId: Uint8Array;
   readonly response: R;
   readonly authenticatorAttachment?: AuthenticatorAttachment;
