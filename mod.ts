@@ -49,14 +49,14 @@ export {
   type RequestOptionsInput,
   type WebAuthnClient,
 } from "./src/client/selection.ts";
-export { ClientError, PinRequiredError } from "./src/client/errors.ts";
+export { CLIENT_ERR, ClientError, PinRequiredError } from "./src/client/errors.ts";
 export {
   type AuthenticationExtensionProcessor,
   type AuthenticationProcessing,
   CredBlobExtension,
+  type CredentialDescriptor,
   CredPropsExtension,
   CredProtectExtension,
-  type CredentialDescriptor,
   type Ctap2Extension,
   defaultExtensions,
   type ExtensionContext,

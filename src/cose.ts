@@ -169,7 +169,7 @@ export abstract class EcKey extends CoseKey {
 /** ECDSA P-256 with SHA-256 (alg -7). */
 export class ES256 extends EcKey {
   static override readonly ALGORITHM: number = -7;
-  protected readonly curve = p256;
+  protected readonly curve: Curve = p256;
   protected readonly crv = 1;
   protected readonly size = 32;
   protected hash(m: Uint8Array): Uint8Array {

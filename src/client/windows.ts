@@ -139,6 +139,7 @@ export class WindowsClient implements WebAuthnClient {
   /** Whether this client loaded the API itself (and so closes it). */
   #ownsApi = false;
 
+  /** `options.api` replaces the loaded webauthn.dll (tests, or an API loaded elsewhere). */
   constructor(clientDataCollector: ClientDataCollector, options: WindowsClientOptions = {}) {
     this.#collector = clientDataCollector;
     this.#options = options;

@@ -330,7 +330,7 @@ function checkHash(v: Uint8Array, what: string): void {
 /** The CTAP2 command set over any {@linkcode CtapDevice}. */
 export class Ctap2 {
   /** Command bytes (also exported as {@linkcode CMD}). */
-  static readonly CMD = CMD;
+  static readonly CMD: typeof CMD = CMD;
   /** The device commands go to. */
   readonly device: CtapDevice;
   /** The authenticator's getInfo (refresh with `info = await getInfo()`). */

@@ -126,7 +126,7 @@ export const FLAG = {
 /** rpIdHash ‖ flags ‖ signCount ‖ [attested credential data] ‖ [extensions]. */
 export class AuthenticatorData {
   /** Flag bits (also exported as {@linkcode FLAG}). */
-  static readonly FLAG = FLAG;
+  static readonly FLAG: typeof FLAG = FLAG;
 
   private constructor(
     /** The exact bytes signed by the authenticator. */
