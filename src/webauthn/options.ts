@@ -120,7 +120,7 @@ export class PublicKeyCredentialParameters {
   /** COSE algorithm identifier (-7 = ES256, -8 = EdDSA, -257 = RS256, ...). */
   readonly alg: number;
 
-  /** Takes `init` as given; validation happens in {@linkcode PublicKeyCredentialParameters.fromJSON}. */
+  /** Takes `init` as given; {@linkcode PublicKeyCredentialParameters.fromJSON} validates. */
   constructor(init: { readonly type: string; readonly alg: number }) {
     this.type = init.type;
     this.alg = init.alg;
