@@ -57,8 +57,8 @@ export class AuthenticatorAttestationResponse {
   /** Transports the authenticator is reachable over (may be empty). */
   readonly transports: readonly AuthenticatorTransport[];
 
-  /** `transports` names the library does not know are dropped. */
   /** Throws FormatError when the attestation has no credential; unknown transports are dropped. */
+  constructor(init: {
     readonly clientDataJSON: CollectedClientData;
     readonly attestationObject: AttestationObject;
     readonly transports?: readonly string[];
