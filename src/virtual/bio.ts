@@ -36,7 +36,9 @@ export type CaptureSampleHook = (request: {
 
 /** A template in the persisted state. */
 export interface BioTemplateJson {
+  /** Template ID (hex). */
   readonly id: string;
+  /** Friendly name set through bio enrollment. */
   readonly name?: string;
 }
 
@@ -69,6 +71,7 @@ export class BioEnrollmentHandler implements CommandHandler {
   readonly #maxName: number;
   readonly #capture: CaptureSampleHook;
   #templates: Template[];
+  /** Starts with `options.templates` (none by default). */
   #enrollment?: { id: Uint8Array; remaining: number; sample: number };
 
   constructor(options: BioEnrollmentOptions = {}) {

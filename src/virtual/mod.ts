@@ -96,7 +96,9 @@ export interface VirtualAuthenticatorOptions extends Omit<CoreOptions, "pinUvAut
 
 /** Everything a persisted virtual authenticator keeps: credentials and PIN state. */
 export interface VirtualAuthenticatorState {
+  /** Credentials, counters and attestation keys. */
   readonly authenticator: CtapAuthenticatorState;
+  /** PIN, retry counters and minimum PIN length; absent without clientPin. */
   readonly pin?: PinUvPersistentState;
   /** The serialized large-blob array (hex). */
   readonly largeBlobs?: string;
@@ -146,6 +148,7 @@ export class VirtualAuthenticator {
   readonly #servers = new Set<{ stop(): void | Promise<void> }>();
   readonly #links = new Set<{ server: CtapHidServer; connection: HidConnection }>();
 
+  /** Restores `options.state`, else the `stateFile` when it exists; else starts fresh. */
   constructor(options: VirtualAuthenticatorOptions = {}) {
     const state = options.state ??
       (options.stateFile ? readState(options.stateFile) : undefined);
