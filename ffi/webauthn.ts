@@ -339,7 +339,7 @@ export const HRESULT = {
  * callers can map both the exact cause and its WebAuthn class.
  */
 export class WindowsApiError extends Error {
-  /** Fixed so logs and `instanceof`-free checks can recognise the error. */
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "WindowsApiError";
   /** The HRESULT as an unsigned 32-bit number. */
   readonly hresult: number;

@@ -227,7 +227,7 @@ export class AttestationResponse {
   /** Unsigned extension outputs by identifier. */
   readonly unsignedExtensionOutputs?: CborMap;
 
-  /** Validates the response map; throws FormatError when a required field is missing or mistyped. */
+  /** Validates the map; throws FormatError when a required field is missing or mistyped. */
   constructor(map: CborMap) {
     if (!(map instanceof Map)) throw new FormatError("makeCredential response must be a map");
     const fmt = map.get(1);
@@ -276,7 +276,7 @@ export class AssertionResponse {
   /** Unsigned extension outputs (CTAP 2.2). */
   readonly unsignedExtensionOutputs?: CborMap;
 
-  /** Validates the response map; throws FormatError when a required field is missing or mistyped. */
+  /** Validates the map; throws FormatError when a required field is missing or mistyped. */
   constructor(map: CborMap) {
     if (!(map instanceof Map)) throw new FormatError("getAssertion response must be a map");
     this.raw = map;

@@ -71,9 +71,9 @@ export class BioEnrollmentHandler implements CommandHandler {
   readonly #maxName: number;
   readonly #capture: CaptureSampleHook;
   #templates: Template[];
-  /** Starts with `options.templates` (none by default). */
   #enrollment?: { id: Uint8Array; remaining: number; sample: number };
 
+  /** Starts with `options.templates` (none by default). */
   constructor(options: BioEnrollmentOptions = {}) {
     this.#pin = options.pinUvAuth;
     this.#samples = positive(options.samplesRequired ?? 4, "samplesRequired");

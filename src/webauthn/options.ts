@@ -47,7 +47,7 @@ export class PublicKeyCredentialRpEntity {
   /** The RP ID; the client uses the origin's effective domain when absent. */
   readonly id?: string;
 
-  /** Copies `init`; validation happens in {@linkcode PublicKeyCredentialRpEntity.fromJSON}. */
+  /** Takes `init` as given; {@linkcode PublicKeyCredentialRpEntity.fromJSON} validates. */
   constructor(init: { readonly name: string; readonly id?: string }) {
     this.name = init.name;
     if (init.id !== undefined) this.id = init.id;
