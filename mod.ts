@@ -22,6 +22,9 @@ export {
 export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";
 export {
   type PlatformCredential,
+  type Transport,
+  type WebAuthnApi,
+  WindowsApiError,
   WindowsClient,
   type WindowsClientOptions,
   windowsErrorCode,
@@ -46,11 +49,12 @@ export {
   type RequestOptionsInput,
   type WebAuthnClient,
 } from "./src/client/selection.ts";
-export { ClientError, PinRequiredError } from "./src/client/errors.ts";
+export { CLIENT_ERR, ClientError, PinRequiredError } from "./src/client/errors.ts";
 export {
   type AuthenticationExtensionProcessor,
   type AuthenticationProcessing,
   CredBlobExtension,
+  type CredentialDescriptor,
   CredPropsExtension,
   CredProtectExtension,
   type Ctap2Extension,

@@ -241,17 +241,62 @@ export const TRANSPORTS = {
 /** A transport name as webauthn.dll knows it. */
 export type Transport = keyof typeof TRANSPORTS;
 
+/** Authenticator attachment (`WEBAUTHN_AUTHENTICATOR_ATTACHMENT_*`). */
+export type Attachment = "any" | "platform" | "cross-platform" | "cross-platform-u2f-v2";
+/** User verification requirement (`WEBAUTHN_USER_VERIFICATION_REQUIREMENT_*`). */
+export type UserVerification = "any" | "required" | "preferred" | "discouraged";
+/** Attestation conveyance (`WEBAUTHN_ATTESTATION_CONVEYANCE_PREFERENCE_*`). */
+export type AttestationConveyance = "any" | "none" | "indirect" | "direct";
+/** Enterprise attestation (`WEBAUTHN_ENTERPRISE_ATTESTATION_*`). */
+export type EnterpriseAttestation = "none" | "vendor-facilitated" | "platform-managed";
+/** Large-blob support asked for at registration (`WEBAUTHN_LARGE_BLOB_SUPPORT_*`). */
+export type LargeBlobSupport = "none" | "required" | "preferred";
+/** Large-blob operation at authentication (`WEBAUTHN_CRED_LARGE_BLOB_OPERATION_*`). */
+export type LargeBlobOperation = "none" | "get" | "set" | "delete";
+/** Large-blob result (`WEBAUTHN_CRED_LARGE_BLOB_STATUS_*`). */
+export type LargeBlobStatus =
+  | "none"
+  | "success"
+  | "not-supported"
+  | "invalid-data"
+  | "invalid-parameter"
+  | "not-found"
+  | "multiple-credentials"
+  | "lack-of-space"
+  | "platform-error"
+  | "authenticator-error";
+
+// The unions above are spelled out so the public types read without these tables; `satisfies`
+// keeps each table and its union in step.
 const ATTACHMENT = {
   any: 0,
   platform: 1,
   "cross-platform": 2,
   "cross-platform-u2f-v2": 3,
-} as const;
-const USER_VERIFICATION = { any: 0, required: 1, preferred: 2, discouraged: 3 } as const;
-const CONVEYANCE = { any: 0, none: 1, indirect: 2, direct: 3 } as const;
-const ENTERPRISE = { none: 0, "vendor-facilitated": 1, "platform-managed": 2 } as const;
-const LARGE_BLOB_SUPPORT = { none: 0, required: 1, preferred: 2 } as const;
-const LARGE_BLOB_OPERATION = { none: 0, get: 1, set: 2, delete: 3 } as const;
+} as const satisfies Record<Attachment, number>;
+const USER_VERIFICATION = {
+  any: 0,
+  required: 1,
+  preferred: 2,
+  discouraged: 3,
+} as const satisfies Record<UserVerification, number>;
+const CONVEYANCE = { any: 0, none: 1, indirect: 2, direct: 3 } as const satisfies Record<
+  AttestationConveyance,
+  number
+>;
+const ENTERPRISE = {
+  none: 0,
+  "vendor-facilitated": 1,
+  "platform-managed": 2,
+} as const satisfies Record<EnterpriseAttestation, number>;
+const LARGE_BLOB_SUPPORT = { none: 0, required: 1, preferred: 2 } as const satisfies Record<
+  LargeBlobSupport,
+  number
+>;
+const LARGE_BLOB_OPERATION = { none: 0, get: 1, set: 2, delete: 3 } as const satisfies Record<
+  LargeBlobOperation,
+  number
+>;
 const LARGE_BLOB_STATUS = [
   "none",
   "success",
@@ -263,25 +308,10 @@ const LARGE_BLOB_STATUS = [
   "lack-of-space",
   "platform-error",
   "authenticator-error",
-] as const;
+] as const satisfies readonly LargeBlobStatus[];
 
 /** `WEBAUTHN_AUTHENTICATOR_HMAC_SECRET_VALUES_FLAG`: salts are raw hmac-secret salts. */
 export const HMAC_SECRET_VALUES_FLAG = 0x00100000;
-
-/** Authenticator attachment (`WEBAUTHN_AUTHENTICATOR_ATTACHMENT_*`). */
-export type Attachment = keyof typeof ATTACHMENT;
-/** User verification requirement (`WEBAUTHN_USER_VERIFICATION_REQUIREMENT_*`). */
-export type UserVerification = keyof typeof USER_VERIFICATION;
-/** Attestation conveyance (`WEBAUTHN_ATTESTATION_CONVEYANCE_PREFERENCE_*`). */
-export type AttestationConveyance = keyof typeof CONVEYANCE;
-/** Enterprise attestation (`WEBAUTHN_ENTERPRISE_ATTESTATION_*`). */
-export type EnterpriseAttestation = keyof typeof ENTERPRISE;
-/** Large-blob support asked for at registration (`WEBAUTHN_LARGE_BLOB_SUPPORT_*`). */
-export type LargeBlobSupport = keyof typeof LARGE_BLOB_SUPPORT;
-/** Large-blob operation at authentication (`WEBAUTHN_CRED_LARGE_BLOB_OPERATION_*`). */
-export type LargeBlobOperation = keyof typeof LARGE_BLOB_OPERATION;
-/** Large-blob result (`WEBAUTHN_CRED_LARGE_BLOB_STATUS_*`). */
-export type LargeBlobStatus = typeof LARGE_BLOB_STATUS[number];
 
 /** Well-known HRESULTs webauthn.dll returns (unsigned values). */
 export const HRESULT = {
@@ -309,6 +339,7 @@ export const HRESULT = {
  * callers can map both the exact cause and its WebAuthn class.
  */
 export class WindowsApiError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "WindowsApiError";
   /** The HRESULT as an unsigned 32-bit number. */
   readonly hresult: number;
@@ -318,6 +349,7 @@ export class WindowsApiError extends Error {
   readonly code: keyof typeof HRESULT | undefined;
   /** The webauthn.dll function that failed. */
   readonly operation: string;
+  /** Builds the error for `operation`'s failing `hresult` and the DLL's W3C `errorName`. */
   constructor(operation: string, hresult: number, errorName: string) {
     const hr = hresult >>> 0;
     const code = (Object.keys(HRESULT) as (keyof typeof HRESULT)[]).find((k) => HRESULT[k] === hr);
@@ -354,41 +386,57 @@ export class WebAuthnUnsupportedError extends Error {
 
 /** `WEBAUTHN_RP_ENTITY_INFORMATION`. */
 export interface RpEntity {
+  /** The RP ID (a domain). */
   id: string;
+  /** Human-readable RP name. */
   name: string;
+  /** Deprecated in WebAuthn; passed through when set. */
   icon?: string;
 }
 
 /** `WEBAUTHN_USER_ENTITY_INFORMATION` (id at most 64 bytes). */
 export interface UserEntity {
+  /** The user handle. */
   id: Uint8Array;
+  /** Account name (e.g. an email address). */
   name: string;
+  /** Name shown to the user. */
   displayName: string;
+  /** Deprecated in WebAuthn; passed through when set. */
   icon?: string;
 }
 
 /** One `WEBAUTHN_COSE_CREDENTIAL_PARAMETER`. */
 export interface CoseCredentialParameter {
+  /** Credential type, normally "public-key". */
   type: string;
+  /** COSE algorithm identifier (-7 = ES256, -8 = EdDSA, -257 = RS256, ...). */
   alg: number;
 }
 
 /** Client data handed to the DLL, which hashes it itself. */
 export interface ClientDataInput {
+  /** The UTF-8 client data JSON. */
   json: Uint8Array;
+  /** Hash the DLL applies to `json` (default SHA-256). */
   hashAlg?: "SHA-256" | "SHA-384" | "SHA-512";
 }
 
 /** A credential in an allow/exclude list; unknown transport names are dropped. */
 export interface CredentialDescriptor {
+  /** The credential ID. */
   id: Uint8Array;
+  /** Credential type (default "public-key"). */
   type?: string;
+  /** Transport hints; names webauthn.dll does not know are dropped. */
   transports?: readonly string[];
 }
 
 /** PRF / hmac-secret salts (`WEBAUTHN_HMAC_SECRET_SALT`). */
 export interface HmacSalts {
+  /** First salt (32 bytes). */
   first: Uint8Array;
+  /** Second salt (32 bytes), for key rotation. */
   second?: Uint8Array;
 }
 
@@ -410,28 +458,39 @@ export interface MakeCredentialExtensions {
 
 /** MakeCredential options (`WEBAUTHN_AUTHENTICATOR_MAKE_CREDENTIAL_OPTIONS`). */
 export interface MakeCredentialOptions {
+  /** Time the user has to respond, in milliseconds (DLL default when omitted). */
   timeoutMs?: number;
+  /** Which kind of authenticator may answer (default "any"). */
   attachment?: Attachment;
   /** bRequireResidentKey; `residentKey: "required"` sets it too. */
   requireResidentKey?: boolean;
   /** "required" → bRequireResidentKey, "preferred" → bPreferResidentKey (API 3+). */
   residentKey?: "required" | "preferred" | "discouraged";
+  /** Default "any" (the DLL's choice). */
   userVerification?: UserVerification;
+  /** Default "any" (the DLL's choice). */
   attestationConveyance?: AttestationConveyance;
+  /** Credentials the authenticator must not already hold. */
   excludeCredentials?: readonly CredentialDescriptor[];
+  /** CTAP2 extension inputs. */
   extensions?: MakeCredentialExtensions;
   /** A GUID from {@linkcode WebAuthnApi.getCancellationId}. */
   cancellationId?: Uint8Array;
+  /** Ask for enterprise attestation (default "none"). */
   enterpriseAttestation?: EnterpriseAttestation;
+  /** Tell the DLL the caller runs in a private browsing session. */
   browserInPrivateMode?: boolean;
   /** Credential hints ("security-key", "client-device", "hybrid"). */
   hints?: readonly string[];
+  /** Register a payment credential (the `thirdPartyPayment` extension). */
   thirdPartyPayment?: boolean;
   /** cbJsonExt/pbJsonExt (API 7+). */
   jsonExt?: Uint8Array;
+  /** Origin of a remote web caller the DLL acts for (API 7+). */
   remoteWebOrigin?: string;
   /** pbPublicKeyCredentialCreationOptionsJSON (API 9). */
   optionsJson?: Uint8Array;
+  /** Restrict the ceremony to one authenticator (API 8+). */
   authenticatorId?: Uint8Array;
 }
 
@@ -454,31 +513,47 @@ export interface GetAssertionExtensions {
 
 /** GetAssertion options (`WEBAUTHN_AUTHENTICATOR_GET_ASSERTION_OPTIONS`). */
 export interface GetAssertionOptions {
+  /** Time the user has to respond, in milliseconds (DLL default when omitted). */
   timeoutMs?: number;
+  /** Which kind of authenticator may answer (default "any"). */
   attachment?: Attachment;
+  /** Default "any" (the DLL's choice). */
   userVerification?: UserVerification;
+  /** Credentials the RP accepts; empty means discoverable credentials. */
   allowCredentials?: readonly CredentialDescriptor[];
   /** U2F AppID (the `appid` extension); the result reports `appIdUsed`. */
   appId?: string;
+  /** CTAP2 extension inputs. */
   extensions?: GetAssertionExtensions;
+  /** A GUID from {@linkcode WebAuthnApi.getCancellationId}. */
   cancellationId?: Uint8Array;
+  /** Tell the DLL the caller runs in a private browsing session. */
   browserInPrivateMode?: boolean;
+  /** Conditional mediation (passkey autofill UI). */
   autoFill?: boolean;
+  /** Credential hints ("security-key", "client-device", "hybrid"). */
   hints?: readonly string[];
+  /** cbJsonExt/pbJsonExt (API 7+). */
   jsonExt?: Uint8Array;
+  /** Origin of a remote web caller the DLL acts for (API 7+). */
   remoteWebOrigin?: string;
+  /** pbPublicKeyCredentialRequestOptionsJSON (API 9). */
   optionsJson?: Uint8Array;
+  /** Restrict the ceremony to one authenticator (API 8+). */
   authenticatorId?: Uint8Array;
 }
 
 /** Extension outputs found in a returned `WEBAUTHN_EXTENSIONS` array. */
 export interface ExtensionOutputs {
+  /** Whether the authenticator enabled hmac-secret. */
   hmacSecret?: boolean;
+  /** The credProtect level applied (1..3). */
   credProtect?: number;
   /** MakeCredential: whether the blob was stored. */
   credBlobStored?: boolean;
   /** GetAssertion: the stored blob. */
   credBlob?: Uint8Array;
+  /** Minimum PIN length the authenticator reported. */
   minPinLength?: number;
   /** Every entry as returned (identifier and the raw `pvExtension` bytes). */
   raw: { id: string; data: Uint8Array }[];
@@ -487,41 +562,69 @@ export interface ExtensionOutputs {
 /** `WEBAUTHN_CREDENTIAL_ATTESTATION`, copied out of DLL memory. Later-version fields are
  * `undefined` when the DLL returned an older struct version. */
 export interface CredentialAttestation {
+  /** Struct version the DLL returned (decides which later fields are present). */
   version: number;
+  /** Attestation statement format ("packed", "none", ...). */
   formatType: string;
+  /** The raw authenticator data. */
   authenticatorData: Uint8Array;
   /** CBOR attStmt. */
   attestation: Uint8Array;
+  /** The CBOR attestation object, ready for a relying party. */
   attestationObject: Uint8Array;
+  /** ID of the new credential. */
   credentialId: Uint8Array;
+  /** Extension outputs parsed from the DLL's extension array. */
   extensions?: ExtensionOutputs;
+  /** Transport the DLL used to reach the authenticator. */
   usedTransports?: Transport[];
+  /** Whether enterprise attestation was returned. */
   epAtt?: boolean;
+  /** Whether the authenticator accepted large-blob support. */
   largeBlobSupported?: boolean;
+  /** Whether the credential is discoverable (resident). */
   residentKey?: boolean;
+  /** Whether PRF was enabled for the credential. */
   prfEnabled?: boolean;
+  /** Unsigned extension outputs (CBOR). */
   unsignedExtensionOutputs?: Uint8Array;
+  /** PRF results when `prf.eval` was given. */
   hmacSecret?: HmacSalts;
+  /** Whether the thirdPartyPayment extension applied. */
   thirdPartyPayment?: boolean;
+  /** Transports the new credential supports. */
   transports?: Transport[];
+  /** The client data JSON the DLL actually used. */
   clientDataJson?: Uint8Array;
+  /** The DLL's own RegistrationResponseJSON (API 9). */
   registrationResponseJson?: Uint8Array;
 }
 
 /** `WEBAUTHN_ASSERTION`, copied out of DLL memory. */
 export interface Assertion {
+  /** Struct version the DLL returned (decides which later fields are present). */
   version: number;
+  /** The raw authenticator data. */
   authenticatorData: Uint8Array;
+  /** The assertion signature. */
   signature: Uint8Array;
+  /** The credential that signed. */
   credential: { type: string; id: Uint8Array };
   /** Empty when the DLL returned no user handle. */
   userId: Uint8Array;
+  /** Extension outputs parsed from the DLL's extension array. */
   extensions?: ExtensionOutputs;
+  /** Large-blob result; `status` is a number when the DLL reports an unknown code. */
   largeBlob?: { status: LargeBlobStatus | number; data: Uint8Array };
+  /** hmac-secret / PRF outputs. */
   hmacSecret?: HmacSalts;
+  /** Transport the DLL used to reach the authenticator. */
   usedTransports?: Transport[];
+  /** Unsigned extension outputs (CBOR). */
   unsignedExtensionOutputs?: Uint8Array;
+  /** The client data JSON the DLL actually used. */
   clientDataJson?: Uint8Array;
+  /** The DLL's own AuthenticationResponseJSON (API 9). */
   authenticationResponseJson?: Uint8Array;
   /** Set when `appId` was given: whether the DLL used it (the `appid` extension output). */
   appIdUsed?: boolean;
@@ -531,6 +634,7 @@ export interface Assertion {
 export interface PlatformCredentialListOptions {
   /** Only credentials of this RP ID; all of them when omitted. */
   rpId?: string;
+  /** Tell the DLL the caller runs in a private browsing session. */
   browserInPrivateMode?: boolean;
 }
 
@@ -539,9 +643,13 @@ export interface PlatformCredentialListOptions {
  * `undefined` when the DLL returned an older struct version.
  */
 export interface PlatformCredential {
+  /** Struct version the DLL returned (decides which later fields are present). */
   version: number;
+  /** The credential ID. */
   credentialId: Uint8Array;
+  /** The relying party the credential belongs to. */
   rp: { id: string; name: string; icon?: string };
+  /** The account the credential belongs to. */
   user: { id: Uint8Array; name: string; displayName: string; icon?: string };
   /** Whether the user may delete it (bRemovable). */
   removable: boolean;
@@ -551,6 +659,7 @@ export interface PlatformCredential {
   authenticatorName?: string;
   /** v3: the authenticator's logo (SVG bytes). */
   authenticatorLogo?: Uint8Array;
+  /** Whether it is a payment credential (v3). */
   thirdPartyPayment?: boolean;
   /** v4 (API 9). */
   transports?: Transport[];
@@ -594,6 +703,7 @@ export interface WebAuthnApi {
   getPlatformCredentialList(options?: PlatformCredentialListOptions): Promise<PlatformCredential[]>;
   /** WebAuthNDeletePlatformCredential (API 4+); NTE_NOT_FOUND when there is no such id. */
   deletePlatformCredential(credentialId: Uint8Array): Promise<void>;
+  /** Frees the library; the API must not be used afterwards. */
   close(): void;
 }
 

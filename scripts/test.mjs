@@ -13,6 +13,27 @@ const only = process.argv.slice(2);
 const steps = [
   ["fmt", [bin("deno"), "fmt", "--check"]],
   ["lint", [bin("deno"), "lint"]],
+  // JSR renders docs for every export: every public symbol needs a doc comment, an explicit
+  // type, and only exported types in its signature. Exits non-zero on any problem.
+  [
+    "doc",
+    [
+      bin("deno"),
+      "doc",
+      "--lint",
+      ...[
+        "mod.ts",
+        "src/ctap2/mod.ts",
+        "src/ctap1.ts",
+        "src/hid/mod.ts",
+        "src/virtual/mod.ts",
+        "src/cbor.ts",
+        "src/cose.ts",
+        "src/webauthn.ts",
+        "src/client/windows.ts",
+      ],
+    ],
+  ],
   [
     "check",
     [

@@ -5,6 +5,7 @@
  */
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { ed448 } from "@noble/curves/ed448.js";
+import type { ECDSA } from "@noble/curves/abstract/weierstrass.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 as nobleSha256, sha384, sha512 } from "@noble/hashes/sha2.js";
@@ -12,7 +13,8 @@ import { type CborMap, type CborValue, encode as encodeCbor } from "./cbor.ts";
 import { FormatError, UnsupportedAlgorithmError } from "./errors.ts";
 import { b64urlDecode, b64urlEncode, concat } from "./utils.ts";
 
-type Curve = typeof p256;
+/** The noble ECDSA curve an {@linkcode EcKey} verifies with. */
+export type Curve = ECDSA;
 
 function bytesParam(map: CborMap, key: number, what: string, len?: number): Uint8Array {
   const v = map.get(key);
@@ -33,6 +35,7 @@ export abstract class CoseKey {
   /** The key's COSE map (integer labels). */
   readonly map: CborMap;
 
+  /** Keeps a copy of `map`; prefer `CoseKey.parse`, which checks the algorithm. */
   constructor(map: CborMap) {
     this.map = new Map(map);
   }
@@ -117,6 +120,7 @@ type ConcreteKey = new (map: CborMap) => CoseKey;
 
 /** A key whose algorithm this library does not know; it cannot verify. */
 export class UnsupportedKey extends CoseKey {
+  /** Always rejects with UnsupportedAlgorithmError: the algorithm is unknown. */
   verify(): Promise<boolean> {
     return Promise.reject(
       new UnsupportedAlgorithmError(`Unsupported COSE algorithm ${String(this.map.get(3))}`),
@@ -124,12 +128,18 @@ export class UnsupportedKey extends CoseKey {
   }
 }
 
-abstract class EcKey extends CoseKey {
+/** Elliptic-curve ECDSA keys (kty EC2); subclasses fix the curve and hash. */
+export abstract class EcKey extends CoseKey {
+  /** The noble curve that checks signatures. */
   protected abstract readonly curve: Curve;
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected abstract readonly crv: number;
+  /** Length of one coordinate / public key in bytes. */
   protected abstract readonly size: number;
+  /** Digest of the signed message (ECDSA verifies over a prehash). */
   protected abstract hash(m: Uint8Array): Uint8Array;
 
+  /** Resolves false for a bad signature; rejects with FormatError for a malformed key. */
   verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     try {
       if (this.map.get(-1) !== this.crv) {
@@ -166,10 +176,15 @@ abstract class EcKey extends CoseKey {
 
 /** ECDSA P-256 with SHA-256 (alg -7). */
 export class ES256 extends EcKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -7;
-  protected readonly curve = p256;
+  /** The noble curve that checks signatures. */
+  protected readonly curve: Curve = p256;
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected readonly crv = 1;
+  /** Length of one coordinate / public key in bytes. */
   protected readonly size = 32;
+  /** Digest of the signed message (ECDSA verifies over a prehash). */
   protected hash(m: Uint8Array): Uint8Array {
     return nobleSha256(m);
   }
@@ -192,15 +207,21 @@ export class ES256 extends EcKey {
 
 /** ECDSA P-256 with SHA-256, fully specified (alg -9). */
 export class ESP256 extends ES256 {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -9;
 }
 
 /** ECDSA P-384 with SHA-384 (alg -35). */
 export class ES384 extends EcKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -35;
+  /** The noble curve that checks signatures. */
   protected readonly curve = p384 as unknown as Curve;
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected readonly crv = 2;
+  /** Length of one coordinate / public key in bytes. */
   protected readonly size = 48;
+  /** Digest of the signed message (ECDSA verifies over a prehash). */
   protected hash(m: Uint8Array): Uint8Array {
     return sha384(m);
   }
@@ -208,15 +229,21 @@ export class ES384 extends EcKey {
 
 /** ECDSA P-384, fully specified (alg -51). */
 export class ESP384 extends ES384 {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -51;
 }
 
 /** ECDSA P-521 with SHA-512 (alg -36). */
 export class ES512 extends EcKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -36;
+  /** The noble curve that checks signatures. */
   protected readonly curve = p521 as unknown as Curve;
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected readonly crv = 3;
+  /** Length of one coordinate / public key in bytes. */
   protected readonly size = 66;
+  /** Digest of the signed message (ECDSA verifies over a prehash). */
   protected hash(m: Uint8Array): Uint8Array {
     return sha512(m);
   }
@@ -224,24 +251,35 @@ export class ES512 extends EcKey {
 
 /** ECDSA P-521, fully specified (alg -52). */
 export class ESP512 extends ES512 {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -52;
 }
 
 /** ECDSA secp256k1 with SHA-256 (alg -47). */
 export class ES256K extends EcKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -47;
+  /** The noble curve that checks signatures. */
   protected readonly curve = secp256k1 as unknown as Curve;
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected readonly crv = 8;
+  /** Length of one coordinate / public key in bytes. */
   protected readonly size = 32;
+  /** Digest of the signed message (ECDSA verifies over a prehash). */
   protected hash(m: Uint8Array): Uint8Array {
     return nobleSha256(m);
   }
 }
 
-abstract class OkpKey extends CoseKey {
+/** Edwards-curve keys (kty OKP); subclasses fix the curve. */
+export abstract class OkpKey extends CoseKey {
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected abstract readonly crv: number;
+  /** Length of one coordinate / public key in bytes. */
   protected abstract readonly size: number;
+  /** Checks a raw signature `sig` over `msg` with public key `pub`. */
   protected abstract check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean;
+  /** Resolves false for a bad signature; rejects with FormatError for a malformed key. */
   verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (this.map.get(-1) !== this.crv) {
       return Promise.reject(
@@ -260,9 +298,13 @@ abstract class OkpKey extends CoseKey {
 
 /** EdDSA over Ed25519 (alg -8). */
 export class EdDSA extends OkpKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -8;
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected readonly crv = 6;
+  /** Length of one coordinate / public key in bytes. */
   protected readonly size = 32;
+  /** Checks a raw signature `sig` over `msg` with public key `pub`. */
   protected check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
     return ed25519.verify(sig, msg, pub);
   }
@@ -270,23 +312,32 @@ export class EdDSA extends OkpKey {
 
 /** Ed25519, fully specified (alg -19). */
 export class Ed25519 extends EdDSA {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -19;
 }
 
 /** Ed448 (alg -53). */
 export class Ed448 extends OkpKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -53;
+  /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected readonly crv = 7;
+  /** Length of one coordinate / public key in bytes. */
   protected readonly size = 57;
+  /** Checks a raw signature `sig` over `msg` with public key `pub`. */
   protected check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
     return ed448.verify(sig, msg, pub);
   }
 }
 
-abstract class RsaKey extends CoseKey {
+/** RSA keys (kty RSA), verified through WebCrypto; subclasses fix the padding and hash. */
+export abstract class RsaKey extends CoseKey {
+  /** WebCrypto import parameters (algorithm and hash). */
   protected abstract readonly params: RsaHashedImportParams;
+  /** WebCrypto verify parameters for a modulus of `modulusBytes` bytes. */
   protected abstract signParams(modulusBytes: number): AlgorithmIdentifier | RsaPssParams;
 
+  /** Resolves false for a bad signature; rejects with FormatError for a malformed key. */
   async verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     const n = bytesParam(this.map, -1, "n");
     const e = bytesParam(this.map, -2, "e");
@@ -326,8 +377,11 @@ function stripZeros(b: Uint8Array): Uint8Array {
 
 /** RSASSA-PKCS1-v1_5 with SHA-256 (alg -257). */
 export class RS256 extends RsaKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -257;
+  /** WebCrypto import parameters (algorithm and hash). */
   protected readonly params = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  /** WebCrypto verify parameters for a modulus of `modulusBytes` bytes. */
   protected signParams(): AlgorithmIdentifier {
     return { name: "RSASSA-PKCS1-v1_5" };
   }
@@ -335,8 +389,11 @@ export class RS256 extends RsaKey {
 
 /** RSASSA-PSS with SHA-256, MGF1-SHA-256 and the maximum salt length (alg -37). */
 export class PS256 extends RsaKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -37;
+  /** WebCrypto import parameters (algorithm and hash). */
   protected readonly params = { name: "RSA-PSS", hash: "SHA-256" };
+  /** WebCrypto verify parameters for a modulus of `modulusBytes` bytes. */
   protected signParams(modulusBytes: number): RsaPssParams {
     return { name: "RSA-PSS", saltLength: modulusBytes - 32 - 2 };
   }
@@ -344,8 +401,11 @@ export class PS256 extends RsaKey {
 
 /** RSASSA-PKCS1-v1_5 with SHA-1 (alg -65535), still emitted by some TPM attestations. */
 export class RS1 extends RsaKey {
+  /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -65535;
+  /** WebCrypto import parameters (algorithm and hash). */
   protected readonly params = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-1" };
+  /** WebCrypto verify parameters for a modulus of `modulusBytes` bytes. */
   protected signParams(): AlgorithmIdentifier {
     return { name: "RSASSA-PKCS1-v1_5" };
   }

@@ -109,11 +109,13 @@ export function ctapStatusName(code: number): string {
 
 /** A non-zero CTAP status returned by an authenticator (or raised locally with the same meaning). */
 export class CtapError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "CtapError";
   /** Status codes by name, e.g. `CtapError.ERR.PIN_INVALID`. */
-  static readonly ERR = CTAP_STATUS;
+  static readonly ERR: typeof CTAP_STATUS = CTAP_STATUS;
   /** The status byte. */
   readonly code: number;
+  /** `message` defaults to the code and its status name. */
   constructor(code: number, message?: string, options?: { cause?: unknown }) {
     const name = ctapStatusName(code);
     super(

@@ -25,11 +25,13 @@ export const APDU = {
  * callers poll until the user is present.
  */
 export class ApduError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "ApduError";
   /** The status word, e.g. 0x6985. */
   readonly code: number;
   /** Response data that came with the status word (usually empty). */
   readonly data: Uint8Array;
+  /** `data` is whatever response data came before the status word. */
   constructor(code: number, data: Uint8Array = new Uint8Array(0)) {
     super(`APDU error: 0x${code.toString(16).padStart(4, "0")}`);
     this.code = code;
@@ -120,6 +122,7 @@ export class RegistrationData {
   /** The DER ECDSA attestation signature. */
   readonly signature: Uint8Array;
 
+  /** Parses raw U2F registration response data; throws FormatError when it is malformed. */
   constructor(data: Uint8Array) {
     if (!(data instanceof Uint8Array)) throw new FormatError("Registration data must be bytes");
     const r = new ByteReader(data);
@@ -166,6 +169,7 @@ export class SignatureData {
   /** The DER ECDSA signature. */
   readonly signature: Uint8Array;
 
+  /** Parses raw U2F authentication response data; throws FormatError when it is malformed. */
   constructor(data: Uint8Array) {
     if (!(data instanceof Uint8Array)) throw new FormatError("Signature data must be bytes");
     const r = new ByteReader(data);
@@ -195,6 +199,7 @@ export class Ctap1 {
   /** U2F instruction bytes. */
   static readonly INS = { REGISTER: 0x01, AUTHENTICATE: 0x02, VERSION: 0x03 } as const;
 
+  /** Speaks U2F over `device`, which stays owned by the caller. */
   constructor(readonly device: CtapDevice) {}
 
   /**

@@ -6,7 +6,9 @@
 
 /** Malformed or non-conforming data: bad CBOR, truncated structures, bad JSON, bad base64url. */
 export class FormatError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "FormatError";
+  /** `cause` carries the lower-level error, when there is one. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -17,7 +19,9 @@ export class FormatError extends Error {
  * native library reported an error. `HidError` (in `src/hid/`) extends it.
  */
 export class TransportError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "TransportError";
+  /** `cause` carries the lower-level error, when there is one. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -25,7 +29,9 @@ export class TransportError extends Error {
 
 /** The operation was aborted through its `AbortSignal` (or the user cancelled on the key). */
 export class AbortError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "AbortError";
+  /** `message` defaults to the DOM AbortError wording; `cause` is usually `signal.reason`. */
   constructor(message = "The operation was aborted", options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -33,7 +39,9 @@ export class AbortError extends Error {
 
 /** A COSE key or algorithm this library cannot use. */
 export class UnsupportedAlgorithmError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "UnsupportedAlgorithmError";
+  /** `cause` carries the lower-level error, when there is one. */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

@@ -15,6 +15,7 @@ import { ClientError } from "./errors.ts";
 
 /** What a collector produces for one operation. */
 export interface CollectedData {
+  /** The client data the authenticator's signature will cover. */
   readonly clientData: CollectedClientData;
   /** The RP ID to send to the authenticator (its SHA-256 is the rpIdHash). */
   readonly rpId: string;
@@ -22,6 +23,7 @@ export interface CollectedData {
 
 /** Supplies client data and the RP ID for an operation; a `ClientError` refuses it. */
 export interface ClientDataCollector {
+  /** Called once per operation, before any authenticator is contacted. */
   collectClientData(
     options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
   ): Promise<CollectedData>;
@@ -38,6 +40,7 @@ export type RpIdVerifier = (rpId: string, origin: string) => boolean | Promise<b
 export class DefaultClientDataCollector implements ClientDataCollector {
   readonly #verify: RpIdVerifier;
 
+  /** `origin` is the caller's origin (e.g. "https://example.com"); `verify` vets RP IDs for it. */
   constructor(readonly origin: string, verify: RpIdVerifier = verifyRpId) {
     if (typeof origin !== "string") throw new TypeError("origin must be a string");
     this.#verify = verify;

@@ -7,7 +7,7 @@
  */
 
 /** Error codes of {@linkcode ClientError} (python-fido2's `ClientError.ERR`). */
-const ERR = {
+export const CLIENT_ERR = {
   OTHER_ERROR: 1,
   BAD_REQUEST: 2,
   CONFIGURATION_UNSUPPORTED: 3,
@@ -18,11 +18,13 @@ const ERR = {
 /** A WebAuthn-level failure with a coarse, stable code. */
 export class ClientError extends Error {
   /** The codes. */
-  static readonly ERR = ERR;
+  static readonly ERR: typeof CLIENT_ERR = CLIENT_ERR;
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "ClientError";
   /** One of {@linkcode ClientError.ERR}. */
   readonly code: number;
 
+  /** `message` defaults to the code's name; `cause` keeps the underlying error. */
   constructor(code: number, message?: string, options?: { cause?: unknown }) {
     const name = codeName(code);
     super(message ? `${name}: ${message}` : name, options);
@@ -36,7 +38,7 @@ export class ClientError extends Error {
 }
 
 function codeName(code: number): string {
-  const entry = Object.entries(ERR).find(([, v]) => v === code);
+  const entry = Object.entries(CLIENT_ERR).find(([, v]) => v === code);
   return entry ? entry[0] : `UNKNOWN_${code}`;
 }
 
@@ -45,8 +47,10 @@ function codeName(code: number): string {
  * a BAD_REQUEST whose cause says "PIN required".
  */
 export class PinRequiredError extends ClientError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "PinRequiredError";
 
+  /** Always BAD_REQUEST; `cause` keeps the underlying error. */
   constructor(message = "PIN required", options?: { cause?: unknown }) {
     super(ClientError.ERR.BAD_REQUEST, message, { cause: options?.cause ?? new Error(message) });
   }

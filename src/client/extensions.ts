@@ -17,18 +17,25 @@ const PERM_LARGE_BLOB_WRITE = 0x10;
 
 /** What an extension may use while processing one request. */
 export interface ExtensionContext {
+  /** The command set, for extensions that send their own commands (large blobs). */
   readonly ctap: Ctap2;
+  /** The key's getInfo, to check which extensions it supports. */
   readonly info: Info;
   /** The PIN/UV protocol chosen for the request, when the key has one. */
   readonly protocol?: PinUvAuthProtocol;
+  /** The RP ID of the request. */
   readonly rpId: string;
+  /** Aborts any command the extension sends. */
   readonly signal?: AbortSignal;
 }
 
 /** A credential descriptor as the client sends it in allow/exclude lists. */
 export interface CredentialDescriptor {
+  /** Credential type, normally "public-key". */
   readonly type: string;
+  /** The credential ID. */
   readonly id: Uint8Array;
+  /** Transport hints, passed through unchanged. */
   readonly transports?: readonly string[];
 }
 
@@ -47,12 +54,14 @@ export interface RegistrationProcessing {
 
 /** Per-request processing of an authentication extension. */
 export interface AuthenticationProcessing {
+  /** pinUvAuthToken permissions this extension needs in addition to getAssertion. */
   readonly permissions?: number;
   /** `selected` is the credential chosen by pre-flight, when there is exactly one. */
   prepareInputs?(
     selected: CredentialDescriptor | undefined,
     token?: Uint8Array,
   ): Promise<Record<string, CborValue> | undefined>;
+  /** Client extension outputs from the authenticator's response. */
   prepareOutputs?(
     response: AssertionResponse,
     token?: Uint8Array,
@@ -63,11 +72,13 @@ export interface AuthenticationProcessing {
 export interface Fido2Extension {
   /** The client extension identifiers it handles (documentation and debugging). */
   readonly names: readonly string[];
+  /** Called for every registration; returns undefined when the extension has nothing to do. */
   makeCredential?(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
     request: { readonly rk: boolean },
   ): RegistrationProcessing | undefined;
+  /** Called for every authentication; returns undefined when the extension has nothing to do. */
   getAssertion?(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -178,12 +189,14 @@ function hmacSalts(v: unknown, what: string): Uint8Array {
  */
 export class HmacSecretExtension implements Fido2Extension {
   readonly names = ["prf", "hmacCreateSecret", "hmacGetSecret"];
+  /** `allowHmacSecret` also enables the legacy hmacCreateSecret / hmacGetSecret inputs. */
   constructor(private readonly allowHmacSecret = false) {}
 
   #supported(ctx: ExtensionContext): boolean {
     return ctx.info.extensions.includes("hmac-secret") && ctx.protocol !== undefined;
   }
 
+  /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -240,6 +253,7 @@ export class HmacSecretExtension implements Fido2Extension {
     };
   }
 
+  /** Authentication processing, or undefined when the RP sent none of this extension's inputs. */
   getAssertion(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -321,6 +335,7 @@ export class LargeBlobExtension implements Fido2Extension {
     return info.extensions.includes("largeBlobKey") && info.options.largeBlobs === true;
   }
 
+  /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -343,6 +358,7 @@ export class LargeBlobExtension implements Fido2Extension {
     };
   }
 
+  /** Authentication processing, or undefined when the RP sent none of this extension's inputs. */
   getAssertion(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -386,6 +402,7 @@ export class LargeBlobExtension implements Fido2Extension {
 /** `credBlob` (registration) and `getCredBlob` (authentication). */
 export class CredBlobExtension implements Fido2Extension {
   readonly names = ["credBlob", "getCredBlob"];
+  /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -405,6 +422,7 @@ export class CredBlobExtension implements Fido2Extension {
       },
     };
   }
+  /** Authentication processing, or undefined when the RP sent none of this extension's inputs. */
   getAssertion(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -431,6 +449,7 @@ const CRED_PROTECT: Record<string, number> = {
 /** `credentialProtectionPolicy` / `enforceCredentialProtectionPolicy` (CTAP credProtect). */
 export class CredProtectExtension implements Fido2Extension {
   readonly names = ["credentialProtectionPolicy", "enforceCredentialProtectionPolicy"];
+  /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -462,6 +481,7 @@ export class CredProtectExtension implements Fido2Extension {
 /** `minPinLength`: asks the authenticator to report its minimum PIN length to this RP. */
 export class MinPinLengthExtension implements Fido2Extension {
   readonly names = ["minPinLength"];
+  /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -481,6 +501,7 @@ export class MinPinLengthExtension implements Fido2Extension {
 /** `credProps`: tells the RP whether a discoverable credential was created. */
 export class CredPropsExtension implements Fido2Extension {
   readonly names = ["credProps"];
+  /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     _ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
@@ -500,12 +521,14 @@ export class ThirdPartyPaymentExtension implements Fido2Extension {
     if (!ctx.info.extensions.includes("thirdPartyPayment")) return undefined;
     return { prepareInputs: () => Promise.resolve({ thirdPartyPayment: true }) };
   }
+  /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,
   ): RegistrationProcessing | undefined {
     return this.#make(ctx, inputs);
   }
+  /** Authentication processing, or undefined when the RP sent none of this extension's inputs. */
   getAssertion(
     ctx: ExtensionContext,
     inputs: Readonly<Record<string, unknown>>,

@@ -145,6 +145,7 @@ export class Fido2Client implements WebAuthnClient {
   #backend?: Promise<Backend>;
   #ready?: Backend;
 
+  /** The device stays owned by the caller; `extensions` replaces the default set. */
   constructor(
     device: CtapDevice,
     clientDataCollector: ClientDataCollector,

@@ -53,8 +53,11 @@ export interface WebAuthnClient {
 
 /** One assertion as the client received it, with its client extension outputs. */
 export interface ClientAssertion {
+  /** The credential that signed. */
   readonly credentialId: Uint8Array;
+  /** The authenticator data the signature covers. */
   readonly authenticatorData: AuthenticatorData;
+  /** Signature over authenticatorData ‖ SHA-256(clientData). */
   readonly signature: Uint8Array;
   /** The user handle, present for discoverable credentials. */
   readonly userHandle?: Uint8Array;
@@ -64,6 +67,7 @@ export interface ClientAssertion {
     readonly name?: string;
     readonly displayName?: string;
   };
+  /** Client extension outputs for this assertion. */
   readonly clientExtensionResults: Record<string, unknown>;
   /** "platform" for WindowsClient's platform authenticator, else "cross-platform". */
   readonly authenticatorAttachment?: string;
@@ -76,6 +80,7 @@ export interface ClientAssertion {
  */
 export class AssertionSelection {
   readonly #assertions: readonly ClientAssertion[];
+  /** Throws ClientError DEVICE_INELIGIBLE when `assertions` is empty. */
   constructor(
     /** The client data all assertions signed over. */
     readonly clientData: CollectedClientData,

@@ -22,12 +22,11 @@ import {
   loadWebAuthn,
   type MakeCredentialExtensions,
   type MakeCredentialOptions,
-  type PlatformCredential,
-  type Transport,
   type WebAuthnApi,
   WebAuthnUnsupportedError,
   WindowsApiError,
 } from "../../ffi/webauthn.ts";
+import type { PlatformCredential, Transport } from "../../ffi/webauthn.ts";
 import { platform, runtime } from "../../ffi/runtime.ts";
 import { loadWebAuthnInWorker } from "../../ffi/webauthn_worker.ts";
 import { defaultWindowHandle } from "../../ffi/win32.ts";
@@ -60,7 +59,33 @@ import {
 
 const E = ClientError.ERR;
 
-export type { PlatformCredential };
+export type {
+  Assertion,
+  Attachment,
+  AttestationConveyance,
+  ClientDataInput,
+  CoseCredentialParameter,
+  CredentialAttestation,
+  CredentialDescriptor as WindowsCredentialDescriptor,
+  EnterpriseAttestation,
+  ExtensionOutputs,
+  GetAssertionExtensions,
+  GetAssertionOptions,
+  HmacSalts,
+  LargeBlobOperation,
+  LargeBlobStatus,
+  LargeBlobSupport,
+  MakeCredentialExtensions,
+  MakeCredentialOptions,
+  PlatformCredential,
+  PlatformCredentialListOptions,
+  RpEntity,
+  Transport,
+  UserEntity,
+  UserVerification,
+  WebAuthnApi,
+} from "../../ffi/webauthn.ts";
+export { HRESULT, TRANSPORTS, WindowsApiError } from "../../ffi/webauthn.ts";
 
 /** Options of {@linkcode WindowsClient}. */
 export interface WindowsClientOptions {
@@ -114,6 +139,7 @@ export class WindowsClient implements WebAuthnClient {
   /** Whether this client loaded the API itself (and so closes it). */
   #ownsApi = false;
 
+  /** `options.api` replaces the loaded webauthn.dll (tests, or an API loaded elsewhere). */
   constructor(clientDataCollector: ClientDataCollector, options: WindowsClientOptions = {}) {
     this.#collector = clientDataCollector;
     this.#options = options;

@@ -19,77 +19,117 @@ import { CMD, MAX_ENUMERATION } from "./constants.ts";
 
 /** A relying party entity as sent to the authenticator. */
 export interface RpEntity {
+  /** The RP ID (a domain). */
   readonly id: string;
+  /** Human-readable RP name; required by makeCredential. */
   readonly name?: string;
 }
 
 /** A user entity as sent to (and returned by) the authenticator. */
 export interface UserEntity {
+  /** The user handle (at most 64 bytes). */
   readonly id: Uint8Array;
+  /** Account name; kept only for discoverable credentials. */
   readonly name?: string;
+  /** Name shown to the user; kept only for discoverable credentials. */
   readonly displayName?: string;
 }
 
 /** A credential descriptor (allow/exclude list entry). */
 export interface CredentialDescriptor {
+  /** Credential type, normally "public-key". */
   readonly type: string;
+  /** The credential ID. */
   readonly id: Uint8Array;
+  /** Transport hints; the authenticator ignores them. */
   readonly transports?: readonly string[];
 }
 
 /** A credential type and COSE algorithm the RP accepts. */
 export interface CredentialParameters {
+  /** Credential type, normally "public-key". */
   readonly type: string;
+  /** COSE algorithm identifier (-7 = ES256, -8 = EdDSA, ...). */
   readonly alg: number;
 }
 
 /** authenticatorMakeCredential parameters (keys 0x01..0x0B). */
 export interface MakeCredentialArgs {
+  /** SHA-256 of the client data (32 bytes). */
   readonly clientDataHash: Uint8Array;
+  /** The relying party the credential is for. */
   readonly rp: RpEntity;
+  /** The account the credential is for. */
   readonly user: UserEntity;
+  /** Accepted algorithms, most preferred first. */
   readonly pubKeyCredParams: readonly CredentialParameters[];
+  /** Credentials the authenticator must not already hold. */
   readonly excludeList?: readonly CredentialDescriptor[];
   /** Extension inputs by identifier (a plain object or a string-keyed Map). */
   readonly extensions?: Record<string, unknown> | Map<string, unknown>;
+  /** `rk`, `up`, `uv` option flags; omitted ones take the authenticator's defaults. */
   readonly options?: Record<string, boolean>;
+  /** MAC over clientDataHash with a pinUvAuthToken. */
   readonly pinUvAuthParam?: Uint8Array;
+  /** PIN/UV protocol version `pinUvAuthParam` was made with (1 or 2). */
   readonly pinUvAuthProtocol?: number;
+  /** 1 = vendor-facilitated, 2 = platform-managed enterprise attestation. */
   readonly enterpriseAttestation?: number;
+  /** Attestation formats the platform prefers, most preferred first (CTAP 2.2). */
   readonly attestationFormatsPreference?: readonly string[];
 }
 
 /** authenticatorGetAssertion parameters (keys 0x01..0x07). */
 export interface GetAssertionArgs {
+  /** The RP ID the assertion is for. */
   readonly rpId: string;
+  /** SHA-256 of the client data (32 bytes). */
   readonly clientDataHash: Uint8Array;
+  /** Credentials the RP accepts; omitted for discoverable credentials. */
   readonly allowList?: readonly CredentialDescriptor[];
+  /** Extension inputs by identifier (a plain object or a string-keyed Map). */
   readonly extensions?: Record<string, unknown> | Map<string, unknown>;
+  /** `up`, `uv` option flags; omitted ones take the authenticator's defaults. */
   readonly options?: Record<string, boolean>;
+  /** MAC over clientDataHash with a pinUvAuthToken. */
   readonly pinUvAuthParam?: Uint8Array;
+  /** PIN/UV protocol version `pinUvAuthParam` was made with (1 or 2). */
   readonly pinUvAuthProtocol?: number;
 }
 
 /** authenticatorClientPIN parameters. */
 export interface ClientPinArgs {
+  /** PIN/UV protocol version (1 or 2). */
   readonly pinUvAuthProtocol: number;
+  /** The clientPIN subcommand number. */
   readonly subCommand: number;
   /** The platform's COSE key-agreement key. */
   readonly keyAgreement?: CborMap;
+  /** MAC proving knowledge of the shared secret (or PIN token). */
   readonly pinUvAuthParam?: Uint8Array;
+  /** The new PIN, encrypted with the shared secret. */
   readonly newPinEnc?: Uint8Array;
+  /** LEFT(SHA-256(PIN), 16), encrypted with the shared secret. */
   readonly pinHashEnc?: Uint8Array;
+  /** Permission bits requested for the token. */
   readonly permissions?: number;
+  /** RP ID the token's permissions are bound to. */
   readonly rpId?: string;
 }
 
 /** authenticatorBioEnrollment parameters. */
 export interface BioEnrollmentArgs {
+  /** Sensor modality (1 = fingerprint). */
   readonly modality?: number;
+  /** The bio-enrollment subcommand number. */
   readonly subCommand?: number;
+  /** Parameters of the subcommand (integer keys). */
   readonly subCommandParams?: Map<number, unknown>;
+  /** PIN/UV protocol version `pinUvAuthParam` was made with (1 or 2). */
   readonly pinUvAuthProtocol?: number;
+  /** MAC over the command with a pinUvAuthToken. */
   readonly pinUvAuthParam?: Uint8Array;
+  /** Ask only for the supported modality. */
   readonly getModality?: boolean;
 }
 
@@ -187,6 +227,7 @@ export class AttestationResponse {
   /** Unsigned extension outputs by identifier. */
   readonly unsignedExtensionOutputs?: CborMap;
 
+  /** Validates the map; throws FormatError when a required field is missing or mistyped. */
   constructor(map: CborMap) {
     if (!(map instanceof Map)) throw new FormatError("makeCredential response must be a map");
     const fmt = map.get(1);
@@ -235,6 +276,7 @@ export class AssertionResponse {
   /** Unsigned extension outputs (CTAP 2.2). */
   readonly unsignedExtensionOutputs?: CborMap;
 
+  /** Validates the map; throws FormatError when a required field is missing or mistyped. */
   constructor(map: CborMap) {
     if (!(map instanceof Map)) throw new FormatError("getAssertion response must be a map");
     this.raw = map;
@@ -330,7 +372,7 @@ function checkHash(v: Uint8Array, what: string): void {
 /** The CTAP2 command set over any {@linkcode CtapDevice}. */
 export class Ctap2 {
   /** Command bytes (also exported as {@linkcode CMD}). */
-  static readonly CMD = CMD;
+  static readonly CMD: typeof CMD = CMD;
   /** The device commands go to. */
   readonly device: CtapDevice;
   /** The authenticator's getInfo (refresh with `info = await getInfo()`). */
@@ -338,6 +380,7 @@ export class Ctap2 {
   /** Whether non-canonical CBOR responses are rejected. */
   readonly strictCbor: boolean;
 
+  /** `info` is the device's getInfo, needed to pick commands and limits. */
   constructor(device: CtapDevice, info: Info, opts?: Ctap2Options) {
     this.device = device;
     this.info = info;

@@ -34,7 +34,9 @@ const STATUS_NAMES = new Map<number, string>(
 
 /** A fingerprint sample was rejected; `code` is a {@linkcode CaptureStatus} value. */
 export class CaptureError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "CaptureError";
+  /** `code` is the {@linkcode CaptureStatus} the sensor reported. */
   constructor(readonly code: number) {
     super(`Fingerprint capture error: ${STATUS_NAMES.get(code) ?? `0x${code.toString(16)}`}`);
   }
@@ -50,7 +52,9 @@ export interface CaptureResult {
 
 /** A stored fingerprint template. */
 export interface TemplateInfo {
+  /** Template ID, for setName / removeEnrollment. */
   readonly templateId: Uint8Array;
+  /** Friendly name, when one was set. */
   readonly name?: string;
 }
 
@@ -80,6 +84,7 @@ export class BioEnrollment {
   /** Modalities. */
   static readonly MODALITY = { FINGERPRINT: 0x01 } as const;
 
+  /** Commands go through `ctap` for the given `modality`. */
   constructor(readonly ctap: Ctap2, readonly modality: number) {}
 
   /** The authenticator supports bio enrollment (final or 2.1 prototype). */
@@ -110,6 +115,7 @@ export class FPBioEnrollment extends BioEnrollment {
   /** Sub-command parameter keys. */
   static readonly PARAM = { TEMPLATE_ID: 0x01, TEMPLATE_NAME: 0x02, TIMEOUT_MS: 0x03 } as const;
 
+  /** `pinUvToken` needs the bioEnrollment permission. */
   constructor(ctap: Ctap2, readonly protocol: PinAuth, readonly pinUvToken: Uint8Array) {
     super(ctap, BioEnrollment.MODALITY.FINGERPRINT);
   }
@@ -278,6 +284,7 @@ export class FPEnrollmentContext {
   /** Good samples still needed (after the first capture). */
   remaining?: number;
 
+  /** `timeoutMs` bounds each sample; the authenticator's default when absent. */
   constructor(readonly bio: FPBioEnrollment, readonly timeoutMs?: number) {}
 
   /**

@@ -177,6 +177,7 @@ async function openEntry(key: CryptoKey, entry: CborValue): Promise<Uint8Array |
  * pinUvAuthToken with the `lbw` permission.
  */
 export class LargeBlobs {
+  /** Writes need `protocol` and a `pinUvToken` with the `lbw` permission when a PIN is set. */
   constructor(
     readonly ctap: Ctap2,
     readonly protocol?: PinAuth,

@@ -31,13 +31,17 @@ export interface ManagedRp {
 
 /** A discoverable credential as credential management reports it. */
 export interface ManagedCredential {
+  /** The account the credential belongs to. */
   readonly user: UserEntity;
+  /** Descriptor to pass to deleteCredential / updateUserInformation. */
   readonly credentialId: CredentialDescriptor;
   /** The credential public key (COSE map). */
   readonly publicKey: CborMap;
   /** credProtect level (1-3), if reported. */
   readonly credProtect?: number;
+  /** The credential's large-blob key, when it has one. */
   readonly largeBlobKey?: Uint8Array;
+  /** Whether it was registered for payments (CTAP 2.2). */
   readonly thirdPartyPayment?: boolean;
   /** The raw response map. */
   readonly raw: CborMap;
@@ -45,7 +49,9 @@ export interface ManagedCredential {
 
 /** Credential storage counters. */
 export interface CredentialMetadata {
+  /** Discoverable credentials stored on the key. */
   readonly existingResidentCredentialsCount: number;
+  /** Upper bound on how many more can be stored. */
   readonly maxPossibleRemainingResidentCredentialsCount: number;
 }
 
@@ -88,6 +94,7 @@ export class CredentialManagement {
     THIRD_PARTY_PAYMENT: 0x0c,
   } as const;
 
+  /** `pinUvToken` needs the credentialManagement permission. */
   constructor(
     readonly ctap: Ctap2,
     readonly protocol: PinAuth,

@@ -9,7 +9,9 @@ import { b64urlEncode, concat, hkdfSha256 } from "../utils.ts";
 
 /** A public key credential type and COSE algorithm pair (getInfo `algorithms`). */
 export interface CredentialAlgorithm {
+  /** Credential type, normally "public-key". */
   readonly type: string;
+  /** COSE algorithm identifier (-7 = ES256, -8 = EdDSA, ...). */
   readonly alg: number;
 }
 
@@ -240,6 +242,7 @@ export class Info {
   /** authenticatorConfig sub-commands supported (CTAP 2.3); undefined when not reported. */
   readonly authenticatorConfigCommands: number[] | undefined;
 
+  /** Validates the getInfo map; throws FormatError when a field is mistyped. */
   constructor(map: CborMap) {
     if (!(map instanceof Map)) throw new FormatError("getInfo response must be a CBOR map");
     const K = INFO_KEY;

@@ -13,6 +13,7 @@ export { ClientPin, type ClientPinCtap, encodePin, PinPolicyError } from "./pin.
 export {
   decapsulate,
   generateKeyAgreementKey,
+  type KeyAgreementKey,
   PinProtocolV1,
   PinProtocolV2,
   type PinUvAuthProtocol,

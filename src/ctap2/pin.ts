@@ -12,11 +12,13 @@ import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "./pin_prot
 
 /** The slice of the CTAP2 command layer ClientPin needs (the `Ctap2` class satisfies it). */
 export interface ClientPinCtap {
+  /** Sends one CTAP2 command with a CBOR parameter map. */
   sendCbor(
     cmd: number,
     args: Map<number, unknown>,
     opts?: CallOptions,
   ): Promise<CborMap | undefined>;
+  /** The parts of getInfo that decide protocol and PIN policy. */
   readonly info: {
     readonly pinUvProtocols: readonly number[];
     /** getInfo minPINLength (0x0D): new PINs shorter than this are refused locally. */
@@ -30,7 +32,9 @@ export interface ClientPinCtap {
 
 /** A PIN the spec forbids (too short, too long, not a string): refused before it is sent. */
 export class PinPolicyError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "PinPolicyError";
+  /** `message` says which rule the PIN broke. */
   constructor(message: string) {
     super(message);
   }
@@ -98,6 +102,7 @@ export class ClientPin {
   readonly protocol: PinUvAuthProtocol;
   readonly #ctap: ClientPinCtap;
 
+  /** Without `protocol`, throws UnsupportedAlgorithmError when the key offers neither 1 nor 2. */
   constructor(ctap: ClientPinCtap, protocol?: PinUvAuthProtocol) {
     this.#ctap = ctap;
     const offered = ctap.info.pinUvProtocols;

@@ -241,9 +241,11 @@ export class PinProtocolV1 implements PinUvAuthProtocol {
 
 /** Protocol 2: HKDF-derived HMAC and AES keys, random IVs, untruncated HMAC. */
 export class PinProtocolV2 extends PinProtocolV1 {
+  /** Protocol number sent as pinUvAuthProtocol. */
   override readonly version: 1 | 2 = 2;
   readonly #random: (length: number) => Uint8Array;
 
+  /** `options.random` replaces the IV source (for test vectors only). */
   constructor(options: PinProtocolOptions = {}) {
     super();
     this.#random = options.random ?? randomBytes;
@@ -257,6 +259,7 @@ export class PinProtocolV2 extends PinProtocolV1 {
     );
   }
 
+  /** AES-256-CBC with a random IV, which is prepended to the ciphertext. */
   override encrypt(key: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
     try {
       const iv = this.#random(16);
@@ -267,6 +270,7 @@ export class PinProtocolV2 extends PinProtocolV1 {
     }
   }
 
+  /** Splits off the leading IV; rejects with FormatError when it is missing. */
   override decrypt(key: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array> {
     try {
       if (ciphertext.length < 16) {
@@ -278,10 +282,12 @@ export class PinProtocolV2 extends PinProtocolV1 {
     }
   }
 
+  /** Full 32-byte HMAC-SHA-256 with the HMAC half of `key`. */
   override authenticate(key: Uint8Array, message: Uint8Array): Uint8Array {
     return hmacSha256(hmacKeyOf(key), message);
   }
 
+  /** Tokens are 32 bytes; throws FormatError otherwise. */
   override validateToken(token: Uint8Array): Uint8Array {
     if (token.length !== 32) {
       throw new FormatError(`PIN protocol 2 token must be 32 bytes, got ${token.length}`);

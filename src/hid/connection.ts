@@ -10,13 +10,17 @@ import { AbortError, TransportError } from "../errors.ts";
 export interface HidDescriptor {
   /** Platform path (hidapi path, `udp://host:port`, `virtual:…`). */
   readonly path: string;
+  /** USB vendor ID. */
   readonly vid: number;
+  /** USB product ID. */
   readonly pid: number;
   /** Input report size without report ID (64 for every FIDO key in the wild). */
   readonly reportSizeIn: number;
   /** Output report size without report ID. */
   readonly reportSizeOut: number;
+  /** USB product string, when the OS reports one. */
   readonly productName?: string;
+  /** USB serial number, when the OS reports one. */
   readonly serialNumber?: string;
 }
 
@@ -36,16 +40,25 @@ export interface HidConnection {
 
 /** One entry of a native HID enumeration (hidapi's `struct hid_device_info`). */
 export interface HidDeviceInfo {
+  /** Platform path to pass to `open`. */
   readonly path: string;
+  /** USB vendor ID. */
   readonly vendorId: number;
+  /** USB product ID. */
   readonly productId: number;
+  /** USB serial number, when the OS reports one. */
   readonly serialNumber?: string;
+  /** Device release number (bcdDevice). */
   readonly releaseNumber: number;
+  /** USB manufacturer string. */
   readonly manufacturerString?: string;
+  /** USB product string. */
   readonly productString?: string;
   /** 0 on hidapi-libusb before 0.12 (use the report descriptor then). */
   readonly usagePage: number;
+  /** HID usage within `usagePage` (0x01 for FIDO CTAPHID). */
   readonly usage: number;
+  /** USB interface number (hidapi reports -1 for non-USB devices). */
   readonly interfaceNumber: number;
   /** hidapi ≥ 0.13 only. */
   readonly busType?: number;

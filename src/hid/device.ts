@@ -38,10 +38,13 @@ export interface CtapHidDeviceOptions {
 
 /** What CTAPHID_INIT told us about the device. */
 export interface HidInitInfo {
+  /** The channel ID the device allocated for us. */
   readonly cid: number;
   /** CTAPHID protocol version (2 for every current device). */
   readonly ctaphidVersion: number;
+  /** Major, minor and build version of the device firmware. */
   readonly deviceVersion: readonly [number, number, number];
+  /** CAPABILITY bits: WINK, CBOR, NMSG. */
   readonly capabilities: number;
 }
 

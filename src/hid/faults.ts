@@ -45,6 +45,7 @@ export class FaultInjector {
 
   readonly #none: boolean;
 
+  /** Wraps `write`, which sends one report of `reportSize` bytes. */
   constructor(
     readonly faults: HidFaults,
     readonly reportSize: number,

@@ -46,9 +46,11 @@ export const CONT_HEADER = 5;
  * ({@linkcode HID_ERR}) so the authenticator side can answer with it directly.
  */
 export class HidError extends TransportError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "HidError";
   /** The CTAPHID error code describing the fault (INVALID_SEQ, INVALID_LEN, MSG_TIMEOUT…). */
   readonly code: number;
+  /** `code` is one of {@linkcode HID_ERR}. */
   constructor(code: number, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -57,9 +59,11 @@ export class HidError extends TransportError {
 
 /** A complete CTAPHID message. */
 export interface HidFrame {
+  /** Channel ID the message travels on. */
   readonly cid: number;
   /** Command without the 0x80 bit. */
   readonly cmd: number;
+  /** Message body, at most 7609 bytes with 64-byte reports. */
   readonly payload: Uint8Array;
 }
 
@@ -145,6 +149,7 @@ export class Reassembler {
   #have = 0;
   #seq = 0;
 
+  /** Accepts packets for channel `cid` only; `reportSize` excludes the report ID. */
   constructor(readonly cid: number, readonly reportSize = 64) {
     checkReportSize(reportSize);
   }

@@ -69,6 +69,7 @@ export class CtapHidServer {
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
 
+  /** Serves `processor` over `connection`; call `start()` to begin reading. */
   constructor(
     readonly connection: HidConnection,
     readonly processor: CtapProcessor,

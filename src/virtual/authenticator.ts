@@ -84,7 +84,9 @@ export type AttestationMode =
 
 /** Everything that survives a restart (see {@linkcode CtapAuthenticator.exportState}). */
 export interface CtapAuthenticatorState {
+  /** Format version, for future migrations. */
   readonly version: 1;
+  /** The credential store's state. */
   readonly store: CredentialStoreState;
   /** U2F attestation key (hex) and self-signed certificate (hex DER). */
   readonly u2fAttestation?: { readonly privateKey: string; readonly certificate: string };
@@ -223,6 +225,7 @@ export class CtapAuthenticator implements CtapProcessor {
   #powerUp: number;
   #pending?: PendingAssertion;
 
+  /** Starts fresh, or restores `options.state`. */
   constructor(options: VirtualAuthenticatorOptions = {}) {
     const o = options;
     this.#aaguid = o.aaguid ?? DEFAULT_AAGUID;

@@ -36,7 +36,9 @@ export type CaptureSampleHook = (request: {
 
 /** A template in the persisted state. */
 export interface BioTemplateJson {
+  /** Template ID (hex). */
   readonly id: string;
+  /** Friendly name set through bio enrollment. */
   readonly name?: string;
 }
 
@@ -71,6 +73,7 @@ export class BioEnrollmentHandler implements CommandHandler {
   #templates: Template[];
   #enrollment?: { id: Uint8Array; remaining: number; sample: number };
 
+  /** Starts with `options.templates` (none by default). */
   constructor(options: BioEnrollmentOptions = {}) {
     this.#pin = options.pinUvAuth;
     this.#samples = positive(options.samplesRequired ?? 4, "samplesRequired");

@@ -41,6 +41,7 @@ export class ConfigHandler implements CommandHandler {
   readonly #ep: boolean;
   readonly #toggle: boolean;
 
+  /** Changes settings of `options.authenticator`, authorised through `options.pinUvAuth`. */
   constructor(options: ConfigOptions) {
     this.#auth = options.authenticator;
     this.#pin = options.pinUvAuth;

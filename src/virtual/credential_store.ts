@@ -27,18 +27,31 @@ import type { StoredCredential } from "./types.ts";
 
 /** JSON-safe form of one discoverable credential. */
 export interface StoredCredentialJson {
+  /** Credential ID (hex). */
   readonly id: string;
+  /** The RP ID the credential is bound to. */
   readonly rpId: string;
+  /** RP name given at registration. */
   readonly rpName?: string;
+  /** The account (id in hex). */
   readonly user: { readonly id: string; readonly name?: string; readonly displayName?: string };
+  /** COSE algorithm (-7 ES256, -8 EdDSA, -35 ES384). */
   readonly alg: number;
+  /** Raw private key (hex). */
   readonly privateKey: string;
+  /** Per-credential signature counter. */
   readonly signCount: number;
+  /** credProtect level 1..3. */
   readonly credProtect: number;
+  /** hmac-secret CredRandom (hex), when requested. */
   readonly credRandom?: string;
+  /** Stored credBlob (hex). */
   readonly credBlob?: string;
+  /** largeBlobKey (hex). */
   readonly largeBlobKey?: string;
+  /** Whether it was registered for payments. */
   readonly thirdPartyPayment?: boolean;
+  /** Creation sequence number (enumeration order). */
   readonly created: number;
 }
 
@@ -50,6 +63,7 @@ export interface CredentialStoreState {
   readonly counter: number;
   /** Next creation sequence number. */
   readonly nextCreated: number;
+  /** Every discoverable credential. */
   readonly credentials: readonly StoredCredentialJson[];
 }
 
@@ -60,11 +74,17 @@ const TAG_LENGTH = 16;
 
 /** Fields sealed into a non-discoverable credential id. */
 export interface WrappedFields {
+  /** COSE algorithm (-7 ES256, -8 EdDSA, -35 ES384). */
   readonly alg: number;
+  /** Raw private key. */
   readonly privateKey: Uint8Array;
+  /** credProtect level 1..3. */
   readonly credProtect: number;
+  /** Whether hmac-secret was requested (CredRandom is derived from the master key). */
   readonly hmacSecret: boolean;
+  /** Stored credBlob. */
   readonly credBlob?: Uint8Array;
+  /** Whether it was registered for payments. */
   readonly thirdPartyPayment?: boolean;
 }
 
@@ -77,6 +97,7 @@ export class CredentialStore {
   counter: number;
   #nextCreated: number;
 
+  /** Restores `state`, or starts empty with a fresh random master key. */
   constructor(state?: CredentialStoreState) {
     if (state) {
       this.#masterKey = fromHex(state.masterKey);

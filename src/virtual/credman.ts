@@ -53,6 +53,7 @@ export class CredentialManagementHandler implements CommandHandler {
   readonly #now: () => number;
   #enumeration?: Enumeration;
 
+  /** Manages the credentials of `options.store`, authorised through `options.pinUvAuth`. */
   constructor(options: CredentialManagementOptions) {
     this.#store = options.store;
     this.#pin = options.pinUvAuth;

@@ -46,6 +46,7 @@ export class LargeBlobsHandler implements CommandHandler {
   #array: Uint8Array;
   #pending?: { buffer: Uint8Array; expectedNextOffset: number };
 
+  /** Starts with the empty large-blob array unless the options restore one. */
   constructor(options: LargeBlobsOptions) {
     this.#pin = options.pinUvAuth;
     this.#protectedByUv = options.protectedByUv;

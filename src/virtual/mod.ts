@@ -29,13 +29,43 @@ import { LargeBlobsHandler } from "./large_blobs.ts";
 import { ConfigHandler } from "./config.ts";
 import { BioEnrollmentHandler, type BioEnrollmentOptions, type BioTemplateJson } from "./bio.ts";
 
-export { CtapAuthenticator, DEFAULT_AAGUID } from "./authenticator.ts";
+export {
+  type AttestationMode,
+  type CommandHandler,
+  CtapAuthenticator,
+  type CtapAuthenticatorState,
+  DEFAULT_AAGUID,
+  type SignCountStrategy,
+  type VirtualAuthenticatorOptions as CtapAuthenticatorOptions,
+} from "./authenticator.ts";
+export type {
+  CredentialStore,
+  CredentialStoreState,
+  StoredCredentialJson,
+  WrappedFields,
+} from "./credential_store.ts";
 export { PinUvAuthState } from "./pin.ts";
 export { CredentialManagementHandler } from "./credman.ts";
 export { EMPTY_LARGE_BLOB_ARRAY, LargeBlobsHandler } from "./large_blobs.ts";
 export { ConfigHandler } from "./config.ts";
-export { BioEnrollmentHandler, type CaptureSampleHook, SAMPLE_STATUS } from "./bio.ts";
-export type { UserActionHook, UserActionReason, UserDecision } from "./types.ts";
+export {
+  BioEnrollmentHandler,
+  type BioEnrollmentOptions,
+  type BioTemplateJson,
+  type CaptureSampleHook,
+  SAMPLE_STATUS,
+} from "./bio.ts";
+export type {
+  CtapProcessor,
+  PinUvAuthApi,
+  PinUvAuthOptions,
+  PinUvPersistentState,
+  RequestContext,
+  StoredCredential,
+  UserActionHook,
+  UserActionReason,
+  UserDecision,
+} from "./types.ts";
 
 /** Options of a {@linkcode VirtualAuthenticator}. */
 export interface VirtualAuthenticatorOptions extends Omit<CoreOptions, "pinUvAuth" | "state"> {
@@ -66,7 +96,9 @@ export interface VirtualAuthenticatorOptions extends Omit<CoreOptions, "pinUvAut
 
 /** Everything a persisted virtual authenticator keeps: credentials and PIN state. */
 export interface VirtualAuthenticatorState {
+  /** Credentials, counters and attestation keys. */
   readonly authenticator: CtapAuthenticatorState;
+  /** PIN, retry counters and minimum PIN length; absent without clientPin. */
   readonly pin?: PinUvPersistentState;
   /** The serialized large-blob array (hex). */
   readonly largeBlobs?: string;
@@ -116,6 +148,7 @@ export class VirtualAuthenticator {
   readonly #servers = new Set<{ stop(): void | Promise<void> }>();
   readonly #links = new Set<{ server: CtapHidServer; connection: HidConnection }>();
 
+  /** Restores `options.state`, else the `stateFile` when it exists; else starts fresh. */
   constructor(options: VirtualAuthenticatorOptions = {}) {
     const state = options.state ??
       (options.stateFile ? readState(options.stateFile) : undefined);

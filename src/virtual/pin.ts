@@ -107,6 +107,7 @@ export class PinUvAuthState implements PinUvAuthApi {
   #keyAgreement: KeyAgreementKey = generateKeyAgreementKey();
   #token?: TokenState;
 
+  /** Starts with no PIN unless `options.pin` or `options.state` sets one. */
   constructor(options: PinUvAuthOptions = {}) {
     const protocols = options.protocols ?? [2, 1];
     if (protocols.length === 0 || protocols.some((p) => p !== 1 && p !== 2)) {

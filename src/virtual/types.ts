@@ -52,9 +52,13 @@ export type UserActionHook = (request: {
 
 /** One credential held by the virtual authenticator. */
 export interface StoredCredential {
+  /** The credential ID (random for discoverable ones, a sealed blob otherwise). */
   readonly id: Uint8Array;
+  /** The RP ID the credential is bound to. */
   readonly rpId: string;
+  /** RP name given at registration (updatable through credentialManagement). */
   rpName?: string;
+  /** The account; name and displayName are updatable through credentialManagement. */
   user: { readonly id: Uint8Array; name?: string; displayName?: string };
   /** COSE algorithm (-7 ES256, -8 EdDSA, -35 ES384). */
   readonly alg: number;
@@ -62,14 +66,19 @@ export interface StoredCredential {
   readonly privateKey: Uint8Array;
   /** COSE public key map. */
   readonly publicKey: CborMap;
+  /** Whether it is stored (resident) rather than sealed into its ID. */
   readonly discoverable: boolean;
+  /** Per-credential signature counter. */
   signCount: number;
   /** credProtect level 1..3. */
   readonly credProtect: number;
   /** hmac-secret CredRandomWithUV ‖ CredRandomWithoutUV (64 bytes), when requested. */
   readonly credRandom?: Uint8Array;
+  /** Stored credBlob. */
   readonly credBlob?: Uint8Array;
+  /** largeBlobKey, when the largeBlobKey extension was requested. */
   readonly largeBlobKey?: Uint8Array;
+  /** Whether it was registered for payments. */
   readonly thirdPartyPayment?: boolean;
   /** Creation order, for credentialManagement enumeration. */
   readonly created: number;
@@ -142,9 +151,13 @@ export interface PinUvPersistentState {
   readonly pinHash?: string;
   /** PIN code point length (to enforce minPinLength changes). */
   readonly pinLength?: number;
+  /** PIN attempts left before the PIN is blocked. */
   readonly pinRetries: number;
+  /** Built-in UV attempts left before UV falls back to the PIN. */
   readonly uvRetries: number;
+  /** Minimum PIN length in code points. */
   readonly minPinLength: number;
+  /** Whether the next PIN use must be a changePin. */
   readonly forcePinChange: boolean;
 }
 

@@ -11,8 +11,10 @@ import { ByteReader, bytesEqual, concat, fromHex, toHex, u16be, u32be } from "..
 export class Aaguid {
   /** The all-zero AAGUID that U2F keys and anonymised attestation carry. */
   static readonly NONE: Aaguid = new Aaguid(new Uint8Array(16));
+  /** The 16 raw bytes. */
   readonly bytes: Uint8Array;
 
+  /** Throws FormatError unless `bytes` is 16 bytes long. */
   constructor(bytes: Uint8Array) {
     if (!(bytes instanceof Uint8Array) || bytes.length !== 16) {
       throw new FormatError(`AAGUID must be 16 bytes, got ${bytes?.length}`);
@@ -126,7 +128,7 @@ export const FLAG = {
 /** rpIdHash ‖ flags ‖ signCount ‖ [attested credential data] ‖ [extensions]. */
 export class AuthenticatorData {
   /** Flag bits (also exported as {@linkcode FLAG}). */
-  static readonly FLAG = FLAG;
+  static readonly FLAG: typeof FLAG = FLAG;
 
   private constructor(
     /** The exact bytes signed by the authenticator. */

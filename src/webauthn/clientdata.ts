@@ -20,12 +20,17 @@ import {
 
 /** Arguments of {@linkcode CollectedClientData.create}; extra members are appended. */
 export interface CollectedClientDataInit {
+  /** "webauthn.create" or "webauthn.get". */
   readonly type: string;
   /** Raw challenge bytes, or their base64url form. */
   readonly challenge: Uint8Array | string;
+  /** The caller's origin, e.g. "https://example.com". */
   readonly origin: string;
+  /** Whether the caller is a cross-origin iframe. */
   readonly crossOrigin?: boolean;
+  /** Top-level origin, set for cross-origin calls. */
   readonly topOrigin?: string;
+  /** Extra members, appended after the standard ones. */
   readonly [extra: string]: unknown;
 }
 

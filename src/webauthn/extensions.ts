@@ -36,12 +36,15 @@ export type LargeBlobSupport = (typeof LargeBlobSupport)[keyof typeof LargeBlobS
 
 /** PRF inputs or outputs: one or two 32-byte-ish values. */
 export interface AuthenticationExtensionsPRFValues {
+  /** First PRF input or output (32 bytes as output). */
   readonly first: Uint8Array;
+  /** Second value, for rotating between two keys. */
   readonly second?: Uint8Array;
 }
 
 /** prf extension input (§10.1.4). */
 export interface AuthenticationExtensionsPRFInputs {
+  /** Salts for every allowed credential, unless `evalByCredential` has one for it. */
   readonly eval?: AuthenticationExtensionsPRFValues;
   /** Keyed by base64url credential ID. */
   readonly evalByCredential?: Readonly<Record<string, AuthenticationExtensionsPRFValues>>;
@@ -49,71 +52,107 @@ export interface AuthenticationExtensionsPRFInputs {
 
 /** prf extension output. */
 export interface AuthenticationExtensionsPRFOutputs {
+  /** Whether the new credential supports PRF (registration only). */
   readonly enabled?: boolean;
+  /** The PRF outputs, when inputs were evaluated. */
   readonly results?: AuthenticationExtensionsPRFValues;
 }
 
 /** largeBlob extension input (§10.1.5). */
 export interface AuthenticationExtensionsLargeBlobInputs {
+  /** Registration: whether the RP needs large-blob storage. */
   readonly support?: LargeBlobSupport;
+  /** Authentication: read the credential's blob. */
   readonly read?: boolean;
+  /** Authentication: replace the credential's blob with these bytes. */
   readonly write?: Uint8Array;
 }
 
 /** largeBlob extension output. */
 export interface AuthenticationExtensionsLargeBlobOutputs {
+  /** Registration: whether the credential can store a large blob. */
   readonly supported?: boolean;
+  /** Authentication: the blob read, absent when there is none. */
   readonly blob?: Uint8Array;
+  /** Authentication: whether the write succeeded. */
   readonly written?: boolean;
 }
 
 /** hmacGetSecret input (CTAP hmac-secret at the WebAuthn level). */
 export interface HMACGetSecretInput {
+  /** First salt (32 bytes). */
   readonly salt1: Uint8Array;
+  /** Second salt (32 bytes), for rotating between two keys. */
   readonly salt2?: Uint8Array;
 }
 
 /** hmacGetSecret output. */
 export interface HMACGetSecretOutput {
+  /** HMAC output for `salt1` (32 bytes). */
   readonly output1: Uint8Array;
+  /** HMAC output for `salt2`, when it was given. */
   readonly output2?: Uint8Array;
 }
 
 /** credProps output (§10.1.3). */
 export interface CredentialPropertiesOutput {
+  /** Whether the credential is discoverable; absent when the client cannot tell. */
   readonly rk?: boolean;
 }
 
 /** Extension inputs a relying party may send; unknown names are kept as given. */
 export interface AuthenticationExtensionsClientInputs {
+  /** U2F AppID to accept for legacy credentials at authentication. */
   readonly appid?: string;
+  /** U2F AppID whose credentials are excluded at registration as well. */
   readonly appidExclude?: string;
+  /** Ask whether the new credential is discoverable. */
   readonly credProps?: boolean;
+  /** credProtect level wanted for the new credential. */
   readonly credentialProtectionPolicy?: CredentialProtectionPolicy;
+  /** Fail rather than register with a weaker protection level. */
   readonly enforceCredentialProtectionPolicy?: boolean;
+  /** Bytes (at most the key's maxCredBlobLength) stored with the new credential. */
   readonly credBlob?: Uint8Array;
+  /** Return the stored credBlob at authentication. */
   readonly getCredBlob?: boolean;
+  /** largeBlob extension input. */
   readonly largeBlob?: AuthenticationExtensionsLargeBlobInputs;
+  /** Ask the authenticator for its minimum PIN length. */
   readonly minPinLength?: boolean;
+  /** Enable CTAP hmac-secret on the new credential. */
   readonly hmacCreateSecret?: boolean;
+  /** Evaluate hmac-secret at authentication. */
   readonly hmacGetSecret?: HMACGetSecretInput;
+  /** prf extension input. */
   readonly prf?: AuthenticationExtensionsPRFInputs;
+  /** Register a credential usable for Secure Payment Confirmation. */
   readonly thirdPartyPayment?: boolean;
+  /** Other extensions, passed through by identifier. */
   readonly [name: string]: unknown;
 }
 
 /** Extension outputs a client returns; unknown names are kept as given. */
 export interface AuthenticationExtensionsClientOutputs {
+  /** Whether the `appid` AppID was used instead of the RP ID. */
   readonly appid?: boolean;
+  /** Whether `appidExclude` was processed. */
   readonly appidExclude?: boolean;
+  /** credProps output. */
   readonly credProps?: CredentialPropertiesOutput;
   /** true/false after registration; the stored blob after authentication. */
   readonly credBlob?: boolean | Uint8Array;
+  /** largeBlob extension output. */
   readonly largeBlob?: AuthenticationExtensionsLargeBlobOutputs;
+  /** Whether hmac-secret was enabled on the new credential. */
   readonly hmacCreateSecret?: boolean;
+  /** hmac-secret outputs at authentication. */
   readonly hmacGetSecret?: HMACGetSecretOutput;
+  /** prf extension output. */
   readonly prf?: AuthenticationExtensionsPRFOutputs;
+  /** Whether the credential was registered for payments. */
   readonly thirdPartyPayment?: boolean;
+  /** Other extension outputs, by identifier. */
   readonly [name: string]: unknown;
 }
 

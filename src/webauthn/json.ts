@@ -8,4 +8,5 @@ export * from "./extensions.ts";
 export * from "./clientdata.ts";
 export * from "./options.ts";
 export * from "./responses.ts";
+export type { JsonObject } from "./jsonread.ts";
 export { coseKeyToSpki } from "./spki.ts";

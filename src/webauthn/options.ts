@@ -42,9 +42,12 @@ import {
 
 /** The relying party: its display name and RP ID (defaults to the origin's domain). */
 export class PublicKeyCredentialRpEntity {
+  /** Shown to the user while they approve. */
   readonly name: string;
+  /** The RP ID; the client uses the origin's effective domain when absent. */
   readonly id?: string;
 
+  /** Takes `init` as given; {@linkcode PublicKeyCredentialRpEntity.fromJSON} validates. */
   constructor(init: { readonly name: string; readonly id?: string }) {
     this.name = init.name;
     if (init.id !== undefined) this.id = init.id;
@@ -73,10 +76,14 @@ export class PublicKeyCredentialRpEntity {
 
 /** The user account; `id` is the opaque user handle (bytes). */
 export class PublicKeyCredentialUserEntity {
+  /** The user handle (1..64 bytes); never shown to the user. */
   readonly id: Uint8Array;
+  /** Account name (e.g. an email address). */
   readonly name?: string;
+  /** Name shown to the user. */
   readonly displayName?: string;
 
+  /** Copies `id`; throws FormatError when it is not bytes. */
   constructor(
     init: { readonly id: Uint8Array; readonly name?: string; readonly displayName?: string },
   ) {
@@ -108,9 +115,12 @@ export class PublicKeyCredentialUserEntity {
  * kept here, and lists of parameters drop such entries.
  */
 export class PublicKeyCredentialParameters {
+  /** Kept as given so unknown types can be skipped rather than rejected. */
   readonly type: PublicKeyCredentialType | (string & Record<never, never>);
+  /** COSE algorithm identifier (-7 = ES256, -8 = EdDSA, -257 = RS256, ...). */
   readonly alg: number;
 
+  /** Takes `init` as given; {@linkcode PublicKeyCredentialParameters.fromJSON} validates. */
   constructor(init: { readonly type: string; readonly alg: number }) {
     this.type = init.type;
     this.alg = init.alg;
@@ -142,10 +152,14 @@ export class PublicKeyCredentialParameters {
  * {@linkcode PublicKeyCredentialParameters}); unknown transports are dropped.
  */
 export class PublicKeyCredentialDescriptor {
+  /** Kept as given so unknown types can be skipped rather than rejected. */
   readonly type: PublicKeyCredentialType | (string & Record<never, never>);
+  /** The credential ID. */
   readonly id: Uint8Array;
+  /** Transport hints, known values only. */
   readonly transports?: readonly AuthenticatorTransport[];
 
+  /** `type` defaults to "public-key"; `id` is copied. */
   constructor(
     init: {
       readonly type?: string;
@@ -191,9 +205,13 @@ export class PublicKeyCredentialDescriptor {
 
 /** Init form of {@linkcode AuthenticatorSelectionCriteria}; unknown strings become undefined. */
 export interface AuthenticatorSelectionCriteriaInit {
+  /** "platform" or "cross-platform". */
   readonly authenticatorAttachment?: string;
+  /** "discouraged", "preferred" or "required". */
   readonly residentKey?: string;
+  /** Legacy form of `residentKey: "required"`. */
   readonly requireResidentKey?: boolean;
+  /** "required", "preferred" or "discouraged". */
   readonly userVerification?: string;
 }
 
@@ -203,11 +221,16 @@ export interface AuthenticatorSelectionCriteriaInit {
  * and `requireResidentKey` is then recomputed as `residentKey === "required"` (§5.4.4).
  */
 export class AuthenticatorSelectionCriteria {
+  /** Which kind of authenticator may answer; any when absent. */
   readonly authenticatorAttachment?: AuthenticatorAttachment;
+  /** Whether a discoverable credential is wanted. */
   readonly residentKey: ResidentKeyRequirement;
+  /** `residentKey === "required"`, kept for Level 1 consumers. */
   readonly requireResidentKey: boolean;
+  /** How strongly user verification is wanted; "preferred" when absent. */
   readonly userVerification?: UserVerificationRequirement;
 
+  /** Normalises `init` as described above. */
   constructor(init: AuthenticatorSelectionCriteriaInit = {}) {
     const att = parseEnum(AuthenticatorAttachment, init.authenticatorAttachment, "");
     if (att !== undefined) this.authenticatorAttachment = att;
@@ -243,22 +266,26 @@ export class AuthenticatorSelectionCriteria {
   }
 }
 
-type RpInit =
+/** An RP entity or its init object. */
+export type RpInit =
   | PublicKeyCredentialRpEntity
   | ConstructorParameters<
     typeof PublicKeyCredentialRpEntity
   >[0];
-type UserInit =
+/** A user entity or its init object. */
+export type UserInit =
   | PublicKeyCredentialUserEntity
   | ConstructorParameters<
     typeof PublicKeyCredentialUserEntity
   >[0];
-type ParamsInit =
+/** Credential parameters or their init object. */
+export type ParamsInit =
   | PublicKeyCredentialParameters
   | ConstructorParameters<
     typeof PublicKeyCredentialParameters
   >[0];
-type DescriptorInit =
+/** A credential descriptor or its init object. */
+export type DescriptorInit =
   | PublicKeyCredentialDescriptor
   | ConstructorParameters<
     typeof PublicKeyCredentialDescriptor
@@ -284,18 +311,29 @@ function parseHints(list?: readonly string[]): PublicKeyCredentialHint[] | undef
 
 /** Init form of {@linkcode PublicKeyCredentialCreationOptions} (nested plain objects allowed). */
 export interface PublicKeyCredentialCreationOptionsInit {
+  /** The relying party. */
   readonly rp: RpInit;
+  /** The account the credential is for. */
   readonly user: UserInit;
+  /** RP-generated random bytes the signature covers. */
   readonly challenge: Uint8Array;
+  /** Accepted algorithms, most preferred first. */
   readonly pubKeyCredParams: readonly ParamsInit[];
+  /** Time the user has to respond, in milliseconds. */
   readonly timeout?: number;
+  /** Credentials the authenticator must not already hold. */
   readonly excludeCredentials?: readonly DescriptorInit[];
+  /** Requirements on the authenticator. */
   readonly authenticatorSelection?:
     | AuthenticatorSelectionCriteria
     | AuthenticatorSelectionCriteriaInit;
+  /** Credential hints ("security-key", "client-device", "hybrid"); unknown ones are dropped. */
   readonly hints?: readonly string[];
+  /** "none", "indirect", "direct" or "enterprise". */
   readonly attestation?: string;
+  /** Attestation formats the RP prefers, most preferred first. */
   readonly attestationFormats?: readonly string[];
+  /** Client extension inputs. */
   readonly extensions?: AuthenticationExtensionsClientInputs;
 }
 
@@ -304,18 +342,30 @@ export interface PublicKeyCredentialCreationOptionsInit {
  * hints and an unknown attestation preference are dropped, as the spec requires.
  */
 export class PublicKeyCredentialCreationOptions {
+  /** The relying party. */
   readonly rp: PublicKeyCredentialRpEntity;
+  /** The account the credential is for. */
   readonly user: PublicKeyCredentialUserEntity;
+  /** RP-generated random bytes the signature covers. */
   readonly challenge: Uint8Array;
+  /** Accepted algorithms of known type, most preferred first. */
   readonly pubKeyCredParams: readonly PublicKeyCredentialParameters[];
+  /** Time the user has to respond, in milliseconds. */
   readonly timeout?: number;
+  /** Credentials the authenticator must not already hold. */
   readonly excludeCredentials?: readonly PublicKeyCredentialDescriptor[];
+  /** Requirements on the authenticator. */
   readonly authenticatorSelection?: AuthenticatorSelectionCriteria;
+  /** Credential hints, most preferred first. */
   readonly hints?: readonly PublicKeyCredentialHint[];
+  /** Attestation the RP asks for ("none" when absent). */
   readonly attestation?: AttestationConveyancePreference;
+  /** Attestation formats the RP prefers, most preferred first. */
   readonly attestationFormats?: readonly string[];
+  /** Client extension inputs. */
   readonly extensions?: AuthenticationExtensionsClientInputs;
 
+  /** Builds the options from `init`; throws FormatError on bad members. */
   constructor(init: PublicKeyCredentialCreationOptionsInit) {
     this.rp = init.rp instanceof PublicKeyCredentialRpEntity
       ? init.rp
@@ -413,25 +463,40 @@ export class PublicKeyCredentialCreationOptions {
 
 /** Init form of {@linkcode PublicKeyCredentialRequestOptions}. */
 export interface PublicKeyCredentialRequestOptionsInit {
+  /** RP-generated random bytes the signature covers. */
   readonly challenge: Uint8Array;
+  /** Time the user has to respond, in milliseconds. */
   readonly timeout?: number;
+  /** The RP ID; the client uses the origin's effective domain when absent. */
   readonly rpId?: string;
+  /** Credentials the RP accepts; empty or absent for discoverable credentials. */
   readonly allowCredentials?: readonly DescriptorInit[];
+  /** "required", "preferred" or "discouraged". */
   readonly userVerification?: string;
+  /** Credential hints ("security-key", "client-device", "hybrid"); unknown ones are dropped. */
   readonly hints?: readonly string[];
+  /** Client extension inputs. */
   readonly extensions?: AuthenticationExtensionsClientInputs;
 }
 
 /** Options for getting an assertion; unknown descriptor types / hints / UV values dropped. */
 export class PublicKeyCredentialRequestOptions {
+  /** RP-generated random bytes the signature covers. */
   readonly challenge: Uint8Array;
+  /** Time the user has to respond, in milliseconds. */
   readonly timeout?: number;
+  /** The RP ID; the client uses the origin's effective domain when absent. */
   readonly rpId?: string;
+  /** Credentials of known type the RP accepts; empty for discoverable credentials. */
   readonly allowCredentials?: readonly PublicKeyCredentialDescriptor[];
+  /** How strongly user verification is wanted; "preferred" when absent. */
   readonly userVerification?: UserVerificationRequirement;
+  /** Credential hints, most preferred first. */
   readonly hints?: readonly PublicKeyCredentialHint[];
+  /** Client extension inputs. */
   readonly extensions?: AuthenticationExtensionsClientInputs;
 
+  /** Builds the options from `init`; throws FormatError on bad members. */
   constructor(init: PublicKeyCredentialRequestOptionsInit) {
     if (!(init.challenge instanceof Uint8Array)) throw new FormatError("challenge must be bytes");
     this.challenge = init.challenge.slice();
@@ -496,6 +561,7 @@ function unwrap(json: unknown): [unknown, string] {
 
 /** `navigator.credentials.create()` argument: `{ publicKey }` (plus an optional signal). */
 export class CredentialCreationOptions {
+  /** `signal` aborts the ceremony; it is not part of the JSON form. */
   constructor(
     readonly publicKey: PublicKeyCredentialCreationOptions,
     readonly signal?: AbortSignal,
@@ -519,6 +585,7 @@ export class CredentialCreationOptions {
 
 /** `navigator.credentials.get()` argument: `{ publicKey }` (plus an optional signal). */
 export class CredentialRequestOptions {
+  /** `signal` aborts the ceremony; it is not part of the JSON form. */
   constructor(
     readonly publicKey: PublicKeyCredentialRequestOptions,
     readonly signal?: AbortSignal,

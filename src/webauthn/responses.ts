@@ -52,10 +52,12 @@ function parseAuthData(bytes: Uint8Array, path: string): AuthenticatorData {
 export class AuthenticatorAttestationResponse {
   /** The client data (the W3C member name; its bytes are `clientDataJSON.raw`). */
   readonly clientDataJSON: CollectedClientData;
+  /** The attestation object (authenticator data and statement). */
   readonly attestationObject: AttestationObject;
   /** Transports the authenticator is reachable over (may be empty). */
   readonly transports: readonly AuthenticatorTransport[];
 
+  /** Throws FormatError when the attestation has no credential; unknown transports are dropped. */
   constructor(init: {
     readonly clientDataJSON: CollectedClientData;
     readonly attestationObject: AttestationObject;
@@ -146,11 +148,14 @@ export class AuthenticatorAttestationResponse {
 export class AuthenticatorAssertionResponse {
   /** The client data (the W3C member name; its bytes are `clientDataJSON.raw`). */
   readonly clientDataJSON: CollectedClientData;
+  /** The authenticator data the signature covers. */
   readonly authenticatorData: AuthenticatorData;
+  /** Signature over authenticatorData ‖ SHA-256(clientDataJSON). */
   readonly signature: Uint8Array;
   /** The user handle of a discoverable credential (absent for non-discoverable ones). */
   readonly userHandle?: Uint8Array;
 
+  /** Copies the byte members. */
   constructor(init: {
     readonly clientDataJSON: CollectedClientData;
     readonly authenticatorData: AuthenticatorData;
@@ -243,13 +248,20 @@ function credentialFromJSON<R>(
   };
 }
 
-abstract class PublicKeyCredentialBase<R extends { toJSON(): JsonObject }> {
+/** What registration and authentication credentials share (§5.1). */
+export abstract class PublicKeyCredentialBase<R extends { toJSON(): JsonObject }> {
+  /** The credential ID. */
   readonly rawId: Uint8Array;
+  /** The authenticator's response. */
   readonly response: R;
+  /** "platform" or "cross-platform", when the client knows it. */
   readonly authenticatorAttachment?: AuthenticatorAttachment;
+  /** Client extension outputs. */
   readonly clientExtensionResults: AuthenticationExtensionsClientOutputs;
+  /** Always "public-key". */
   readonly type: PublicKeyCredentialType = PublicKeyCredentialType.PUBLIC_KEY;
 
+  /** Copies `rawId`; throws FormatError when it is not bytes. */
   constructor(init: CredentialInit<R>) {
     if (!(init.rawId instanceof Uint8Array)) throw new FormatError("rawId must be bytes");
     this.rawId = init.rawId.slice();
