@@ -1192,6 +1192,56 @@ class Binding implements WebAuthnApi {
     throw new WebAuthnUnsupportedError(feature, api, this.#api);
   }
 
+  /**
+   * The members both options structs gained in the same versions (jsonExt v7, hints v8,
+   * remoteWebOrigin, the options JSON and authenticatorId v9); only their offsets differ.
+   */
+  #writeSharedTail(
+    dv: DataView,
+    arena: Arena,
+    table: readonly number[],
+    o: Pick<
+      MakeCredentialOptions,
+      "jsonExt" | "hints" | "remoteWebOrigin" | "optionsJson" | "authenticatorId"
+    >,
+    L: {
+      readonly cbJsonExt: number;
+      readonly pbJsonExt: number;
+      readonly cCredentialHints: number;
+      readonly ppwszCredentialHints: number;
+      readonly pwszRemoteWebOrigin: number;
+      readonly cbOptionsJson: number;
+      readonly pbOptionsJson: number;
+      readonly cbAuthenticatorId: number;
+      readonly pbAuthenticatorId: number;
+    },
+  ): void {
+    const blob = (data: Uint8Array, what: string, version: number, cb: number, pb: number) => {
+      this.#need(what, version, table);
+      checkBytes(data, what);
+      dv.setUint32(cb, data.length, true);
+      setPtr(dv, pb, arena.bytes(data));
+    };
+    if (o.jsonExt !== undefined) blob(o.jsonExt, "jsonExt", 7, L.cbJsonExt, L.pbJsonExt);
+    if (o.hints?.length) {
+      this.#need("hints", 8, table);
+      o.hints.forEach((h, i) => checkString(h, `hints[${i}]`));
+      dv.setUint32(L.cCredentialHints, o.hints.length, true);
+      setPtr(dv, L.ppwszCredentialHints, arena.wstrArray(o.hints));
+    }
+    if (o.remoteWebOrigin !== undefined) {
+      this.#need("remoteWebOrigin", 9, table);
+      checkString(o.remoteWebOrigin, "remoteWebOrigin");
+      setPtr(dv, L.pwszRemoteWebOrigin, arena.wstr(o.remoteWebOrigin));
+    }
+    if (o.optionsJson !== undefined) {
+      blob(o.optionsJson, "optionsJson", 9, L.cbOptionsJson, L.pbOptionsJson);
+    }
+    if (o.authenticatorId !== undefined) {
+      blob(o.authenticatorId, "authenticatorId", 9, L.cbAuthenticatorId, L.pbAuthenticatorId);
+    }
+  }
+
   #needApi(feature: string, api: number): void {
     if (this.#api < api) throw new WebAuthnUnsupportedError(feature, api, this.#api);
   }
@@ -1361,43 +1411,18 @@ class Binding implements WebAuthnApi {
     if (x.prf) this.#need("prf", 6, table);
     if (v >= 6) setBool(dv, L.bEnablePrf, x.prf !== undefined);
     // v7
-    if (o.jsonExt !== undefined) {
-      this.#need("jsonExt", 7, table);
-      checkBytes(o.jsonExt, "jsonExt");
-      dv.setUint32(L.cbJsonExt, o.jsonExt.length, true);
-      setPtr(dv, L.pbJsonExt, arena.bytes(o.jsonExt));
-    }
     // v8
     if (x.prf?.eval) {
       this.#need("prf.eval", 8, table);
       setPtr(dv, L.pPRFGlobalEval, writeSalt(arena, x.prf.eval, "prf.eval"));
     }
-    if (o.hints?.length) {
-      this.#need("hints", 8, table);
-      o.hints.forEach((h, i) => checkString(h, `hints[${i}]`));
-      dv.setUint32(L.cCredentialHints, o.hints.length, true);
-      setPtr(dv, L.ppwszCredentialHints, arena.wstrArray(o.hints));
-    }
     if (o.thirdPartyPayment) this.#need("thirdPartyPayment", 8, table);
     if (v >= 8) setBool(dv, L.bThirdPartyPayment, o.thirdPartyPayment);
-    // v9
-    if (o.remoteWebOrigin !== undefined) {
-      this.#need("remoteWebOrigin", 9, table);
-      checkString(o.remoteWebOrigin, "remoteWebOrigin");
-      setPtr(dv, L.pwszRemoteWebOrigin, arena.wstr(o.remoteWebOrigin));
-    }
-    if (o.optionsJson !== undefined) {
-      this.#need("optionsJson", 9, table);
-      checkBytes(o.optionsJson, "optionsJson");
-      dv.setUint32(L.cbPublicKeyCredentialCreationOptionsJSON, o.optionsJson.length, true);
-      setPtr(dv, L.pbPublicKeyCredentialCreationOptionsJSON, arena.bytes(o.optionsJson));
-    }
-    if (o.authenticatorId !== undefined) {
-      this.#need("authenticatorId", 9, table);
-      checkBytes(o.authenticatorId, "authenticatorId");
-      dv.setUint32(L.cbAuthenticatorId, o.authenticatorId.length, true);
-      setPtr(dv, L.pbAuthenticatorId, arena.bytes(o.authenticatorId));
-    }
+    this.#writeSharedTail(dv, arena, table, o, {
+      ...L,
+      cbOptionsJson: L.cbPublicKeyCredentialCreationOptionsJSON,
+      pbOptionsJson: L.pbPublicKeyCredentialCreationOptionsJSON,
+    });
     return m.addr;
   }
 
@@ -1538,37 +1563,11 @@ class Binding implements WebAuthnApi {
     // v7
     if (o.autoFill) this.#need("autoFill", 7, table);
     if (v >= 7) setBool(dv, L.bAutoFill, o.autoFill);
-    if (o.jsonExt !== undefined) {
-      this.#need("jsonExt", 7, table);
-      checkBytes(o.jsonExt, "jsonExt");
-      dv.setUint32(L.cbJsonExt, o.jsonExt.length, true);
-      setPtr(dv, L.pbJsonExt, arena.bytes(o.jsonExt));
-    }
-    // v8
-    if (o.hints?.length) {
-      this.#need("hints", 8, table);
-      o.hints.forEach((h, i) => checkString(h, `hints[${i}]`));
-      dv.setUint32(L.cCredentialHints, o.hints.length, true);
-      setPtr(dv, L.ppwszCredentialHints, arena.wstrArray(o.hints));
-    }
-    // v9
-    if (o.remoteWebOrigin !== undefined) {
-      this.#need("remoteWebOrigin", 9, table);
-      checkString(o.remoteWebOrigin, "remoteWebOrigin");
-      setPtr(dv, L.pwszRemoteWebOrigin, arena.wstr(o.remoteWebOrigin));
-    }
-    if (o.optionsJson !== undefined) {
-      this.#need("optionsJson", 9, table);
-      checkBytes(o.optionsJson, "optionsJson");
-      dv.setUint32(L.cbPublicKeyCredentialRequestOptionsJSON, o.optionsJson.length, true);
-      setPtr(dv, L.pbPublicKeyCredentialRequestOptionsJSON, arena.bytes(o.optionsJson));
-    }
-    if (o.authenticatorId !== undefined) {
-      this.#need("authenticatorId", 9, table);
-      checkBytes(o.authenticatorId, "authenticatorId");
-      dv.setUint32(L.cbAuthenticatorId, o.authenticatorId.length, true);
-      setPtr(dv, L.pbAuthenticatorId, arena.bytes(o.authenticatorId));
-    }
+    this.#writeSharedTail(dv, arena, table, o, {
+      ...L,
+      cbOptionsJson: L.cbPublicKeyCredentialRequestOptionsJSON,
+      pbOptionsJson: L.pbPublicKeyCredentialRequestOptionsJSON,
+    });
     return { addr: m.addr, appIdOut };
   }
 }
