@@ -86,36 +86,35 @@ export function createConnectionPair(reportSize = 64): [HidConnection, HidConnec
   return [a, b];
 }
 
-class MemoryEndpoint implements HidConnection {
-  peer!: MemoryEndpoint;
-  closed = false;
-  readonly queue: Uint8Array[] = [];
-  readonly waiters: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }[] = [];
-  constructor(readonly reportSize: number) {}
+/**
+ * Reports that arrived before anyone read them, and readers waiting for the next one. Shared
+ * by the in-memory and UDP connections; `readPacket` wraps it with each one's closed checks.
+ */
+export class PacketQueue {
+  readonly #queue: Uint8Array[] = [];
+  readonly #waiters: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }[] = [];
 
-  writePacket(packet: Uint8Array): Promise<void> {
-    if (this.closed) return Promise.reject(new TransportError("Connection is closed"));
-    if (this.peer.closed) return Promise.reject(new TransportError("Device disconnected"));
-    if (packet.length !== this.reportSize) {
-      return Promise.reject(
-        new TransportError(`Packet must be ${this.reportSize} bytes, got ${packet.length}`),
-      );
+  /** `limit`: queued reports kept at most; the oldest is dropped beyond it. */
+  constructor(readonly limit: number = Infinity) {}
+
+  /** Hands `packet` to the first waiting reader, or queues it. */
+  push(packet: Uint8Array): void {
+    const w = this.#waiters.shift();
+    if (w) {
+      w.resolve(packet);
+      return;
     }
-    this.peer.deliver(packet.slice());
-    return Promise.resolve();
+    this.#queue.push(packet);
+    if (this.#queue.length > this.limit) this.#queue.shift();
   }
 
-  deliver(packet: Uint8Array): void {
-    const w = this.waiters.shift();
-    if (w) w.resolve(packet);
-    else this.queue.push(packet);
+  /** The oldest queued report, if any (without waiting). */
+  take(): Uint8Array | undefined {
+    return this.#queue.shift();
   }
 
-  readPacket(signal?: AbortSignal): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new TransportError("Connection is closed"));
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.peer.closed) return Promise.reject(new TransportError("Device disconnected"));
+  /** Waits for the next report; rejects with `AbortError` as soon as `signal` aborts. */
+  wait(signal?: AbortSignal): Promise<Uint8Array> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     return new Promise((resolve, reject) => {
       const waiter = {
@@ -129,23 +128,58 @@ class MemoryEndpoint implements HidConnection {
         },
       };
       const onAbort = () => {
-        const i = this.waiters.indexOf(waiter);
-        if (i >= 0) this.waiters.splice(i, 1);
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
         reject(new AbortError(undefined, { cause: signal?.reason }));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
+  }
+
+  /** Rejects every waiting reader with `error`. */
+  fail(error: Error): void {
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+  }
+
+  /** Forgets the queued reports. */
+  clear(): void {
+    this.#queue.length = 0;
+  }
+}
+
+class MemoryEndpoint implements HidConnection {
+  peer!: MemoryEndpoint;
+  closed = false;
+  readonly packets: PacketQueue = new PacketQueue();
+  constructor(readonly reportSize: number) {}
+
+  writePacket(packet: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new TransportError("Connection is closed"));
+    if (this.peer.closed) return Promise.reject(new TransportError("Device disconnected"));
+    if (packet.length !== this.reportSize) {
+      return Promise.reject(
+        new TransportError(`Packet must be ${this.reportSize} bytes, got ${packet.length}`),
+      );
+    }
+    this.peer.packets.push(packet.slice());
+    return Promise.resolve();
+  }
+
+  readPacket(signal?: AbortSignal): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new TransportError("Connection is closed"));
+    const queued = this.packets.take();
+    if (queued) return Promise.resolve(queued);
+    if (this.peer.closed) return Promise.reject(new TransportError("Device disconnected"));
+    return this.packets.wait(signal);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue.length = 0;
-    for (const w of this.waiters.splice(0)) w.reject(new TransportError("Connection is closed"));
+    this.packets.clear();
+    this.packets.fail(new TransportError("Connection is closed"));
     // The other side sees a vanished device.
-    for (const w of this.peer.waiters.splice(0)) {
-      w.reject(new TransportError("Device disconnected"));
-    }
+    this.peer.packets.fail(new TransportError("Device disconnected"));
   }
 }

@@ -4,9 +4,9 @@
  * @module
  */
 import dgram from "node:dgram";
-import { AbortError, TransportError } from "../errors.ts";
+import { TransportError } from "../errors.ts";
 import type { CtapProcessor } from "../virtual/types.ts";
-import type { HidConnection, HidDescriptor } from "./connection.ts";
+import { type HidConnection, type HidDescriptor, PacketQueue } from "./connection.ts";
 import { CtapHidServer, type CtapHidServerOptions } from "./server.ts";
 
 /** Where the UDP client talks to and listens on. */
@@ -31,8 +31,7 @@ interface Remote {
 
 /** A datagram socket as a `HidConnection`; `remote` fixed (client) or learned (server). */
 class DatagramConnection implements HidConnection {
-  #queue: Uint8Array[] = [];
-  #waiters: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+  readonly #packets = new PacketQueue(QUEUE_LIMIT);
   #closed = false;
   #error: Error | undefined;
 
@@ -45,13 +44,7 @@ class DatagramConnection implements HidConnection {
     socket.on("message", (msg: Uint8Array, rinfo: dgram.RemoteInfo) => {
       if (this.acceptFrom && !this.acceptFrom(rinfo)) return;
       if (!this.acceptFrom) this.remote = { address: rinfo.address, port: rinfo.port };
-      const packet = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength).slice();
-      const w = this.#waiters.shift();
-      if (w) w.resolve(packet);
-      else {
-        this.#queue.push(packet);
-        if (this.#queue.length > QUEUE_LIMIT) this.#queue.shift();
-      }
+      this.#packets.push(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength).slice());
     });
     socket.on(
       "error",
@@ -62,7 +55,7 @@ class DatagramConnection implements HidConnection {
 
   #fail(e: Error): void {
     this.#error ??= e;
-    for (const w of this.#waiters.splice(0)) w.reject(e);
+    this.#packets.fail(e);
   }
 
   writePacket(packet: Uint8Array): Promise<void> {
@@ -84,35 +77,16 @@ class DatagramConnection implements HidConnection {
 
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new TransportError("Connection is closed"));
-    const queued = this.#queue.shift();
+    const queued = this.#packets.take();
     if (queued) return Promise.resolve(queued);
     if (this.#error) return Promise.reject(this.#error);
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new AbortError(undefined, { cause: signal?.reason }));
-      };
-      const waiter = {
-        resolve: (p: Uint8Array) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(p);
-        },
-        reject: (e: Error) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+    return this.#packets.wait(signal);
   }
 
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#queue.length = 0;
+    this.#packets.clear();
     this.#fail(new TransportError("Connection is closed"));
     return new Promise((resolve) => {
       try {
