@@ -210,3 +210,19 @@ export function u32be(n: number): Uint8Array {
 export function u16be(n: number): Uint8Array {
   return new Uint8Array([(n >>> 8) & 0xff, n & 0xff]);
 }
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts (callers decide what that means). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -11,7 +11,7 @@ import { Info } from "../ctap2/info.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
 import { AbortError, FormatError } from "../errors.ts";
-import { bytesEqual, concat, sha256, u32be, utf8Encode } from "../utils.ts";
+import { bytesEqual, concat, sha256, sleep, u32be, utf8Encode } from "../utils.ts";
 import {
   AuthenticatorAttestationResponse,
   type CollectedClientData,
@@ -700,21 +700,6 @@ class Ctap2Backend implements Backend {
 const SW_CONDITIONS_NOT_SATISFIED = 0x6985;
 const POLL_MS = 250;
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError(undefined, { cause: signal.reason }));
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new AbortError(undefined, { cause: signal?.reason }));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 class Ctap1Backend implements Backend {
   readonly info: Info;
   constructor(readonly ctap: Ctap1, readonly ui: UserInteraction) {
@@ -732,7 +717,9 @@ class Ctap1Backend implements Backend {
       } catch (e) {
         if (!(e instanceof ApduError && e.code === SW_CONDITIONS_NOT_SATISFIED)) throw e;
         onKeepalive(STATUS.UPNEEDED);
-        await sleep(POLL_MS, signal);
+        if (!(await sleep(POLL_MS, signal))) {
+          throw new AbortError(undefined, { cause: signal?.reason });
+        }
       }
     }
   }

@@ -6,7 +6,7 @@
  */
 import { AbortError, TransportError } from "../errors.ts";
 import { type CallOptions, CAPABILITY, type CtapDevice, CtapError, STATUS } from "../ctap.ts";
-import { bytesEqual, randomBytes } from "../utils.ts";
+import { bytesEqual, randomBytes, sleep } from "../utils.ts";
 import type { HidConnection, HidDescriptor } from "./connection.ts";
 import {
   BROADCAST_CID,
@@ -454,20 +454,4 @@ class Waiter {
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener("abort", this.#onAbort);
   }
-}
-
-/** Resolves true after `ms`, false as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
