@@ -347,7 +347,7 @@ describe("connectVpcd: the vpcd protocol against a stand-in driver", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const port = (server.address() as AddressInfo).port;
     const accepted = new Promise<Socket>((r) => server.once("connection", r));
-    let buffer = new Uint8Array(0);
+    let buffer: Uint8Array = new Uint8Array(0);
     const frames: Uint8Array[] = [];
     let wake: (() => void) | undefined;
     let closed = false;

@@ -286,7 +286,14 @@ describe("virtual card through the real pcscd", () => {
       await client.transmit(SELECT);
       const app = randomBytes(32);
       const first = await client.transmit(
-        toHex(concat(new Uint8Array([0x00, 0x01, 0x03, 0x00, 64]), randomBytes(32), app, new Uint8Array([0]))),
+        toHex(
+          concat(
+            new Uint8Array([0x00, 0x01, 0x03, 0x00, 64]),
+            randomBytes(32),
+            app,
+            new Uint8Array([0]),
+          ),
+        ),
       );
       assert.match(sw(first), /^61/);
       const reg = Buffer.from(await collect(client, first), "hex");
@@ -294,7 +301,9 @@ describe("virtual card through the real pcscd", () => {
       const kh = reg.subarray(67, 67 + reg[66]);
       const body = concat(randomBytes(32), app, new Uint8Array([kh.length]), kh);
       const auth = await client.transmit(
-        toHex(concat(new Uint8Array([0x00, 0x02, 0x03, 0x00, body.length]), body, new Uint8Array([0]))),
+        toHex(
+          concat(new Uint8Array([0x00, 0x02, 0x03, 0x00, body.length]), body, new Uint8Array([0])),
+        ),
       );
       assert.equal(sw(auth), "9000");
       assert.equal(auth.slice(0, 2), "01");
