@@ -5,7 +5,7 @@
  * a custom `verify` can implement related-origin requests or platform app links.
  * @module
  */
-import { verifyRpId } from "../rpid.ts";
+import { rpIdToAscii, verifyRpId } from "../rpid.ts";
 import { CollectedClientData } from "../webauthn/clientdata.ts";
 import {
   PublicKeyCredentialCreationOptions,
@@ -79,7 +79,8 @@ export class DefaultClientDataCollector implements ClientDataCollector {
         "Options must be PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions",
       );
     }
-    const rpId = this.getRpId(options);
+    // Internationalised RP IDs are checked, hashed and sent in their ASCII form.
+    const rpId = rpIdToAscii(this.getRpId(options));
     let allowed: boolean;
     try {
       allowed = await this.#verify(rpId, this.origin);

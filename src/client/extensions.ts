@@ -10,6 +10,7 @@ import type { Info } from "../ctap2/info.ts";
 import type { PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
 import { FormatError } from "../errors.ts";
 import { b64urlDecode, b64urlEncode, concat, sha256, utf8Encode } from "../utils.ts";
+import { isPaymentRequested } from "../webauthn/extensions.ts";
 import { ClientError } from "./errors.ts";
 
 /** pinUvAuthToken permission for large blob writes (CTAP 2.1 §6.5.5.7). */
@@ -512,12 +513,14 @@ export class CredPropsExtension implements Fido2Extension {
   }
 }
 
-/** `payment` (Secure Payment Confirmation) over CTAP 2.2 thirdPartyPayment. */
+/**
+ * `payment` (Secure Payment Confirmation, `payment: { isPayment: true }`, alias
+ * `thirdPartyPayment: true`) over the CTAP 2.2 thirdPartyPayment extension.
+ */
 export class ThirdPartyPaymentExtension implements Fido2Extension {
-  readonly names = ["payment"];
+  readonly names = ["payment", "thirdPartyPayment"];
   #make(ctx: ExtensionContext, inputs: Readonly<Record<string, unknown>>) {
-    const p = inputs.payment;
-    if (!isRecord(p) || p.isPayment !== true) return undefined;
+    if (!isPaymentRequested(inputs)) return undefined;
     if (!ctx.info.extensions.includes("thirdPartyPayment")) return undefined;
     return { prepareInputs: () => Promise.resolve({ thirdPartyPayment: true }) };
   }
@@ -546,6 +549,7 @@ export function defaultExtensions(): Fido2Extension[] {
     new CredProtectExtension(),
     new MinPinLengthExtension(),
     new CredPropsExtension(),
+    new ThirdPartyPaymentExtension(),
   ];
 }
 

@@ -12,17 +12,16 @@ import { ClientPin } from "../ctap2/pin.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
 import { AbortError, FormatError } from "../errors.ts";
 import { bytesEqual, concat, sha256, sleep, u32be, utf8Encode } from "../utils.ts";
+import { rpIdToAscii } from "../rpid.ts";
 import {
   AuthenticatorAttestationResponse,
   type CollectedClientData,
-  CredentialCreationOptions,
-  CredentialRequestOptions,
   PublicKeyCredentialCreationOptions,
   PublicKeyCredentialRequestOptions,
   RegistrationResponse,
 } from "../webauthn.ts";
 import { AttestationObject, AuthenticatorData, FLAG } from "../webauthn/authdata.ts";
-import type { ClientDataCollector } from "./collector.ts";
+import type { ClientDataCollector, CollectedData } from "./collector.ts";
 import { toClientError } from "./error_map.ts";
 import { ClientError, PinRequiredError } from "./errors.ts";
 import {
@@ -41,6 +40,8 @@ import {
   type ClientCallOptions,
   type CreationOptionsInput,
   type RequestOptionsInput,
+  unwrapCreationOptions,
+  unwrapRequestOptions,
   type WebAuthnClient,
 } from "./selection.ts";
 
@@ -60,24 +61,14 @@ export interface Fido2ClientOptions {
   readonly enterpriseRpIds?: readonly string[];
 }
 
-function abortSignal(user: AbortSignal | undefined, timeoutMs: number | undefined) {
-  const signals: AbortSignal[] = [];
-  if (user) signals.push(user);
+function abortSignal(
+  user: readonly (AbortSignal | undefined)[],
+  timeoutMs: number | undefined,
+) {
+  const signals = user.filter((s): s is AbortSignal => s !== undefined);
   if (timeoutMs !== undefined && timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
   if (signals.length === 0) return undefined;
   return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
-}
-
-function creationOptions(input: CreationOptionsInput): PublicKeyCredentialCreationOptions {
-  if (input instanceof PublicKeyCredentialCreationOptions) return input;
-  if (input instanceof CredentialCreationOptions) return input.publicKey;
-  return CredentialCreationOptions.fromJSON(input).publicKey;
-}
-
-function requestOptions(input: RequestOptionsInput): PublicKeyCredentialRequestOptions {
-  if (input instanceof PublicKeyCredentialRequestOptions) return input;
-  if (input instanceof CredentialRequestOptions) return input.publicKey;
-  return CredentialRequestOptions.fromJSON(input).publicKey;
 }
 
 /** Calls `onUp` once per wait for a touch, not on every keepalive packet. */
@@ -211,15 +202,23 @@ export class Fido2Client implements WebAuthnClient {
     return new Ctap1Backend(new Ctap1(this.#device), this.#ui);
   }
 
+  /** The collector's client data, with the RP ID in the ASCII form keys hash (once, here). */
+  async #collect(
+    options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+  ): Promise<CollectedData> {
+    const { clientData, rpId } = await this.#collector.collectClientData(options);
+    return { clientData, rpId: rpIdToAscii(rpId) };
+  }
+
   /** Registers a credential; every failure is a `ClientError` (its `cause` has details). */
   async makeCredential(
     options: CreationOptionsInput,
     callOptions: ClientCallOptions = {},
   ): Promise<RegistrationResponse> {
     try {
-      const opts = creationOptions(options);
-      const { clientData, rpId } = await this.#collector.collectClientData(opts);
-      const signal = abortSignal(callOptions.signal, opts.timeout);
+      const [opts, wrapped] = unwrapCreationOptions(options);
+      const { clientData, rpId } = await this.#collect(opts);
+      const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
       await this.ready();
       const backend = this.#ready!;
       const reg = await backend.makeCredential(opts, clientData, rpId, signal);
@@ -248,9 +247,9 @@ export class Fido2Client implements WebAuthnClient {
     callOptions: ClientCallOptions = {},
   ): Promise<AssertionSelection> {
     try {
-      const opts = requestOptions(options);
-      const { clientData, rpId } = await this.#collector.collectClientData(opts);
-      const signal = abortSignal(callOptions.signal, opts.timeout);
+      const [opts, wrapped] = unwrapRequestOptions(options);
+      const { clientData, rpId } = await this.#collect(opts);
+      const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
       await this.ready();
       const assertions = await this.#ready!.getAssertion(opts, clientData, rpId, signal);
       return new Selection(clientData, assertions);
@@ -498,7 +497,8 @@ class Ctap2Backend implements Backend {
       const auth: Token = useUv ? await this.#getToken(permissions, rpId, allowUv, signal) : {};
       if (appidExclude && exclude.length) {
         // A U2F credential registered under the AppID counts as already registered.
-        if (await this.#preflight(appidExclude, exclude, auth, signal)) {
+        // The token is bound to the RP ID, and U2F credentials need no UV to be found.
+        if (await this.#preflight(appidExclude, exclude, {}, signal)) {
           throw new CtapError(CTAP_STATUS.CREDENTIAL_EXCLUDED);
         }
       }
@@ -698,6 +698,13 @@ class Ctap2Backend implements Backend {
 // CTAP1 / U2F
 
 const SW_CONDITIONS_NOT_SATISFIED = 0x6985;
+/** U2F key handles have a one-byte length (FIDO U2F raw message formats §5.1). */
+const MAX_KEY_HANDLE = 255;
+
+/** A U2F key cannot hold a longer credential ID: skip it, as CTAP2 skips > maxCredIdLength. */
+function u2fUsable(list: readonly CredentialDescriptor[]): CredentialDescriptor[] {
+  return list.filter((c) => c.id.length <= MAX_KEY_HANDLE);
+}
 const POLL_MS = 250;
 
 class Ctap1Backend implements Backend {
@@ -762,7 +769,7 @@ class Ctap1Backend implements Backend {
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
     const apps = [appParam];
     if (typeof inputs.appidExclude === "string") apps.push(sha256(utf8Encode(inputs.appidExclude)));
-    for (const cred of descriptors(options.excludeCredentials)) {
+    for (const cred of u2fUsable(descriptors(options.excludeCredentials))) {
       for (const app of apps) {
         if (await this.#known(app, cred.id, signal)) {
           await this.#touchThenFail(CTAP_STATUS.CREDENTIAL_EXCLUDED, signal);
@@ -805,7 +812,7 @@ class Ctap1Backend implements Backend {
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
     const apps: [Uint8Array, boolean][] = [[sha256(utf8Encode(rpId)), false]];
     if (typeof inputs.appid === "string") apps.push([sha256(utf8Encode(inputs.appid)), true]);
-    for (const cred of allow) {
+    for (const cred of u2fUsable(allow)) {
       for (const [app, isAppid] of apps) {
         if (!(await this.#known(app, cred.id, signal))) continue;
         const sig = await this.#poll(

@@ -3,18 +3,14 @@
  * caller picks one credential when a discoverable-credential request matched several.
  * @module
  */
-import type {
-  AuthenticationResponse,
-  CollectedClientData,
+import type { AuthenticationResponse, CollectedClientData, RegistrationResponse } from "../webauthn.ts";
+import {
+  AuthenticationResponse as AuthenticationResponseClass,
+  AuthenticatorAssertionResponse,
   CredentialCreationOptions,
   CredentialRequestOptions,
   PublicKeyCredentialCreationOptions,
   PublicKeyCredentialRequestOptions,
-  RegistrationResponse,
-} from "../webauthn.ts";
-import {
-  AuthenticationResponse as AuthenticationResponseClass,
-  AuthenticatorAssertionResponse,
 } from "../webauthn.ts";
 import type { AuthenticatorData } from "../webauthn/authdata.ts";
 import { ClientError } from "./errors.ts";
@@ -31,9 +27,65 @@ export type RequestOptionsInput =
   | CredentialRequestOptions
   | Record<string, unknown>;
 
+/** A signal given as the `signal` member of a `{ publicKey, signal }` wrapper, if any. */
+function wrapperSignal(input: unknown): AbortSignal | undefined {
+  if (input instanceof CredentialCreationOptions || input instanceof CredentialRequestOptions) {
+    return input.signal;
+  }
+  if (typeof input !== "object" || input === null) return undefined;
+  const s = (input as { signal?: unknown }).signal;
+  if (s === undefined || s === null) return undefined;
+  if (!(s instanceof AbortSignal)) {
+    throw new ClientError(ClientError.ERR.BAD_REQUEST, "signal must be an AbortSignal");
+  }
+  return s;
+}
+
+function invalid(what: string, e: unknown): ClientError {
+  return new ClientError(
+    ClientError.ERR.BAD_REQUEST,
+    `Invalid ${what} options: ${e instanceof Error ? e.message : String(e)}`,
+    { cause: e },
+  );
+}
+
+/**
+ * The creation options and the wrapper's signal (`{ publicKey, signal }`, as
+ * navigator.credentials.create takes them); bad JSON is a BAD_REQUEST `ClientError`.
+ */
+export function unwrapCreationOptions(
+  input: CreationOptionsInput,
+): [PublicKeyCredentialCreationOptions, AbortSignal | undefined] {
+  if (input instanceof PublicKeyCredentialCreationOptions) return [input, undefined];
+  const signal = wrapperSignal(input);
+  if (input instanceof CredentialCreationOptions) return [input.publicKey, signal];
+  try {
+    return [CredentialCreationOptions.fromJSON(input).publicKey, signal];
+  } catch (e) {
+    throw invalid("creation", e);
+  }
+}
+
+/** The request options and the wrapper's signal; see {@linkcode unwrapCreationOptions}. */
+export function unwrapRequestOptions(
+  input: RequestOptionsInput,
+): [PublicKeyCredentialRequestOptions, AbortSignal | undefined] {
+  if (input instanceof PublicKeyCredentialRequestOptions) return [input, undefined];
+  const signal = wrapperSignal(input);
+  if (input instanceof CredentialRequestOptions) return [input.publicKey, signal];
+  try {
+    return [CredentialRequestOptions.fromJSON(input).publicKey, signal];
+  } catch (e) {
+    throw invalid("request", e);
+  }
+}
+
 /** Options of a single client call. */
 export interface ClientCallOptions {
-  /** Cancels the operation (CTAPHID_CANCEL on USB keys); it then fails with TIMEOUT. */
+  /**
+   * Cancels the operation (CTAPHID_CANCEL on USB keys); it then fails with TIMEOUT. A
+   * `signal` on the `{ publicKey, signal }` wrapper is honoured too: either one aborts.
+   */
   readonly signal?: AbortSignal;
 }
 
