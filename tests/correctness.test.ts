@@ -67,7 +67,11 @@ describe("client bugs (issue 13)", () => {
     const appid = "https://example.com/appid.json";
     const { device } = await open({ pin: "1234" });
     const reg = await new Ctap1(device).register(randomBytes(32), sha256(utf8Encode(appid)));
-    const client = new Fido2Client(device, new DefaultClientDataCollector(ORIGIN), new PinUi("1234"));
+    const client = new Fido2Client(
+      device,
+      new DefaultClientDataCollector(ORIGIN),
+      new PinUi("1234"),
+    );
     const exclude = [{ type: "public-key", id: b64urlEncode(reg.keyHandle) }];
     // Excluded under the AppID: CREDENTIAL_EXCLUDED after the touch, not PIN_AUTH_INVALID.
     await rejectsWith(
@@ -90,8 +94,7 @@ describe("client bugs (issue 13)", () => {
       let release: (() => void) | undefined;
       let block = false;
       const { device } = await open({
-        userPresence: () =>
-          block ? new Promise((r) => (release = () => r("approve"))) : "approve",
+        userPresence: () => block ? new Promise((r) => (release = () => r("approve"))) : "approve",
       });
       const client = new Fido2Client(device, new DefaultClientDataCollector(ORIGIN));
       const cred = await client.makeCredential(regJson());
@@ -161,7 +164,10 @@ describe("client bugs (issue 13)", () => {
       challenge: b64urlEncode(randomBytes(32)),
       rpId: "bücher.example",
     });
-    assert.deepEqual(sel.getResponse().response.authenticatorData.rpIdHash, sha256(utf8Encode(ascii)));
+    assert.deepEqual(
+      sel.getResponse().response.authenticatorData.rpIdHash,
+      sha256(utf8Encode(ascii)),
+    );
     assert.deepEqual(sent, [ascii, ascii]);
   });
 
@@ -204,4 +210,202 @@ describe("client bugs (issue 13)", () => {
       for (const c of creds) assert.equal(c.thirdPartyPayment, true);
     });
   }
+});
+
+/** Asserts a TypeError whose message names each of `parts`. */
+function typeErrorNaming(fn: () => unknown, ...parts: string[]) {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof TypeError, `expected TypeError, got ${e}`);
+    for (const p of parts) assert.ok(e.message.includes(p), `"${p}" not in: ${e.message}`);
+    return true;
+  });
+}
+
+describe("misuse gets a TypeError at the call that is wrong (issue 13)", () => {
+  it("a Promise of a device (forgotten await) is named as such by every constructor", async () => {
+    const va = new VirtualAuthenticator();
+    const pending = va.device();
+    const collector = new DefaultClientDataCollector(ORIGIN);
+    const { Ctap2 } = await import("../src/ctap2/base.ts");
+    const { Info } = await import("../src/ctap2/info.ts");
+    const info = new Info(new Map([[1, ["FIDO_2_0"]]]));
+    // deno-lint-ignore no-explicit-any
+    const anyPending = pending as any;
+    typeErrorNaming(
+      () => new Fido2Client(anyPending, collector),
+      "a Promise",
+      "await",
+      "CtapDevice",
+    );
+    typeErrorNaming(() => new Ctap2(anyPending, info), "a Promise", "await", "CtapDevice");
+    typeErrorNaming(() => new Ctap1(anyPending), "a Promise", "await", "CtapDevice");
+    await assert.rejects(Ctap2.create(anyPending), TypeError);
+    const device = await pending;
+    devices.push(device);
+    // A Ctap2 that was not awaited, given to the command-set classes.
+    const { ClientPin } = await import("../src/ctap2/pin.ts");
+    const { CredentialManagement } = await import("../src/ctap2/credman.ts");
+    const { LargeBlobs } = await import("../src/ctap2/blob.ts");
+    const { Config } = await import("../src/ctap2/config.ts");
+    const { BioEnrollment } = await import("../src/ctap2/bio.ts");
+    const ctapPromise = Ctap2.create(device);
+    // deno-lint-ignore no-explicit-any
+    const p = ctapPromise as any;
+    typeErrorNaming(() => new ClientPin(p), "a Promise", "Ctap2.create");
+    typeErrorNaming(() => new CredentialManagement(p, p, new Uint8Array(32)), "a Promise");
+    typeErrorNaming(() => new LargeBlobs(p), "a Promise");
+    typeErrorNaming(() => new Config(p), "a Promise");
+    typeErrorNaming(() => new BioEnrollment(p, 1), "a Promise");
+    await ctapPromise;
+  });
+
+  it("other wrong arguments name what was given and what is expected", async () => {
+    const { device } = await open();
+    const { Ctap2 } = await import("../src/ctap2/base.ts");
+    // deno-lint-ignore no-explicit-any
+    const any = (v: unknown) => v as any;
+    typeErrorNaming(() => new Fido2Client(any({}), ORIGIN), "a plain object", "CtapDevice");
+    typeErrorNaming(() => new Fido2Client(any(undefined), ORIGIN), "undefined", "CtapDevice");
+    typeErrorNaming(
+      () => new Fido2Client(device, any(42)),
+      "number 42",
+      "ClientDataCollector",
+      "origin string",
+    );
+    typeErrorNaming(() => new Fido2Client(device, ORIGIN, undefined, any("x")), "extensions");
+    typeErrorNaming(() => new Ctap2(device, any(undefined)), "Ctap2.create(device)", "undefined");
+  });
+});
+
+describe("python-fido2 parity (issue 13)", () => {
+  it("new Fido2Client(device, origin) makes a DefaultClientDataCollector for the origin", async () => {
+    const { device } = await open();
+    const client = new Fido2Client(device, ORIGIN);
+    const r = await client.makeCredential(regJson());
+    assert.equal(r.response.clientDataJSON.origin, ORIGIN);
+    // The collector's RP ID check still applies.
+    await rejectsWith(
+      new Fido2Client(device, "https://evil.example").makeCredential(regJson()),
+      ClientError.ERR.BAD_REQUEST,
+    );
+  });
+
+  it("Fido2Client.info is there synchronously after create; before ready() it says what to do", async () => {
+    const { device } = await open();
+    const early = new Fido2Client(device, ORIGIN);
+    assert.throws(
+      () => early.info,
+      (e: unknown) =>
+        e instanceof ClientError && e.code === ClientError.ERR.BAD_REQUEST &&
+        e.message.includes("Fido2Client.create"),
+    );
+    const client = await Fido2Client.create(device, ORIGIN);
+    assert.ok(client.info.versions.includes("FIDO_2_1"));
+  });
+
+  it("getAssertions() returns the raw CTAP2 responses; getClientAssertions() the client view", async () => {
+    const { device } = await open();
+    const client = new Fido2Client(device, ORIGIN);
+    for (const name of ["alice", "bob"]) {
+      await client.makeCredential(
+        regJson({
+          user: { id: b64urlEncode(utf8Encode(name)), name, displayName: name },
+          authenticatorSelection: { residentKey: "required", userVerification: "discouraged" },
+          extensions: { credProps: true },
+        }),
+      );
+    }
+    const sel = await client.getAssertion({
+      challenge: b64urlEncode(randomBytes(32)),
+      rpId: "example.com",
+    });
+    const { AssertionResponse } = await import("../src/ctap2/base.ts");
+    const raw = sel.getAssertions();
+    assert.equal(raw.length, 2);
+    assert.ok(raw[0] instanceof AssertionResponse);
+    assert.equal(raw[0].numberOfCredentials, 2);
+    assert.equal(raw[1].numberOfCredentials, undefined);
+    assert.deepEqual(
+      raw.map((a) => a.credential?.id),
+      sel.getClientAssertions().map((a) => a.credentialId),
+    );
+    assert.deepEqual(
+      raw.map((a) => a.user?.id).sort(),
+      [utf8Encode("alice"), utf8Encode("bob")].sort(),
+    );
+    assert.deepEqual(sel.getClientAssertions()[0].clientExtensionResults, {});
+    // A U2F key's assertion is given in the CTAP2 form too.
+    const u2f = await open({ u2fOnly: true });
+    const c1 = new Fido2Client(u2f.device, ORIGIN);
+    const reg = await c1.makeCredential(regJson());
+    const s1 = await c1.getAssertion({
+      challenge: b64urlEncode(randomBytes(32)),
+      rpId: "example.com",
+      allowCredentials: [{ type: "public-key", id: b64urlEncode(reg.rawId) }],
+    });
+    assert.deepEqual(s1.getAssertions()[0].credential?.id, reg.rawId);
+    assert.deepEqual(s1.getAssertions()[0].signature, s1.getResponse().response.signature);
+  });
+
+  it("DefaultClientDataCollector: getRpId, verifyRpId and getRequestType are overridable hooks", async () => {
+    const seen: string[] = [];
+    class AppCollector extends DefaultClientDataCollector {
+      override getRequestType(
+        o: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+      ): string {
+        seen.push("type");
+        return super.getRequestType(o);
+      }
+      override getRpId(): string {
+        seen.push("rpId");
+        return "example.com";
+      }
+      override verifyRpId(rpId: string, origin?: string): Promise<void> {
+        seen.push(`verify ${rpId} ${origin}`);
+        return Promise.resolve(); // An app-link origin that the default check would refuse.
+      }
+    }
+    const collector = new AppCollector("android:apk-key-hash:abc");
+    const { clientData, rpId } = await collector.collectClientData(
+      PublicKeyCredentialCreationOptions.fromJSON(regJson({ rp: { name: "X" } })),
+    );
+    assert.equal(rpId, "example.com");
+    assert.equal(clientData.type, "webauthn.create");
+    assert.deepEqual(seen, ["type", "rpId", "verify example.com android:apk-key-hash:abc"]);
+    // The default verifyRpId refuses with BAD_REQUEST.
+    await rejectsWith(
+      new DefaultClientDataCollector(ORIGIN).verifyRpId("other.example"),
+      ClientError.ERR.BAD_REQUEST,
+    );
+  });
+
+  it("each default extension says isSupported(ctap) from getInfo", async () => {
+    const { defaultExtensions } = await import("../src/client/extensions.ts");
+    const { Ctap2 } = await import("../src/ctap2/base.ts");
+    const support = async (opts: VirtualAuthenticatorOptions) => {
+      const { device } = await open(opts);
+      const ctap = await Ctap2.create(device);
+      return Object.fromEntries(
+        defaultExtensions().map((e) => [e.constructor.name, e.isSupported?.(ctap)]),
+      );
+    };
+    assert.deepEqual(await support({}), {
+      HmacSecretExtension: true,
+      LargeBlobExtension: true,
+      CredBlobExtension: true,
+      CredProtectExtension: true,
+      MinPinLengthExtension: true,
+      CredPropsExtension: true,
+      ThirdPartyPaymentExtension: true,
+    });
+    assert.deepEqual(await support({ ctap21: false }), {
+      HmacSecretExtension: true,
+      LargeBlobExtension: false,
+      CredBlobExtension: false,
+      CredProtectExtension: true,
+      MinPinLengthExtension: false,
+      CredPropsExtension: true,
+      ThirdPartyPaymentExtension: false,
+    });
+  });
 });

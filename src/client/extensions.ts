@@ -73,6 +73,11 @@ export interface AuthenticationProcessing {
 export interface Fido2Extension {
   /** The client extension identifiers it handles (documentation and debugging). */
   readonly names: readonly string[];
+  /**
+   * Whether the authenticator behind `ctap` can serve this extension (python-fido2's
+   * `is_supported(ctap)`); decided from getInfo, an absent entry meaning not supported.
+   */
+  isSupported?(ctap: { readonly info: Info }): boolean;
   /** Called for every registration; returns undefined when the extension has nothing to do. */
   makeCredential?(
     ctx: ExtensionContext,
@@ -190,6 +195,12 @@ function hmacSalts(v: unknown, what: string): Uint8Array {
  */
 export class HmacSecretExtension implements Fido2Extension {
   readonly names = ["prf", "hmacCreateSecret", "hmacGetSecret"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    const info = ctap.info;
+    return info.extensions.includes("hmac-secret") &&
+      (info.pinUvProtocols.includes(1) || info.pinUvProtocols.includes(2));
+  }
   /** `allowHmacSecret` also enables the legacy hmacCreateSecret / hmacGetSecret inputs. */
   constructor(private readonly allowHmacSecret = false) {}
 
@@ -331,6 +342,10 @@ export class HmacSecretExtension implements Fido2Extension {
 /** `largeBlob` over largeBlobKey and the authenticator's large-blob array. */
 export class LargeBlobExtension implements Fido2Extension {
   readonly names = ["largeBlob"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return this.#supported(ctap.info);
+  }
 
   #supported(info: Info): boolean {
     return info.extensions.includes("largeBlobKey") && info.options.largeBlobs === true;
@@ -403,6 +418,10 @@ export class LargeBlobExtension implements Fido2Extension {
 /** `credBlob` (registration) and `getCredBlob` (authentication). */
 export class CredBlobExtension implements Fido2Extension {
   readonly names = ["credBlob", "getCredBlob"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("credBlob");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -450,6 +469,10 @@ const CRED_PROTECT: Record<string, number> = {
 /** `credentialProtectionPolicy` / `enforceCredentialProtectionPolicy` (CTAP credProtect). */
 export class CredProtectExtension implements Fido2Extension {
   readonly names = ["credentialProtectionPolicy", "enforceCredentialProtectionPolicy"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("credProtect");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -482,6 +505,10 @@ export class CredProtectExtension implements Fido2Extension {
 /** `minPinLength`: asks the authenticator to report its minimum PIN length to this RP. */
 export class MinPinLengthExtension implements Fido2Extension {
   readonly names = ["minPinLength"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("minPinLength");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -502,6 +529,10 @@ export class MinPinLengthExtension implements Fido2Extension {
 /** `credProps`: tells the RP whether a discoverable credential was created. */
 export class CredPropsExtension implements Fido2Extension {
   readonly names = ["credProps"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(_ctap: { readonly info: Info }): boolean {
+    return true; // Answered by the client from the request alone.
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     _ctx: ExtensionContext,
@@ -519,6 +550,10 @@ export class CredPropsExtension implements Fido2Extension {
  */
 export class ThirdPartyPaymentExtension implements Fido2Extension {
   readonly names = ["payment", "thirdPartyPayment"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("thirdPartyPayment");
+  }
   #make(ctx: ExtensionContext, inputs: Readonly<Record<string, unknown>>) {
     if (!isPaymentRequested(inputs)) return undefined;
     if (!ctx.info.extensions.includes("thirdPartyPayment")) return undefined;

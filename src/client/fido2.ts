@@ -4,24 +4,35 @@
  * @module
  */
 import type { CborValue } from "../cbor.ts";
-import { CTAP_STATUS, type CtapDevice, CtapError, STATUS } from "../ctap.ts";
+import {
+  assertCtapDevice,
+  CTAP_STATUS,
+  type CtapDevice,
+  CtapError,
+  describeValue,
+  STATUS,
+} from "../ctap.ts";
 import { ApduError, Ctap1 } from "../ctap1.ts";
-import { type AssertionResponse, type AttestationResponse, Ctap2 } from "../ctap2/base.ts";
+import { AssertionResponse, type AttestationResponse, Ctap2 } from "../ctap2/base.ts";
 import { Info } from "../ctap2/info.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
 import { AbortError, FormatError } from "../errors.ts";
-import { bytesEqual, concat, sha256, sleep, u32be, utf8Encode } from "../utils.ts";
+import { bytesEqual, sha256, sleep, utf8Encode } from "../utils.ts";
 import { rpIdToAscii } from "../rpid.ts";
 import {
   AuthenticatorAttestationResponse,
   type CollectedClientData,
-  PublicKeyCredentialCreationOptions,
-  PublicKeyCredentialRequestOptions,
+  type PublicKeyCredentialCreationOptions,
+  type PublicKeyCredentialRequestOptions,
   RegistrationResponse,
 } from "../webauthn.ts";
-import { AttestationObject, AuthenticatorData, FLAG } from "../webauthn/authdata.ts";
-import type { ClientDataCollector, CollectedData } from "./collector.ts";
+import { AttestationObject } from "../webauthn/authdata.ts";
+import {
+  type ClientDataCollector,
+  type CollectedData,
+  DefaultClientDataCollector,
+} from "./collector.ts";
 import { toClientError } from "./error_map.ts";
 import { ClientError, PinRequiredError } from "./errors.ts";
 import {
@@ -69,6 +80,18 @@ function abortSignal(
   if (timeoutMs !== undefined && timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
   if (signals.length === 0) return undefined;
   return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+}
+
+/** The collector to use: the given one, or a default collector for an origin string. */
+function collectorOf(c: ClientDataCollector | string): ClientDataCollector {
+  if (typeof c === "string") return new DefaultClientDataCollector(c);
+  if (typeof c === "object" && c !== null && typeof c.collectClientData === "function") return c;
+  const got = describeValue(c);
+  throw new TypeError(
+    "Fido2Client expects a ClientDataCollector (e.g. new DefaultClientDataCollector(origin)) " +
+      `or an origin string such as "https://example.com", got ${got}.` +
+      (got === "a Promise" ? " Did you forget `await`?" : ""),
+  );
 }
 
 /** Calls `onUp` once per wait for a touch, not on every keepalive packet. */
@@ -136,16 +159,36 @@ export class Fido2Client implements WebAuthnClient {
   #backend?: Promise<Backend>;
   #ready?: Backend;
 
-  /** The device stays owned by the caller; `extensions` replaces the default set. */
+  /**
+   * The device stays owned by the caller; `extensions` replaces the default set. As a
+   * convenience (python-fido2 1.x's form) `clientDataCollector` may be an origin string such
+   * as "https://example.com", which makes a {@linkcode DefaultClientDataCollector}. Wrong
+   * arguments (e.g. a Promise of a device: a forgotten `await`) throw a `TypeError`.
+   */
   constructor(
     device: CtapDevice,
-    clientDataCollector: ClientDataCollector,
+    clientDataCollector: ClientDataCollector | string,
     userInteraction: UserInteraction = new UserInteraction(),
     extensions: readonly Fido2Extension[] = defaultExtensions(),
     options: Fido2ClientOptions = {},
   ) {
+    assertCtapDevice(device, "new Fido2Client(device, clientDataCollector)");
     this.#device = device;
-    this.#collector = clientDataCollector;
+    this.#collector = collectorOf(clientDataCollector);
+    if (typeof userInteraction !== "object" || userInteraction === null) {
+      throw new TypeError(
+        `Fido2Client: userInteraction must be a UserInteraction, got ${
+          describeValue(userInteraction)
+        }`,
+      );
+    }
+    if (!Array.isArray(extensions)) {
+      throw new TypeError(
+        `Fido2Client: extensions must be an array of Fido2Extension (e.g. defaultExtensions()), got ${
+          describeValue(extensions)
+        }`,
+      );
+    }
     this.#ui = userInteraction;
     this.#extensions = extensions;
     this.#options = options;
@@ -154,7 +197,7 @@ export class Fido2Client implements WebAuthnClient {
   /** Creates a client and reads the authenticator's info before returning. */
   static async create(
     device: CtapDevice,
-    clientDataCollector: ClientDataCollector,
+    clientDataCollector: ClientDataCollector | string,
     userInteraction?: UserInteraction,
     extensions?: readonly Fido2Extension[],
     options?: Fido2ClientOptions,
@@ -183,7 +226,13 @@ export class Fido2Client implements WebAuthnClient {
 
   /** The authenticator's getInfo (a U2F-only key shows versions ["U2F_V2"]). */
   get info(): Info {
-    if (!this.#ready) throw new Error("Fido2Client.info is available after `await ready()`");
+    if (!this.#ready) {
+      throw new ClientError(
+        ClientError.ERR.BAD_REQUEST,
+        "Fido2Client.info is read from the key first: create the client with " +
+          "`await Fido2Client.create(...)` or call `await client.ready()` before reading info",
+      );
+    }
     return this.#ready.info;
   }
 
@@ -661,6 +710,7 @@ class Ctap2Backend implements Backend {
           userHandle: a.user?.id,
           user: a.user,
           clientExtensionResults: results,
+          response: a.credential ? a : a.withCredential({ type: "public-key", id: credentialId }),
         });
       }
       return out;
@@ -819,16 +869,15 @@ class Ctap1Backend implements Backend {
           () => this.ctap.authenticate(clientData.hash, app, cred.id, false, { signal }),
           signal,
         );
-        const authData = AuthenticatorData.parse(
-          concat(app, new Uint8Array([sig.userPresence & FLAG.UP]), u32be(sig.counter)),
-        );
+        const response = AssertionResponse.fromCtap1(app, cred, sig);
         const results: Record<string, unknown> = {};
         if (typeof inputs.appid === "string") results.appid = isAppid;
         return [{
           credentialId: cred.id,
-          authenticatorData: authData,
+          authenticatorData: response.authData,
           signature: sig.signature,
           clientExtensionResults: results,
+          response,
         }];
       }
     }

@@ -39,9 +39,9 @@ import type {
   AuthenticationExtensionsPRFValues,
 } from "../webauthn/extensions.ts";
 import { isPaymentRequested } from "../webauthn/extensions.ts";
-import {
+import type {
   PublicKeyCredentialCreationOptions,
-  type PublicKeyCredentialDescriptor,
+  PublicKeyCredentialDescriptor,
   PublicKeyCredentialRequestOptions,
 } from "../webauthn/options.ts";
 import { AuthenticatorAttestationResponse, RegistrationResponse } from "../webauthn/responses.ts";
