@@ -112,6 +112,7 @@ export class LibraryLoadError extends Error {
  * any other candidate is tried, since no library can load without the permission.
  */
 export class FfiPermissionError extends LibraryLoadError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "FfiPermissionError";
 }
 

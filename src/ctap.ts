@@ -179,5 +179,7 @@ export function assertCtap2(ctap: unknown, who: string): void {
   ) return;
   const got = describeValue(ctap);
   const hint = got === "a Promise" ? " Did you forget `await` on `Ctap2.create(device)`?" : "";
-  throw new TypeError(`${who} expects a Ctap2 (from \`await Ctap2.create(device)\`), got ${got}.${hint}`);
+  throw new TypeError(
+    `${who} expects a Ctap2 (from \`await Ctap2.create(device)\`), got ${got}.${hint}`,
+  );
 }

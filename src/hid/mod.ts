@@ -93,6 +93,7 @@ export interface UnopenableDevice {
  * them. The message lists each key with its reason and the fix.
  */
 export class HidAccessError extends TransportError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "HidAccessError";
   /** `devices`: the keys that failed; `message` names them and the fix. */
   constructor(message: string, readonly devices: readonly UnopenableDevice[] = []) {
