@@ -17,7 +17,17 @@ import { ES256 } from "../src/cose.ts";
 import { type CborMap, decode, encode } from "../src/cbor.ts";
 import { FormatError } from "../src/errors.ts";
 import { AttestationObject } from "../src/webauthn/authdata.ts";
-import { concat, fromHex, sha256, toHex, utf8Encode } from "../src/utils.ts";
+import { Fido2Client } from "../src/client/fido2.ts";
+import { DefaultClientDataCollector } from "../src/client/collector.ts";
+import {
+  b64urlDecode,
+  b64urlEncode,
+  concat,
+  fromHex,
+  sha256,
+  toHex,
+  utf8Encode,
+} from "../src/utils.ts";
 import { ScriptedDevice } from "./helpers/scripted_device.ts";
 import { messages, payload, type ReplayStep, WireReplay } from "./helpers/wire_replay.ts";
 import {
@@ -229,6 +239,54 @@ describe("real key: Yubico 5.2.1, CTAP 2.1-PRE (libfido2 wire captures, CTAPHID 
     assert.deepEqual(subs, [1, 2, 3, 3, 4, 5, 5, 5, 5]);
     assert.ok(wire.requests.slice(2).every((r) => r.data[0] === CMD.CM_PRE));
     assert.ok(wire.done);
+    await device.close();
+  });
+
+  it("Fido2Client: a registration and an authentication built from the recorded answers", async () => {
+    const wire = new WireReplay([
+      ...OPEN,
+      { cmd: HID.CBOR, sub: CMD.MC, reply: [...W.KEEPALIVE, ...W.CRED] },
+      { cmd: HID.CBOR, sub: CMD.GA, reply: [...W.KEEPALIVE, ...W.ASSERT] },
+    ]);
+    const device = await CtapHidDevice.open(wire.descriptor, wire, { readTimeout: 5000 });
+    const client = new Fido2Client(device, new DefaultClientDataCollector("https://localhost"));
+    const challenge = b64urlEncode(new Uint8Array(16).fill(7));
+    const reg = (await client.makeCredential({
+      rp: { id: "localhost", name: "localhost" },
+      user: { id: b64urlEncode(new Uint8Array([1])), name: "bob" },
+      challenge,
+      pubKeyCredParams: [{ type: "public-key", alg: -7 }],
+      attestation: "direct",
+    })).toJSON() as { id: string; response: { attestationObject: string } };
+    const att = AttestationObject.parse(b64urlDecode(reg.response.attestationObject));
+    assert.equal(att.fmt, "packed", "direct attestation is passed through");
+    assert.equal(reg.id, b64urlEncode(att.authData.credentialData!.credentialId));
+    assert.equal(
+      toHex(att.authData.raw),
+      // status, a3 01 66 "packed" 02 58 c4: the byte string starts at offset 13.
+      toHex(payload(W.CRED).subarray(13, 13 + 196)),
+      "authenticatorData exactly as the key sent it",
+    );
+    const credentialId = b64urlEncode(
+      fromHex(
+        "4a4c9ecc817d42032b41d138d349b4fcfbe44ee4ff76341668069da60132b9ffc2350d89436612f88e5bdef4ccec9d0385c2f5e68eeb3f3aecc31d046ef35b88",
+      ),
+    );
+    const selection = await client.getAssertion({
+      rpId: "localhost",
+      challenge,
+      allowCredentials: [{ type: "public-key", id: credentialId }],
+      userVerification: "discouraged",
+    });
+    const auth = selection.getResponse(0).toJSON() as {
+      id: string;
+      response: { signature: string; userHandle?: string; authenticatorData: string };
+    };
+    assert.equal(auth.id, credentialId);
+    assert.equal(toHex(b64urlDecode(auth.response.signature)).slice(0, 14), "3045022100cf3f");
+    assert.equal(b64urlDecode(auth.response.authenticatorData).length, 37);
+    assert.equal(auth.response.userHandle, undefined);
+    assert.deepEqual(wire.requests.slice(1).map((r) => r.data[0]), [CMD.INFO, CMD.MC, CMD.GA]);
     await device.close();
   });
 
