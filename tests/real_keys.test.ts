@@ -12,6 +12,7 @@ import { Info } from "../src/ctap2/info.ts";
 import { ClientPin } from "../src/ctap2/pin.ts";
 import { PinProtocolV1 } from "../src/ctap2/pin_protocol.ts";
 import { CredentialManagement } from "../src/ctap2/credman.ts";
+import { BioEnrollment, FPBioEnrollment } from "../src/ctap2/bio.ts";
 import { ApduError, certificatePublicKey, Ctap1 } from "../src/ctap1.ts";
 import { ES256 } from "../src/cose.ts";
 import { type CborMap, decode, encode } from "../src/cbor.ts";
@@ -31,13 +32,16 @@ import {
 import { ScriptedDevice } from "./helpers/scripted_device.ts";
 import { messages, payload, type ReplayStep, WireReplay } from "./helpers/wire_replay.ts";
 import {
+  BIO_SENSOR_INFO_REPORT,
   FEITIAN_ENUMERATE_RPS_EMPTY,
   SOLO2_ATTESTATION_OBJECT,
   TOKEN2_INFO,
   YUBICO_521_WIRE as W,
+  YUBICO_CTAP22_NFC_INFO_APDUS,
   YUBICO_SKY_51_PACKED as SKY,
   YUBIKEY_5_ENUMERATE_RPS_EMPTY,
   YUBIKEY_5_NFC_INFO,
+  YUBIKEY_BIO_INFO,
 } from "./fixtures/real_keys.ts";
 
 const HID = { INIT: 0x06, MSG: 0x03, CBOR: 0x10 } as const;
@@ -493,6 +497,124 @@ describe("real key: Token2 FIDO2, CTAP 2.1 (webauthn-rs getInfo)", () => {
     const cm = new CredentialManagement(ctap, new PinProtocolV1(), new Uint8Array(32));
     assert.deepEqual(await cm.enumerateRps(), []);
     assert.equal(dev.calls[1].data[0], CMD.CM);
+  });
+});
+
+describe("real key: YubiKey Bio 5.5.6, CTAP 2.1 with a fingerprint (ctap-hid-fido2 getInfo)", () => {
+  const info = () => new Info(decode(fromHex(YUBIKEY_BIO_INFO)) as CborMap);
+
+  it("getInfo parses field by field", () => {
+    const i = info();
+    assert.deepEqual(i.versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]);
+    assert.equal(i.aaguid.toString(), "d8522d9f-575b-4866-88a9-ba99fa02f35b");
+    for (const o of ["uv", "uvToken", "alwaysUv", "bioEnroll", "pinUvAuthToken"]) {
+      assert.equal(i.options[o], true, o);
+    }
+    assert.equal(i.options.makeCredUvNotRqd, false);
+    assert.equal(i.options.userVerificationMgmtPreview, true);
+    assert.equal(i.firmwareVersion, 0x050506);
+    assert.equal(i.maxLargeBlob, 1024);
+    assert.equal(i.preferredPlatformUvAttempts, 3);
+    assert.equal(i.uvModality, 2, "fingerprint");
+    assert.equal(i.remainingDiscCreds, 21);
+    assert.equal(i.maxRpidsForSetMinPinLength, 1);
+    assert.equal(BioEnrollment.isSupported(i), true);
+  });
+
+  it("a UV token is asked for with getPinUvAuthTokenUsingUvWithPermissions (0x06), protocol 2", async () => {
+    const dev = new ScriptedDevice([
+      cborBody(YUBIKEY_BIO_INFO),
+      KEY_AGREEMENT_RESPONSE,
+      concat(new Uint8Array([0]), encode(new Map([[2, new Uint8Array(48).fill(0x33)]]))),
+    ]);
+    const ctap = await Ctap2.create(dev);
+    const token = await new ClientPin(ctap).getUvToken(P.GET_ASSERTION, "a.example");
+    assert.equal(token.length, 32);
+    const req = decode(dev.calls[2].data.subarray(1)) as CborMap;
+    assert.deepEqual([...req.keys()], [1, 2, 3, 9, 10]);
+    assert.deepEqual([req.get(1), req.get(2), req.get(9), req.get(10)], [
+      2,
+      0x06,
+      P.GET_ASSERTION,
+      "a.example",
+    ]);
+  });
+
+  it("bio enrollment goes to the final command 0x09, not the 2.1-PRE 0x40", async () => {
+    // The sensor answer is libfido2's recorded one (a fingerprint key of the same family).
+    const dev = new ScriptedDevice([
+      cborBody(YUBIKEY_BIO_INFO),
+      payload([BIO_SENSOR_INFO_REPORT]),
+    ]);
+    const ctap = await Ctap2.create(dev);
+    const bio = new FPBioEnrollment(ctap, new PinProtocolV1(), new Uint8Array(32));
+    assert.deepEqual(await bio.getFingerprintSensorInfo(), {
+      fingerprintKind: 1,
+      maxCaptureSamplesRequiredForEnroll: 4,
+    });
+    assert.equal(dev.calls[1].data[0], 0x09);
+    const req = decode(dev.calls[1].data.subarray(1)) as CborMap;
+    assert.deepEqual(req, new Map([[1, 1], [2, 0x07]]), "modality 1, getSensorInfo, no auth");
+  });
+});
+
+describe("real key: Yubico CTAP 2.2 firmware over NFC (ctap-nfc-sniffer getInfo)", () => {
+  /** GET RESPONSE chaining: data of every response APDU; 61xx continues, 9000 ends. */
+  function unchain(apdus: readonly string[]): Uint8Array {
+    const parts = apdus.map((a) => fromHex(a));
+    parts.forEach((p, i) => {
+      const sw1 = p[p.length - 2];
+      assert.equal(sw1, i === parts.length - 1 ? 0x90 : 0x61, `SW1 of response ${i}`);
+    });
+    return concat(...parts.map((p) => p.subarray(0, p.length - 2)));
+  }
+
+  it("getInfo with the CTAP 2.2 fields parses field by field", async () => {
+    const dev = new ScriptedDevice([unchain(YUBICO_CTAP22_NFC_INFO_APDUS)]);
+    const i = (await Ctap2.create(dev)).info;
+    assert.deepEqual(i.versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "FIDO_2_2"]);
+    assert.deepEqual(i.extensions, [
+      "credProtect",
+      "hmac-secret",
+      "largeBlobKey",
+      "credBlob",
+      "minPinLength",
+      "hmac-secret-mc",
+      "thirdPartyPayment",
+      "sign",
+    ]);
+    assert.equal(i.aaguid.toString(), "f8a011f3-8c0a-4d15-8006-17111f9edc7d");
+    assert.equal(i.options.ep, true);
+    assert.equal(i.options.perCredMgmtRO, true);
+    assert.equal(CredentialManagement.isReadonlySupported(i), true);
+    assert.deepEqual(i.algorithms.map((a) => a.alg), [-7, -8, -35]);
+    assert.deepEqual(i.attestationFormats, ["packed", "none"]);
+    assert.equal(i.remainingDiscCreds, 96);
+    assert.equal(i.longTouchForReset, true);
+    assert.equal(i.encIdentifier?.length, 32);
+    assert.deepEqual(i.transportsForReset, ["usb"]);
+    assert.equal(i.pinComplexityPolicy, true);
+    assert.equal(latin1(i.pinComplexityPolicyUrl!), "https://example.com");
+    assert.equal(i.maxPinLength, 63);
+    assert.equal(i.maxLargeBlob, 4096);
+  });
+
+  it("PIN protocol 2 with permissions (0x09) and credential management 0x0A", async () => {
+    const dev = new ScriptedDevice([
+      unchain(YUBICO_CTAP22_NFC_INFO_APDUS),
+      KEY_AGREEMENT_RESPONSE,
+      concat(new Uint8Array([0]), encode(new Map([[2, new Uint8Array(48).fill(0x11)]]))),
+      cborBody("a10500"),
+    ]);
+    const ctap = await Ctap2.create(dev);
+    const pin = new ClientPin(ctap);
+    const token = await pin.getPinToken("123456", P.CREDENTIAL_MGMT);
+    const req = decode(dev.calls[2].data.subarray(1)) as CborMap;
+    assert.deepEqual([req.get(1), req.get(2), req.get(9)], [2, 0x09, P.CREDENTIAL_MGMT]);
+    assert.equal(req.has(10), false, "credential management takes no RP ID");
+    const cm = new CredentialManagement(ctap, pin.protocol, token);
+    assert.deepEqual(await cm.enumerateRps(), []);
+    assert.equal(dev.calls[3].data[0], CMD.CM);
   });
 });
 
