@@ -13,7 +13,7 @@ import {
   checkAssertion,
   checkRegistration,
 } from "../src/client/validate.ts";
-import { type CborMap, type CborValue, decode } from "../src/cbor.ts";
+import { type CborMap, type CborValue, decode, encode } from "../src/cbor.ts";
 import type { CtapDevice } from "../src/ctap.ts";
 import { AssertionResponse, AttestationResponse } from "../src/ctap2/base.ts";
 import { VirtualAuthenticator, type VirtualAuthenticatorOptions } from "../src/virtual/mod.ts";
@@ -21,6 +21,7 @@ import { AuthenticatorData, FLAG } from "../src/webauthn/authdata.ts";
 import {
   b64urlEncode,
   bytesEqual,
+  concat,
   fromHex,
   randomBytes,
   sha256,
@@ -52,10 +53,15 @@ async function setup(opts: VirtualAuthenticatorOptions = {}, pin?: string) {
   const va = new VirtualAuthenticator(opts);
   const device = await va.device();
   devices.push(device);
-  const state: { ctap2?: Ctap2Lie; u2f?: U2fLie } = {};
+  const state: {
+    ctap2?: Ctap2Lie;
+    u2f?: U2fLie;
+    raw?: (c: number, out: Uint8Array, q: CborMap | undefined) => Uint8Array | undefined;
+  } = {};
   const dev = lyingDevice(device, {
     ctap2: (c, r, q) => state.ctap2?.(c, r, q),
     u2f: (a, r) => state.u2f?.(a, r),
+    ctap2Raw: (c, out, q) => state.raw?.(c, out, q),
   });
   const client = new Fido2Client(dev, new DefaultClientDataCollector(ORIGIN), new Ui(pin));
   return { va, client, state };
@@ -146,6 +152,32 @@ describe("getAssertion answers are checked against the request", () => {
       c === GA && isPreflight(q) ? new Map(r).set(1, descriptor(foreign)) : undefined;
     await rejectsCheck(
       client.getAssertion(reqOptions([a, b], { extensions: { appid: "https://example.com/a" } })),
+      "credential",
+    );
+  });
+
+  it("success for the placeholder sent when nothing matched is rejected", async () => {
+    // appid forces a pre-flight; no listed credential matches, so the client asks for a touch
+    // with a one-byte placeholder ID no key holds. A key must answer NO_CREDENTIALS.
+    const { client, state } = await setup();
+    const a = await register(client);
+    let honest: Map<CborValue, CborValue> | undefined;
+    state.ctap2 = (c, r) => {
+      if (c === GA) honest = r;
+      return undefined;
+    };
+    await client.getAssertion(reqOptions([a]));
+    state.ctap2 = undefined;
+    state.raw = (c, _out, q) => {
+      const list = q?.get(3) as Map<string, Uint8Array>[] | undefined;
+      if (c !== GA || isPreflight(q) || list?.[0]?.get("id")?.length !== 1) return undefined;
+      const placeholder = new Map(honest!).set(1, descriptor(list[0].get("id")!));
+      return concat(new Uint8Array([0]), encode(placeholder));
+    };
+    await rejectsCheck(
+      client.getAssertion(
+        reqOptions([randomBytes(32)], { extensions: { appid: "https://example.com/a" } }),
+      ),
       "credential",
     );
   });

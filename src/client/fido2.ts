@@ -695,6 +695,7 @@ class Ctap2Backend implements Backend {
         return await collectAssertions(first, () => this.ctap.getNextAssertion({ signal }), {
           rpId: targetRp,
           allowList,
+          rpAllowList: given,
           uv: param !== undefined || auth.internalUv === true,
         });
       };

@@ -112,6 +112,11 @@ export interface AssertionRequest {
   readonly rpId: string;
   /** The allow list sent (absent or empty: discoverable credentials). */
   readonly allowList?: readonly CredentialDescriptor[];
+  /**
+   * The RP's allowCredentials, when the list sent is a subset of it or a placeholder no key
+   * holds (sent to get a touch before NO_CREDENTIALS): the credential must be in both.
+   */
+  readonly rpAllowList?: readonly CredentialDescriptor[];
   /** User presence requested (the `up` option; CTAP default true). */
   readonly up?: boolean;
   /** User verification required: option `uv` or a pinUvAuthParam was sent. */
@@ -172,6 +177,10 @@ export function checkAssertion(
     throw new AuthenticatorResponseError(command, check, expected, received);
   };
   const cred = assertedCredential(response, request.allowList, command);
+  const rpList = request.rpAllowList ?? [];
+  if (rpList.length && !rpList.some((c) => bytesEqual(c.id, cred.id))) {
+    fail("credential", `${listText(rpList)} (the RP's allowCredentials)`, hex(cred.id));
+  }
   const authData = response.authData;
   checkAuthData(command, authData, request.rpId, request.up ?? true, request.uv);
   if (authData.flags & FLAG.AT || authData.credentialData) {
@@ -253,9 +262,13 @@ export interface RegistrationRequest {
 
 /** The parts of a makeCredential answer (a CTAP2 response or a U2F registration). */
 export interface RegistrationAnswer {
+  /** Attestation statement format identifier. */
   readonly fmt: string;
+  /** Authenticator data with the new credential. */
   readonly authData: AuthenticatorData;
+  /** Attestation statement. */
   readonly attStmt: CborMap;
+  /** Enterprise attestation returned (CTAP 2.1). */
   readonly epAtt?: boolean;
 }
 

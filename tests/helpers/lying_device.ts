@@ -24,14 +24,27 @@ const CTAPHID_CBOR = 0x10;
 /** `device` with its CTAP2 (CTAPHID_CBOR) and U2F (CTAPHID_MSG) answers passed through lies. */
 export function lyingDevice(
   device: CtapDevice,
-  lies: { readonly ctap2?: Ctap2Lie; readonly u2f?: U2fLie },
+  lies: {
+    readonly ctap2?: Ctap2Lie;
+    readonly u2f?: U2fLie;
+    /** Replaces any CTAP2 answer (status ‖ body), errors included. */
+    readonly ctap2Raw?: (
+      command: number,
+      answer: Uint8Array,
+      request: CborMap | undefined,
+    ) => Uint8Array | undefined;
+  },
 ): CtapDevice {
   return {
     get capabilities() {
       return device.capabilities;
     },
     async call(cmd: number, data?: Uint8Array, opts?: CallOptions) {
-      const out = await device.call(cmd, data, opts);
+      let out = await device.call(cmd, data, opts);
+      if (cmd === CTAPHID_CBOR && lies.ctap2Raw && data?.length) {
+        const request = data.length > 1 ? decode(data.subarray(1)) as CborMap : undefined;
+        out = lies.ctap2Raw(data[0], out, request) ?? out;
+      }
       if (cmd === CTAPHID_CBOR && lies.ctap2 && data?.length && out[0] === 0 && out.length > 1) {
         const request = data.length > 1 ? decode(data.subarray(1)) as CborMap : undefined;
         const changed = lies.ctap2(
