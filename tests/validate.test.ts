@@ -408,6 +408,28 @@ describe("makeCredential answers are checked against the request", () => {
     await rejectsCheck(client.makeCredential(regOptions({ attestation: "direct" })), "epAtt");
   });
 
+  it("a credProtect level below the one requested is rejected", async () => {
+    const { client, state } = await setup();
+    state.ctap2 = (c, r) =>
+      c === MC ? withAuthData(r, { extensions: new Map([["credProtect", 1]]) }) : undefined;
+    await rejectsCheck(
+      client.makeCredential(
+        regOptions({ extensions: { credentialProtectionPolicy: "userVerificationRequired" } }),
+      ),
+      "extensions.credProtect",
+    );
+  });
+
+  it("a requested hmac-secret output that is not a boolean is rejected", async () => {
+    const { client, state } = await setup();
+    state.ctap2 = (c, r) =>
+      c === MC ? withAuthData(r, { extensions: new Map([["hmac-secret", 1]]) }) : undefined;
+    await rejectsCheck(
+      client.makeCredential(regOptions({ extensions: { prf: {} } })),
+      "extensions.hmac-secret",
+    );
+  });
+
   it("an unrequested extension output is ignored, not rejected, and not reported", async () => {
     // Keys with a default credProtect policy return it unasked; Chromium accepts that too.
     const { client, state } = await setup();

@@ -554,8 +554,9 @@ class Ctap2Backend implements Backend {
           throw new CtapError(CTAP_STATUS.CREDENTIAL_EXCLUDED);
         }
       }
+      let extInputs: Record<string, CborValue> = {};
       const send = async (excludeList: CredentialDescriptor[] | undefined) => {
-        const extInputs: Record<string, CborValue> = {};
+        extInputs = {};
         for (const p of processing) Object.assign(extInputs, await p.prepareInputs?.(auth.token));
         const opts: Record<string, boolean> = {};
         if (rk) opts.rk = true;
@@ -602,6 +603,7 @@ class Ctap2Backend implements Backend {
         algorithms: params.filter((p) => p.type === "public-key").map((p) => p.alg),
         uv: auth.token !== undefined || auth.internalUv === true,
         enterpriseAttestation: ep !== undefined,
+        extensions: extInputs,
       });
       const results: Record<string, unknown> = {};
       for (const p of processing) {

@@ -258,6 +258,8 @@ export interface RegistrationRequest {
   readonly uv: boolean;
   /** Whether enterprise attestation was requested (the `enterpriseAttestation` parameter). */
   readonly enterpriseAttestation?: boolean;
+  /** The authenticator extension inputs sent, by identifier. */
+  readonly extensions?: Readonly<Record<string, CborValue>>;
 }
 
 /** The parts of a makeCredential answer (a CTAP2 response or a U2F registration). */
@@ -405,6 +407,43 @@ export function checkRegistration(
   }
   if (answer.epAtt === true && !request.enterpriseAttestation) {
     fail("epAtt", "no enterprise attestation: it was not requested", "epAtt true");
+  }
+  checkRegistrationExtensions(command, authData.extensions, request.extensions ?? {});
+}
+
+/** The output type of each requested registration extension (CTAP 2.1 §12). */
+const MC_OUTPUT: Record<string, (v: CborValue) => boolean> = {
+  "hmac-secret": (v) => typeof v === "boolean",
+  credBlob: (v) => typeof v === "boolean",
+  minPinLength: (v) => typeof v === "number" && Number.isInteger(v) && v >= 0,
+  credProtect: (v) => v === 1 || v === 2 || v === 3,
+};
+
+/**
+ * Outputs of requested extensions must have their type, and credProtect must be at least
+ * the level asked for (Chromium's rule; a lower level would weaken what the RP asked for).
+ * Outputs nobody asked for are left alone (see the module comment).
+ */
+function checkRegistrationExtensions(
+  command: CheckedCommand,
+  outputs: CborMap | undefined,
+  sent: Readonly<Record<string, CborValue>>,
+): void {
+  if (!outputs) return;
+  for (const [name, ok] of Object.entries(MC_OUTPUT)) {
+    if (!(name in sent) || !outputs.has(name)) continue;
+    const v = outputs.get(name)!;
+    const asked = sent[name];
+    if (!ok(v) || (name === "credProtect" && typeof asked === "number" && (v as number) < asked)) {
+      throw new AuthenticatorResponseError(
+        command,
+        `extensions.${name}`,
+        name === "credProtect"
+          ? `a credProtect level from ${String(asked)} to 3`
+          : `the ${name} output type of CTAP 2.1 §12`,
+        describe(v) === "number" ? String(v) : describe(v),
+      );
+    }
   }
 }
 
