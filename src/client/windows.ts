@@ -47,6 +47,8 @@ import {
 } from "../webauthn/options.ts";
 import { AuthenticatorAttestationResponse, RegistrationResponse } from "../webauthn/responses.ts";
 import type { ClientDataCollector } from "./collector.ts";
+import { CTAP_STATUS } from "../ctap.ts";
+import { clientErrorCode } from "./error_map.ts";
 import { ClientError } from "./errors.ts";
 import {
   AssertionSelection,
@@ -91,7 +93,9 @@ export { HRESULT, TRANSPORTS, WindowsApiError } from "../../ffi/webauthn.ts";
 export interface WindowsClientOptions {
   /**
    * The window the Windows security dialog is centred on. A number/bigint, or a function
-   * called per request; by default the foreground (else console) window of each request.
+   * called per request. By default, and whenever this gives 0 (webauthn.dll fails with a NULL
+   * window), each request takes the foreground window, else the console window, else the
+   * desktop window.
    */
   readonly hwnd?: number | bigint | (() => number | bigint | Promise<number | bigint>);
   /** A loaded webauthn API (tests pass a fake library); by default webauthn.dll is loaded. */
@@ -377,13 +381,18 @@ export class WindowsClient implements WebAuthnClient {
 
   async #hwnd(): Promise<number | bigint> {
     const h = this.#options.hwnd;
-    if (h === undefined) return await defaultWindowHandle();
-    return typeof h === "function" ? await h() : h;
+    const given = h === undefined ? 0 : typeof h === "function" ? await h() : h;
+    // 0 would fail in the DLL: fall back as if none was given.
+    if (given !== 0 && given !== 0n) return given;
+    return await defaultWindowHandle();
   }
 
   /**
    * Runs one DLL call with a fresh cancellation id: the caller's signals and the options'
    * timeout cancel it through WebAuthNCancelCurrentOperation, and then it fails with TIMEOUT.
+   * webauthn.dll ignores a cancel for an operation it has not started yet, and on a Worker (or
+   * Deno's FFI thread) the call may start after the abort: so the cancel is repeated every
+   * {@linkcode CANCEL_RETRY_MS} until the call returns.
    */
   async #call<T>(
     api: WebAuthnApi,
@@ -400,13 +409,18 @@ export class WindowsClient implements WebAuthnClient {
     const id = api.getCancellationId();
     request.cancellationId = id;
     let cancelled = false;
-    const onAbort = () => {
-      cancelled = true;
+    let retry: ReturnType<typeof setInterval> | undefined;
+    const cancel = () => {
       try {
         api.cancelCurrentOperation(id);
       } catch {
         // The operation may have finished between the abort and the cancel: nothing to stop.
       }
+    };
+    const onAbort = () => {
+      cancelled = true;
+      cancel();
+      retry = setInterval(cancel, CANCEL_RETRY_MS);
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
@@ -416,6 +430,7 @@ export class WindowsClient implements WebAuthnClient {
       throw e;
     } finally {
       signal.removeEventListener("abort", onAbort);
+      if (retry !== undefined) clearInterval(retry);
     }
   }
 
@@ -606,10 +621,21 @@ function requestOptions(
   }
 }
 
-/** WebAuthn timeouts are milliseconds; the DLL takes a DWORD. */
+/**
+ * How much longer than `options.timeout` webauthn.dll's own `dwTimeoutMilliseconds` is. The
+ * local timer enforces the timeout (and cancels the call); were both equal, which of them
+ * fired first would decide the outcome (our cancel or the DLL's own ERROR_TIMEOUT).
+ */
+export const DLL_TIMEOUT_HEADROOM_MS = 10_000;
+
+/** How often an abort repeats WebAuthNCancelCurrentOperation until the call has returned. */
+export const CANCEL_RETRY_MS = 100;
+
+/** The DLL's DWORD timeout for a WebAuthn timeout `t`: `t` plus the headroom. */
 function timeoutMs(t: number): number {
   if (!Number.isFinite(t) || t < 0) throw new ClientError(E.BAD_REQUEST, `Invalid timeout ${t}`);
-  return Math.min(Math.round(t), 0xffffffff);
+  if (t === 0) return 0; // the DLL's default; no local timer either
+  return Math.min(Math.round(t) + DLL_TIMEOUT_HEADROOM_MS, 0xffffffff);
 }
 
 function descriptors(list: readonly PublicKeyCredentialDescriptor[] | undefined) {
@@ -721,7 +747,11 @@ function aborted(signal: AbortSignal, cause?: unknown): ClientError {
   });
 }
 
-/** HRESULT class (the DLL's W3C error name) → ClientError code (research §1.6). */
+/**
+ * HRESULT class (the DLL's W3C error name, `WebAuthNGetErrorName`) → ClientError code, for
+ * HRESULTs {@linkcode BY_HRESULT} does not list (research §1.6). "UnknownError" and anything
+ * else is OTHER_ERROR.
+ */
 const BY_NAME: Record<string, number> = {
   InvalidStateError: E.DEVICE_INELIGIBLE,
   NotSupportedError: E.BAD_REQUEST,
@@ -729,7 +759,28 @@ const BY_NAME: Record<string, number> = {
   NotAllowedError: E.DEVICE_INELIGIBLE,
 };
 
-/** Raw HRESULTs that decide on their own, whatever name the DLL gives them. */
+/**
+ * The user closed or declined Windows' dialog: the code a CTAP key's OPERATION_DENIED (the
+ * user declined on the key) gets in `Fido2Client`, so both clients report it alike.
+ */
+const USER_DECLINED = clientErrorCode(CTAP_STATUS.OPERATION_DENIED);
+
+/**
+ * Every HRESULT webauthn.dll documents, mapped on its own whatever name the DLL gives it:
+ *
+ * | HRESULT | name | ClientError |
+ * |---|---|---|
+ * | NTE_EXISTS (excluded credential present) | InvalidStateError | DEVICE_INELIGIBLE |
+ * | NTE_NOT_FOUND, NTE_DEVICE_NOT_FOUND (no matching credential / key) | NotAllowedError | DEVICE_INELIGIBLE |
+ * | NTE_INVALID_PARAMETER, E_INVALIDARG | NotSupportedError / - | BAD_REQUEST |
+ * | NTE_NOT_SUPPORTED, ERROR_NOT_SUPPORTED, NTE_TOKEN_KEYSET_STORAGE_FULL | ConstraintError | CONFIGURATION_UNSUPPORTED |
+ * | E_NOTIMPL (API not implemented in this build) | UnknownError | CONFIGURATION_UNSUPPORTED |
+ * | ERROR_TIMEOUT (the DLL's own timeout) | NotAllowedError | TIMEOUT |
+ * | NTE_USER_CANCELLED, ERROR_CANCELLED (dialog closed or declined) | NotAllowedError | TIMEOUT (as OPERATION_DENIED) |
+ * | RPC_S_CALL_FAILED and anything else | UnknownError | OTHER_ERROR |
+ *
+ * A call our own AbortSignal or `options.timeout` cancelled is TIMEOUT whatever it returns.
+ */
 const BY_HRESULT = new Map<number, number>([
   [HRESULT.NTE_EXISTS, E.DEVICE_INELIGIBLE],
   [HRESULT.NTE_NOT_FOUND, E.DEVICE_INELIGIBLE],
@@ -739,10 +790,10 @@ const BY_HRESULT = new Map<number, number>([
   [HRESULT.NTE_NOT_SUPPORTED, E.CONFIGURATION_UNSUPPORTED],
   [HRESULT.ERROR_NOT_SUPPORTED, E.CONFIGURATION_UNSUPPORTED],
   [HRESULT.NTE_TOKEN_KEYSET_STORAGE_FULL, E.CONFIGURATION_UNSUPPORTED],
+  [HRESULT.E_NOTIMPL, E.CONFIGURATION_UNSUPPORTED],
   [HRESULT.ERROR_TIMEOUT, E.TIMEOUT],
-  // The user closed the dialog: NotAllowedError in a browser, a denied request here.
-  [HRESULT.NTE_USER_CANCELLED, E.BAD_REQUEST],
-  [HRESULT.ERROR_CANCELLED, E.BAD_REQUEST],
+  [HRESULT.NTE_USER_CANCELLED, USER_DECLINED],
+  [HRESULT.ERROR_CANCELLED, USER_DECLINED],
 ]);
 
 /** The ClientError code for a failed webauthn.dll call. */
