@@ -3,7 +3,7 @@
  * System32 only, the window handle webauthn.dll parents its dialogs on (the DLL fails with a
  * NULL HWND, and a handle kept from earlier may belong to another application by now, so
  * callers fetch one per request, libfido2 PR #857), and whether the process runs elevated.
- * kernel32, user32 and shell32 are KnownDLLs: Windows maps them from System32 whatever the
+ * kernel32, user32 and advapi32 are KnownDLLs: Windows maps them from System32 whatever the
  * search order, so they are opened by bare name.
  * @module
  */
@@ -26,7 +26,11 @@ const KERNEL32 = {
   FreeLibrary: { parameters: ["ptr"], result: "i32" },
   GetLastError: { parameters: [], result: "u32" },
 } as const;
-const SHELL32 = { IsUserAnAdmin: { parameters: [], result: "i32" } } as const;
+const ADVAPI32 = {
+  OpenProcessToken: { parameters: ["isize", "u32", "buffer"], result: "i32" },
+  GetTokenInformation: { parameters: ["ptr", "u32", "buffer", "u32", "buffer"], result: "i32" },
+} as const;
+const KERNEL32_HANDLES = { CloseHandle: { parameters: ["ptr"], result: "i32" } } as const;
 
 /** `LOAD_LIBRARY_SEARCH_SYSTEM32`: the DLL and its dependencies come from System32 only. */
 export const LOAD_LIBRARY_SEARCH_SYSTEM32 = 0x800;
@@ -35,7 +39,7 @@ let user32: Promise<NativeLibrary<typeof USER32>> | undefined;
 let kernel32: Promise<NativeLibrary<typeof KERNEL32>> | undefined;
 
 /** Opens a library once; a failed open is forgotten so a later call retries. */
-async function once<S extends Record<string, unknown>>(
+async function once<S>(
   get: () => Promise<S> | undefined,
   set: (p: Promise<S> | undefined) => void,
   open: () => Promise<S>,
@@ -142,19 +146,47 @@ export async function loadSystemLibrary(name: string): Promise<SystemLibrary> {
   };
 }
 
-let shell32: Promise<NativeLibrary<typeof SHELL32>> | undefined;
+let advapi32:
+  | Promise<[NativeLibrary<typeof ADVAPI32>, NativeLibrary<typeof KERNEL32_HANDLES>]>
+  | undefined;
+
+const TOKEN_QUERY = 0x0008;
+/** `TOKEN_INFORMATION_CLASS.TokenElevation`. */
+const TOKEN_ELEVATION = 20;
+/** `GetCurrentProcess()`: the pseudo-handle -1. */
+const CURRENT_PROCESS = -1;
 
 /**
- * Whether this process runs elevated (shell32 `IsUserAnAdmin`): only then may it open FIDO
- * HID devices directly on Windows 10 1903+, which the CTAP management commands need.
- * Always false off Windows. Throws `LibraryLoadError` if shell32.dll cannot be loaded.
+ * Whether this process runs elevated (its token's `TokenIsElevated`): only then may it open
+ * FIDO HID devices directly on Windows 10 1903+, which the CTAP management commands need.
+ * An administrator's ordinary prompt is not elevated under UAC. (shell32's `IsUserAnAdmin`
+ * asks about group membership instead, and says yes there under Wine.) Always false off
+ * Windows. Throws `LibraryLoadError` if advapi32.dll cannot be loaded.
  */
 export async function isElevated(): Promise<boolean> {
   if (platform() !== "win32") return false;
-  const lib = await once(
-    () => shell32,
-    (p) => (shell32 = p),
-    () => openLibrary(["shell32.dll"], SHELL32),
+  const [a, k] = await once(
+    () => advapi32,
+    (p) => (advapi32 = p),
+    () =>
+      Promise.all([
+        openLibrary(["advapi32.dll"], ADVAPI32),
+        openLibrary(["kernel32.dll"], KERNEL32_HANDLES),
+      ]),
   );
-  return lib.symbols.IsUserAnAdmin() !== 0;
+  const handle = new Uint8Array(new ArrayBuffer(8));
+  if (!a.symbols.OpenProcessToken(CURRENT_PROCESS, TOKEN_QUERY, handle)) {
+    throw new LibraryLoadError("OpenProcessToken failed: cannot tell whether this is elevated");
+  }
+  const token = Number(new DataView(handle.buffer).getBigUint64(0, true));
+  try {
+    const out = new Uint8Array(new ArrayBuffer(4));
+    const len = new Uint8Array(new ArrayBuffer(4));
+    if (!a.symbols.GetTokenInformation(token, TOKEN_ELEVATION, out, 4, len)) {
+      throw new LibraryLoadError("GetTokenInformation(TokenElevation) failed");
+    }
+    return new DataView(out.buffer).getUint32(0, true) !== 0;
+  } finally {
+    k.symbols.CloseHandle(token);
+  }
 }
