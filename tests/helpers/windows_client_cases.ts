@@ -618,9 +618,11 @@ export function windowsClientCases(libraryPath: () => string): void {
             }));
             assert.deepEqual(sel.getResponse().rawId, reg.rawId);
             const r = last();
-            // Without an hwnd option each request asks Windows for the foreground window.
+            // Without an hwnd option each request asks Windows for a window: foreground,
+            // console or desktop, never NULL (the real DLL and the Windows fake reject NULL).
             assert.equal(typeof r.hwnd, "number");
             if (process.platform !== "win32") assert.equal(r.hwnd, 0);
+            else assert.notEqual(r.hwnd, 0);
           } finally {
             await c.close();
           }
