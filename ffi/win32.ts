@@ -25,6 +25,7 @@ const KERNEL32 = {
   GetModuleFileNameW: { parameters: ["ptr", "buffer", "u32"], result: "u32" },
   FreeLibrary: { parameters: ["ptr"], result: "i32" },
   GetLastError: { parameters: [], result: "u32" },
+  GetSystemDirectoryW: { parameters: ["buffer", "u32"], result: "u32" },
 } as const;
 const ADVAPI32 = {
   OpenProcessToken: { parameters: ["isize", "u32", "buffer"], result: "i32" },
@@ -105,36 +106,54 @@ export interface SystemLibrary {
   release(): void;
 }
 
+/** Decodes the first `n` UTF-16 code units of `buf`. */
+function utf16(buf: Uint8Array, n: number): string {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let s = "";
+  for (let i = 0; i < n; i++) s += String.fromCharCode(dv.getUint16(2 * i, true));
+  return s;
+}
+
+const MAX_PATH_CHARS = 32768;
+
 /**
- * Loads `name` with `LoadLibraryExW(name, NULL, LOAD_LIBRARY_SEARCH_SYSTEM32)`, as
- * python-fido2, libfido2 and Chromium do for webauthn.dll: neither the application directory,
- * the current directory, PATH nor `%SystemRoot%` can substitute another file. Opening the
- * returned path while this hold lasts reuses the very module loaded here. Throws
- * `LibraryLoadError` when System32 has no such DLL (or off Windows).
+ * Loads System32's `name` with `LoadLibraryExW(<GetSystemDirectoryW>\name, NULL,
+ * LOAD_LIBRARY_SEARCH_SYSTEM32)`, as python-fido2, libfido2 and Chromium load webauthn.dll:
+ * neither the application directory, the current directory, PATH, `%SystemRoot%` nor a
+ * same-named DLL loaded earlier from elsewhere can substitute another file, and its
+ * dependencies come from System32 too. Opening the returned path while this hold lasts reuses
+ * the very module loaded here. Throws `LibraryLoadError` when System32 has no such DLL (or off
+ * Windows).
  */
 export async function loadSystemLibrary(name: string): Promise<SystemLibrary> {
   if (platform() !== "win32") {
     throw new LibraryLoadError(`${name}: System32 exists only on Windows`);
   }
   const k = (await openKernel32()).symbols;
-  const handle = k.LoadLibraryExW(wideString(name, 2), 0, LOAD_LIBRARY_SEARCH_SYSTEM32) as number;
+  const buf = new Uint8Array(new ArrayBuffer(MAX_PATH_CHARS * 2));
+  const dirLen = k.GetSystemDirectoryW(buf, MAX_PATH_CHARS) as number;
+  if (dirLen === 0 || dirLen >= MAX_PATH_CHARS) {
+    throw new LibraryLoadError(`GetSystemDirectoryW failed (${k.GetLastError()})`);
+  }
+  const full = `${utf16(buf, dirLen)}\\${name}`;
+  const handle = k.LoadLibraryExW(
+    wideString(full, 2),
+    0,
+    LOAD_LIBRARY_SEARCH_SYSTEM32,
+  ) as number;
   if (!handle) {
     const err = k.GetLastError() as number;
     throw new LibraryLoadError(
-      `${name} is not in System32 (LoadLibraryExW error ${err}); it ships with Windows 10 1903` +
-        " and later",
+      `${full} could not be loaded (LoadLibraryExW error ${err}); webauthn.dll ships with` +
+        " Windows 10 1903 and later",
     );
   }
-  const cap = 32768;
-  const buf = new Uint8Array(new ArrayBuffer(cap * 2));
-  const n = k.GetModuleFileNameW(handle, buf, cap) as number;
-  if (n === 0 || n >= cap) {
+  const n = k.GetModuleFileNameW(handle, buf, MAX_PATH_CHARS) as number;
+  if (n === 0 || n >= MAX_PATH_CHARS) {
     k.FreeLibrary(handle);
     throw new LibraryLoadError(`${name}: GetModuleFileNameW failed (${k.GetLastError()})`);
   }
-  const dv = new DataView(buf.buffer);
-  let path = "";
-  for (let i = 0; i < n; i++) path += String.fromCharCode(dv.getUint16(2 * i, true));
+  const path = utf16(buf, n);
   let held = true;
   return {
     path,

@@ -8,7 +8,7 @@ import type { HidDescriptor } from "../hid/connection.ts";
 import { listDevices } from "../hid/mod.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
-import { CliError, EXIT } from "./errors.ts";
+import { CliError, EXIT, exitCodeFor, messageFor } from "./errors.ts";
 import { formatFields, formatTable } from "./output.ts";
 import { webauthnDllInfo } from "./windows.ts";
 
@@ -144,9 +144,10 @@ async function windowsInfo(ctx: Context): Promise<InfoSection> {
     const d = await deviceInfo(ctx);
     return { json: { ...json, ...d.json }, fields: [...fields, ...d.fields] };
   } catch (e) {
-    if (!(e instanceof CliError) || e.exitCode !== EXIT.NO_DEVICE) throw e;
-    fields.push(["Security keys", "none found"]);
-    return { json, fields };
+    // No key, or no hidapi.dll: webauthn.dll's part still stands.
+    if (exitCodeFor(e) !== EXIT.NO_DEVICE) throw e;
+    fields.push(["Security keys", `none reachable (${messageFor(e).split("\n")[0]})`]);
+    return { json: { ...json, deviceError: messageFor(e) }, fields };
   }
 }
 

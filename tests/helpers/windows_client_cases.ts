@@ -694,14 +694,19 @@ export function windowsClientCases(libraryPath: () => string): void {
         api: Promise.reject(new Error("no webauthn.dll here")),
       });
       await assert.rejects(c.makeCredential(creation()), isClientError(E.OTHER_ERROR, /loaded/));
-      // The next call loads webauthn.dll itself: System32's, absent here (Linux, Wine).
-      const noOverride = Object.fromEntries(LIBRARY_ENV.map((n) => [n, undefined]));
-      await withEnv(noOverride, async () => {
+      // The next call loads the library itself: a missing one fails the same way...
+      await withEnv({ FIDO2_WEBAUTHN_LIB: `${path}.missing` }, async () => {
         await assert.rejects(c.getAssertion(request()), (e) => {
           isClientError(E.OTHER_ERROR, /loaded/)(e);
           assert.ok((e as Error).cause instanceof LibraryLoadError, String((e as Error).cause));
           return true;
         });
+      });
+      // ...and one that loads works (the failed load was not kept).
+      ctl.reset();
+      await withEnv({ FIDO2_WEBAUTHN_LIB: path }, async () => {
+        await c.makeCredential(creation());
+        await c.close();
       });
     });
 
