@@ -455,6 +455,12 @@ export interface MakeCredentialExtensions {
   largeBlob?: LargeBlobSupport;
   /** bEnablePrf, and pPRFGlobalEval when `eval` is given (Windows applies the PRF hashing). */
   prf?: { eval?: HmacSalts };
+  /**
+   * hmac-secret-mc (API 8+): raw 32-byte hmac-secret salts evaluated at registration, sent in
+   * pPRFGlobalEval with {@linkcode HMAC_SECRET_VALUES_FLAG} in dwFlags (libfido2's way).
+   * Exclusive with `prf.eval`.
+   */
+  hmacSecretMc?: HmacSalts;
 }
 
 /** MakeCredential options (`WEBAUTHN_AUTHENTICATOR_MAKE_CREDENTIAL_OPTIONS`). */
@@ -487,11 +493,11 @@ export interface MakeCredentialOptions {
   thirdPartyPayment?: boolean;
   /** cbJsonExt/pbJsonExt (API 7+). */
   jsonExt?: Uint8Array;
-  /** Origin of a remote web caller the DLL acts for (API 7+). */
+  /** Origin of a remote web caller the DLL acts for (API 9: options struct v9). */
   remoteWebOrigin?: string;
   /** pbPublicKeyCredentialCreationOptionsJSON (API 9). */
   optionsJson?: Uint8Array;
-  /** Restrict the ceremony to one authenticator (API 8+). */
+  /** Restrict the ceremony to one authenticator (API 9: options struct v9). */
   authenticatorId?: Uint8Array;
 }
 
@@ -536,11 +542,11 @@ export interface GetAssertionOptions {
   hints?: readonly string[];
   /** cbJsonExt/pbJsonExt (API 7+). */
   jsonExt?: Uint8Array;
-  /** Origin of a remote web caller the DLL acts for (API 7+). */
+  /** Origin of a remote web caller the DLL acts for (API 9: options struct v9). */
   remoteWebOrigin?: string;
   /** pbPublicKeyCredentialRequestOptionsJSON (API 9). */
   optionsJson?: Uint8Array;
-  /** Restrict the ceremony to one authenticator (API 8+). */
+  /** Restrict the ceremony to one authenticator (API 9: options struct v9). */
   authenticatorId?: Uint8Array;
 }
 
@@ -1466,9 +1472,20 @@ class Binding implements WebAuthnApi {
     if (v >= 6) setBool(dv, L.bEnablePrf, x.prf !== undefined);
     // v7
     // v8
+    if (x.prf?.eval && x.hmacSecretMc) {
+      throw new FormatError("prf.eval and hmacSecretMc both use pPRFGlobalEval: give one");
+    }
     if (x.prf?.eval) {
       this.#need("prf.eval", 8, table);
       setPtr(dv, L.pPRFGlobalEval, writeSalt(arena, x.prf.eval, "prf.eval"));
+    }
+    if (x.hmacSecretMc) {
+      this.#need("hmacSecretMc", 8, table);
+      const s = x.hmacSecretMc;
+      checkBytes(s?.first, "hmacSecretMc.first", { min: 32, max: 32 });
+      if (s.second !== undefined) checkBytes(s.second, "hmacSecretMc.second", { min: 32, max: 32 });
+      setPtr(dv, L.pPRFGlobalEval, writeSalt(arena, s, "hmacSecretMc"));
+      dv.setUint32(L.dwFlags, HMAC_SECRET_VALUES_FLAG, true);
     }
     if (o.thirdPartyPayment) this.#need("thirdPartyPayment", 8, table);
     if (v >= 8) setBool(dv, L.bThirdPartyPayment, o.thirdPartyPayment);

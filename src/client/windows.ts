@@ -117,17 +117,22 @@ const CRED_PROTECT: Record<string, 1 | 2 | 3> = {
   userVerificationRequired: 3,
 };
 
-/** API versions that introduced each feature (webauthn.h struct versions per API). */
+/**
+ * API versions from which each feature is used (webauthn.h struct versions per API). largeBlob:
+ * the MC v4 / GA v5 structs carry it from API 3, but it is used only from API 5 (as the issue
+ * tracker's review of Chromium's gating found); earlier DLLs may accept and ignore it.
+ */
 const API = {
   credProtect: 2,
   credBlob: 3,
   minPinLength: 3,
-  largeBlob: 3,
+  largeBlob: 5,
   preferResidentKey: 3,
   enterprise: 3,
   hmacSalts: 4,
   nativePrf: 6,
   prfEvalAtCreate: 8,
+  hmacSecretMc: 8,
   hints: 8,
   thirdPartyPayment: 8,
 } as const;
@@ -268,24 +273,35 @@ export class WindowsClient implements WebAuthnClient {
         attObj = attObj.withoutAttestation();
       }
       const results: Record<string, unknown> = {};
-      const x = att.extensions;
+      // Outputs the DLL's Extensions array lacks are read from the signed authData.
+      const signed = attObj.authData.extensions;
+      const x = {
+        credBlobStored: att.extensions?.credBlobStored ?? boolOf(signed?.get("credBlob")),
+        hmacSecret: att.extensions?.hmacSecret ?? boolOf(signed?.get("hmac-secret")),
+      };
       if (ext.credProps === true) {
         const rk = att.residentKey ?? (rkRequired ? true : undefined);
         results.credProps = rk === undefined ? {} : { rk };
       }
-      if (ext.credBlob !== undefined && x?.credBlobStored !== undefined) {
+      if (ext.credBlob !== undefined && x.credBlobStored !== undefined) {
         results.credBlob = x.credBlobStored;
       }
       if (ext.largeBlob !== undefined && request.extensions?.largeBlob) {
         results.largeBlob = { supported: att.largeBlobSupported === true };
       }
       if (ext.prf !== undefined) {
-        const enabled = att.prfEnabled ?? x?.hmacSecret === true;
+        const enabled = att.prfEnabled ?? x.hmacSecret === true;
         results.prf = att.hmacSecret && enabled
           ? { enabled, results: prfResults(att.hmacSecret) }
           : { enabled };
       } else if (ext.hmacCreateSecret === true && this.#options.allowHmacSecret) {
-        results.hmacCreateSecret = x?.hmacSecret === true;
+        results.hmacCreateSecret = x.hmacSecret === true;
+        const out = att.hmacSecret;
+        if (request.extensions?.hmacSecretMc && out) {
+          results.hmacGetSecret = out.second
+            ? { output1: out.first, output2: out.second }
+            : { output1: out.first };
+        }
       }
       if (ext.thirdPartyPayment === true && att.thirdPartyPayment !== undefined) {
         results.thirdPartyPayment = att.thirdPartyPayment;
@@ -499,6 +515,11 @@ export class WindowsClient implements WebAuthnClient {
       }
     } else if (ext.hmacCreateSecret === true && this.#options.allowHmacSecret) {
       x.hmacSecret = true;
+      if (ext.hmacGetSecret !== undefined) {
+        // hmac-secret-mc: evaluated at registration where the API can carry raw salts.
+        const salts = hmacGetSecretSalts(ext.hmacGetSecret);
+        if (v >= API.hmacSecretMc) x.hmacSecretMc = salts;
+      }
     }
     if (ext.thirdPartyPayment === true && v >= API.thirdPartyPayment) {
       request.thirdPartyPayment = true;
@@ -556,17 +577,8 @@ export class WindowsClient implements WebAuthnClient {
       const salts = prfSalts(ext.prf, request.allowCredentials!, v >= API.nativePrf);
       if (salts && v >= API.hmacSalts) x.hmacSecret = salts;
     } else if (ext.hmacGetSecret !== undefined && this.#options.allowHmacSecret) {
-      const h = ext.hmacGetSecret;
-      const s1 = h.salt1, s2 = h.salt2;
-      if (
-        !(s1 instanceof Uint8Array) || s1.length !== 32 ||
-        (s2 !== undefined && (!(s2 instanceof Uint8Array) || s2.length !== 32))
-      ) {
-        throw new ClientError(E.BAD_REQUEST, "hmacGetSecret salts must be 32 bytes");
-      }
-      if (v >= API.hmacSalts) {
-        x.hmacSecret = { global: s2 ? { first: s1, second: s2 } : { first: s1 }, raw: true };
-      }
+      const global = hmacGetSecretSalts(ext.hmacGetSecret);
+      if (v >= API.hmacSalts) x.hmacSecret = { global, raw: true };
     }
     request.extensions = x;
     return request;
@@ -727,6 +739,23 @@ function prfSalts(
     byCredential: byCredential.length ? byCredential : undefined,
     raw: !native,
   };
+}
+
+/** The raw hmac-secret salts of `hmacGetSecret` (32 bytes each), or BAD_REQUEST. */
+function hmacGetSecretSalts(h: { salt1?: unknown; salt2?: unknown }): HmacSalts {
+  const s1 = h?.salt1, s2 = h?.salt2;
+  if (
+    !(s1 instanceof Uint8Array) || s1.length !== 32 ||
+    (s2 !== undefined && (!(s2 instanceof Uint8Array) || s2.length !== 32))
+  ) {
+    throw new ClientError(E.BAD_REQUEST, "hmacGetSecret salts must be 32 bytes");
+  }
+  return s2 ? { first: s1, second: s2 as Uint8Array } : { first: s1 };
+}
+
+/** A CBOR boolean, else undefined. */
+function boolOf(v: unknown): boolean | undefined {
+  return typeof v === "boolean" ? v : undefined;
 }
 
 function prfResults(s: HmacSalts): AuthenticationExtensionsPRFValues {

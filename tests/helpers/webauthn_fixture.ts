@@ -77,6 +77,8 @@ export interface FakeControls {
    * sent earlier is ignored, as the real DLL ignores one for an operation it does not run.
    */
   setStartDelay(ms: number): void;
+  /** false: MakeCredential returns no Extensions array (outputs only in the authData). */
+  setExtensionArray(on: boolean): void;
   /** Stores a platform credential for WebAuthNGetPlatformCredentialList. */
   addPlatformCredential(c: FakePlatformCredential): void;
   /** How many platform credentials the fake holds (DeletePlatformCredential removes one). */
@@ -134,6 +136,7 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     fake_webauthn_set_output_versions: { parameters: ["i32", "i32"], result: "void" },
     fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
     fake_webauthn_set_start_delay: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_extension_array: { parameters: ["i32"], result: "void" },
     fake_webauthn_reset: { parameters: [], result: "void" },
     fake_webauthn_add_platform_credential: {
       parameters: [
@@ -170,6 +173,7 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     setOutputVersions: (att, assertion) => s.fake_webauthn_set_output_versions(att, assertion),
     setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
     setStartDelay: (ms) => s.fake_webauthn_set_start_delay(ms),
+    setExtensionArray: (on) => s.fake_webauthn_set_extension_array(on ? 1 : 0),
     addPlatformCredential: (c) => {
       const flags = (c.removable ? 1 : 0) | (c.backedUp ? 2 : 0) | (c.thirdPartyPayment ? 4 : 0);
       const rc = s.fake_webauthn_add_platform_credential(

@@ -273,6 +273,73 @@ export function windowsClientCases(libraryPath: () => string): void {
       assert.deepEqual(reg.clientExtensionResults, { hmacCreateSecret: true });
     });
 
+    it("hmacGetSecret at registration (hmac-secret-mc): raw salts in pPRFGlobalEval, API 8+", async () => {
+      const salt1 = fill(32, 0x31), salt2 = fill(32, 0x32);
+      const ext = { hmacCreateSecret: true, hmacGetSecret: { salt1, salt2 } };
+      let c = await client(9, { allowHmacSecret: true });
+      let reg = await c.makeCredential(creation({ extensions: ext }));
+      let o = last().options;
+      assert.equal(o.flags, 0x00100000, "HMAC_SECRET_VALUES_FLAG: the salts are not PRF inputs");
+      assert.deepEqual(o.prfGlobalEval, { first: toHex(salt1), second: toHex(salt2) });
+      const out = reg.clientExtensionResults as Json;
+      assert.equal(out.hmacCreateSecret, true);
+      assert.equal(toHex(out.hmacGetSecret.output1), xorA5(salt1));
+      assert.equal(toHex(out.hmacGetSecret.output2), xorA5(salt2));
+      // API 7 has no pPRFGlobalEval: hmac-secret only, no outputs at registration.
+      c = await client(7, { allowHmacSecret: true });
+      reg = await c.makeCredential(creation({ extensions: ext }));
+      o = last().options;
+      assert.equal(o.flags, 0);
+      assert.deepEqual(reg.clientExtensionResults, { hmacCreateSecret: true });
+      await assert.rejects(
+        c.makeCredential(creation({
+          extensions: { hmacCreateSecret: true, hmacGetSecret: { salt1: bytes(1) } },
+        })),
+        isClientError(E.BAD_REQUEST, /32 bytes/),
+      );
+    });
+
+    it("outputs missing from the DLL's extension array are read from the signed authData", async () => {
+      const c = await client(9, { allowHmacSecret: true });
+      ctl.setExtensionArray(false);
+      const reg = await c.makeCredential(creation({
+        authenticatorSelection: { residentKey: "required" },
+        extensions: { credBlob: bytes(1, 2), hmacCreateSecret: true },
+      }));
+      assert.deepEqual(reg.clientExtensionResults, { credBlob: true, hmacCreateSecret: true });
+      // prf over plain hmac-secret (API 5) with an attestation struct without bPrfEnabled.
+      const p = await client(5);
+      ctl.setExtensionArray(false);
+      ctl.setOutputVersions(4, 0);
+      const withPrf = await p.makeCredential(creation({ extensions: { prf: {} } }));
+      assert.deepEqual(withPrf.clientExtensionResults, { prf: { enabled: true } });
+    });
+
+    it("largeBlob needs API 5: dropped (or refused when required) on API 4", async () => {
+      let c = await client(4);
+      const rk = { residentKey: "required" };
+      let reg = await c.makeCredential(creation({
+        authenticatorSelection: rk,
+        extensions: { largeBlob: { support: "preferred" } },
+      }));
+      assert.equal(last().options.largeBlobSupport, 0);
+      assert.deepEqual(reg.clientExtensionResults, {});
+      await assert.rejects(
+        c.makeCredential(creation({
+          authenticatorSelection: rk,
+          extensions: { largeBlob: { support: "required" } },
+        })),
+        isClientError(E.CONFIGURATION_UNSUPPORTED, /largeBlob needs webauthn.dll API version 5/),
+      );
+      c = await client(5);
+      reg = await c.makeCredential(creation({
+        authenticatorSelection: rk,
+        extensions: { largeBlob: { support: "required" } },
+      }));
+      assert.equal(last().options.largeBlobSupport, 1);
+      assert.deepEqual(reg.clientExtensionResults, { largeBlob: { supported: true } });
+    });
+
     it("older APIs: unsupported extensions are dropped, enforced ones refused", async () => {
       const c = await client(1);
       const reg = await c.makeCredential(creation({
