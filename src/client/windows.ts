@@ -119,8 +119,8 @@ const CRED_PROTECT: Record<string, 1 | 2 | 3> = {
 
 /**
  * API versions from which each feature is used (webauthn.h struct versions per API). largeBlob:
- * the MC v4 / GA v5 structs carry it from API 3, but it is used only from API 5 (as the issue
- * tracker's review of Chromium's gating found); earlier DLLs may accept and ignore it.
+ * the MC v4 / GA v5 structs carry it from API 3, but it is used only from API 5, as issue 14
+ * asks (not checked here against a real DLL of API 3 or 4).
  */
 const API = {
   credProtect: 2,
