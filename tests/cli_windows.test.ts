@@ -70,7 +70,8 @@ describe("fido2 CLI on Windows (in process, fake webauthn.dll)", () => {
       assert.match(reg.stderr, /webauthn\.dll/);
 
       const auth = await fido2(
-        ["authenticate", "--rp", "example.com", json.id, "--json"],
+        // --cred=: a base64url id may start with "-".
+        ["authenticate", "--rp", "example.com", `--cred=${json.id}`, "--json"],
         windows(false),
       );
       assert.equal(auth.code, EXIT.OK, auth.stderr);

@@ -22,7 +22,7 @@ import {
   type WebAuthnApi,
   WebAuthnUnsupportedError,
 } from "../../ffi/webauthn.ts";
-import { loadWebAuthnInWorker } from "../../ffi/webauthn_worker.ts";
+import { loadWebAuthnInWorker, workerBlockingCaller } from "../../ffi/webauthn_worker.ts";
 import { runtime } from "../../ffi/runtime.ts";
 import { DLL_TIMEOUT_HEADROOM_MS, WindowsClient } from "../../src/client/windows.ts";
 import { Fido2Client } from "../../src/client/fido2.ts";
@@ -826,6 +826,32 @@ export function windowsClientCases(libraryPath: () => string): void {
       api.close();
       await assert.rejects(c.getAssertion(request()), isClientError(E.OTHER_ERROR, /closed/));
       api.close(); // idempotent
+    });
+  });
+
+  describe("the Worker that runs the blocking calls", () => {
+    it("does not keep a failed library load: the next call with a good path works", async () => {
+      const caller = workerBlockingCaller();
+      try {
+        await assert.rejects(
+          caller.call(`${path}.missing`, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]),
+          /webauthn worker/,
+        );
+        ctl.reset();
+        // NULL everywhere: the fake answers E_INVALIDARG, proving the library was loaded.
+        const hr = await caller.call(path, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]);
+        assert.equal(hr >>> 0, HRESULT.E_INVALIDARG);
+        await assert.rejects(
+          caller.call(path, "WebAuthNFreeAssertion" as never, [0]),
+          /bad webauthn call/,
+        );
+      } finally {
+        caller.close();
+      }
+      await assert.rejects(
+        caller.call(path, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]),
+        /closed/,
+      );
     });
   });
 

@@ -153,7 +153,7 @@ describe("Windows binaries under Wine (bun build --compile --target=bun-windows-
       RP_ID,
       "--challenge",
       b64urlEncode(g),
-      regJson.id as string,
+      `--cred=${regJson.id}`, // a base64url id may start with "-"
       "--json",
     ], env);
     assert.equal(auth.code, EXIT.OK, auth.stdout + auth.stderr);
