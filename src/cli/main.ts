@@ -18,6 +18,7 @@ import { Output, type Sink } from "./output.ts";
 import { pinCommands } from "./pin_commands.ts";
 import { Prompter } from "./prompt.ts";
 import { webauthnCommands } from "./webauthn_commands.ts";
+import { type CliSystem, hostSystem, requireElevation } from "./windows.ts";
 
 /** Every sub-command, in help order. */
 export const COMMANDS: readonly Command[] = [
@@ -80,6 +81,10 @@ ${cmds.join("\n")}
 
 Device selection (default: the first FIDO key found through hidapi):
 ${optionHelp(GLOBAL)}
+
+On Windows, register and authenticate go through webauthn.dll (Windows' own dialogs, also
+Windows Hello; no admin rights) unless a device option is given; the other commands talk to
+the key directly, which Windows allows only from an elevated prompt (exit code 8 otherwise).
 
 --virtual takes the next argument as its state file unless it starts with "-" or is a
 command name; --virtual= (empty) is an in-memory authenticator that forgets everything.
@@ -199,6 +204,8 @@ export interface MainIo {
   readonly stdout?: Sink;
   readonly stderr?: Sink;
   readonly env?: Record<string, string | undefined>;
+  /** The OS and elevation check (default: the running process's). */
+  readonly system?: CliSystem;
 }
 
 /** Runs the CLI and resolves with the exit code. */
@@ -215,7 +222,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   };
   process.on("SIGINT", onSigint);
   try {
-    return await run(argv, env, out, controller.signal);
+    return await run(argv, env, out, controller.signal, io.system ?? hostSystem());
   } finally {
     process.off("SIGINT", onSigint);
   }
@@ -226,6 +233,7 @@ async function run(
   env: Record<string, string | undefined>,
   out: Output,
   signal: AbortSignal,
+  system: CliSystem,
 ): Promise<number> {
   let ctx: Context | undefined;
   let code: number;
@@ -263,13 +271,22 @@ async function run(
       pin: (v.pin as string | undefined) ?? env.FIDO2_PIN,
       newPin: (v["new-pin"] as string | undefined) ?? env.FIDO2_NEW_PIN,
     });
+    const command = parsed.command.name;
+    const explicit = given.length > 0;
+    // A USB key (the default, or --device) needs an elevated prompt on Windows.
+    const needsHid = selection.virtual === undefined && selection.udp === undefined;
     ctx = new Context(
       out,
       prompter,
       parsed.positionals,
       v,
       signal,
-      () => openSelected(selection),
+      async () => {
+        if (needsHid) await requireElevation(system, command);
+        return await openSelected(selection);
+      },
+      system,
+      explicit,
     );
     await parsed.command.run(ctx);
     code = EXIT.OK;
