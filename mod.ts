@@ -67,6 +67,7 @@ export {
   type RegistrationExtensionProcessor,
   type RegistrationProcessing,
   ThirdPartyPaymentExtension,
+  type TokenRenewer,
 } from "./src/client/extensions.ts";
 export { verifyRpId } from "./src/rpid.ts";
 export * from "./src/webauthn.ts";
