@@ -28,6 +28,7 @@ import { CredentialManagementHandler } from "./credman.ts";
 import { LargeBlobsHandler } from "./large_blobs.ts";
 import { ConfigHandler } from "./config.ts";
 import { BioEnrollmentHandler, type BioEnrollmentOptions, type BioTemplateJson } from "./bio.ts";
+import { profileFeatures, resolveProfile } from "./profile.ts";
 
 export {
   type AttestationMode,
@@ -45,6 +46,13 @@ export type {
   WrappedFields,
 } from "./credential_store.ts";
 export { PinUvAuthState } from "./pin.ts";
+export {
+  type AuthenticatorProfile,
+  type AuthenticatorQuirks,
+  type ProfileFeatures,
+  profileFeatures,
+  PROFILES,
+} from "./profile.ts";
 export { CredentialManagementHandler } from "./credman.ts";
 export { EMPTY_LARGE_BLOB_ARRAY, LargeBlobsHandler } from "./large_blobs.ts";
 export { ConfigHandler } from "./config.ts";
@@ -152,17 +160,21 @@ export class VirtualAuthenticator {
   constructor(options: VirtualAuthenticatorOptions = {}) {
     const state = options.state ??
       (options.stateFile ? readState(options.stateFile) : undefined);
-    const ctap21 = options.ctap21 ?? true;
+    // The profile decides which of the optional features can exist at all.
+    const features = profileFeatures(resolveProfile(options));
+    const ctap21 = features.ctap21;
     const uv = options.uv ?? false;
-    const clientPin = options.clientPin !== false;
-    const credMgmt = clientPin && ctap21 && options.credMgmt !== false;
+    const clientPin = options.clientPin !== false && features.cbor;
+    const credMgmt = clientPin && features.credMgmt !== "none" && options.credMgmt !== false;
     const largeBlobs = ctap21 && options.largeBlobs !== false;
     const config = ctap21 && options.authenticatorConfig !== false;
-    const bio = ctap21 && uv && options.bioEnrollment !== false;
+    const bio = features.bio !== "none" && uv && options.bioEnrollment !== false;
+    const quirks = options.quirks ?? {};
     // A token can only carry permissions for features the key has.
     const permissions = PERMISSION.MC | PERMISSION.GA |
-      (credMgmt ? PERMISSION.CM | PERMISSION.PCMR : 0) | (bio ? PERMISSION.BE : 0) |
-      (largeBlobs ? PERMISSION.LBW : 0) | (config ? PERMISSION.ACFG : 0);
+      (credMgmt ? PERMISSION.CM : 0) | (credMgmt && features.ctap22 ? PERMISSION.PCMR : 0) |
+      (bio ? PERMISSION.BE : 0) | (largeBlobs ? PERMISSION.LBW : 0) |
+      (config ? PERMISSION.ACFG : 0);
     // The sensor exists before the core so getInfo `uv` can follow its enrollments.
     let bioHandler: BioEnrollmentHandler | undefined;
     // Built-in UV also issues pinUvAuthTokens (getPinUvAuthTokenUsingUvWithPermissions): the
@@ -181,7 +193,13 @@ export class VirtualAuthenticator {
     if (clientPin) {
       this.pinState = new PinUvAuthState({
         supportedPermissions: permissions,
-        ...(uv ? { verifyUser } : {}),
+        protocols: features.defaultProtocols,
+        tokenModel: features.permissions ? "ctap2.1" : "ctap2.0",
+        subcommands: features.pinSubcommands,
+        unknownSubcommandStatus: features.unknownPinSubcommand,
+        tokenSingleUse: quirks.tokenSingleUse,
+        // Built-in UV issues tokens only where getPinUvAuthTokenUsingUv exists (2.1 on).
+        ...(uv && features.permissions ? { verifyUser } : {}),
         ...options.pinOptions,
         pin: options.pin,
         state: state?.pin,
@@ -191,6 +209,7 @@ export class VirtualAuthenticator {
     if (bio) {
       const bioOptions = options.bioEnrollment || {};
       bioHandler = new BioEnrollmentHandler({
+        preview: features.bio === "preview",
         ...bioOptions,
         pinUvAuth: this.pinState,
         templates: state?.bio ?? bioOptions.templates ??
@@ -216,7 +235,12 @@ export class VirtualAuthenticator {
         pinUvAuth: pinState!,
         rkCapacity: options.rkCapacity ?? 25,
         now: options.now,
+        mode: features.credMgmt === "preview" ? "preview" : "final",
+        unknownSubcommandStatus: features.unknownCredMgmtSubcommand,
+        readOnlyPermission: features.ctap22,
+        rpNameIsUserName: quirks.rpNameIsUserName,
       });
+      // The dispatcher refuses whichever of the two the profile lacks.
       core.registerCommand(CTAP_CMD.CREDENTIAL_MGMT, handler);
       core.registerCommand(CTAP_CMD.CREDENTIAL_MGMT_PRE, handler);
     }

@@ -190,4 +190,16 @@ export interface PinUvAuthOptions {
    * UNAUTHORIZED_PERMISSION. Default: every bit, except `be` without `verifyUser`.
    */
   readonly supportedPermissions?: number;
+  /**
+   * The token model. "ctap2.1" (default): permission-scoped tokens bound to an RP and
+   * consumed by a UP-checked mc/ga (all but lbw). "ctap2.0" (also 2.1-PRE): one pinToken per
+   * power cycle with every right the key has, no permissions, no RP binding, never consumed.
+   */
+  readonly tokenModel?: "ctap2.0" | "ctap2.1";
+  /** clientPin subcommands the key knows (default: all of CTAP 2.1). */
+  readonly subcommands?: readonly number[];
+  /** Status for any other subcommand (default CTAP2_ERR_INVALID_SUBCOMMAND). */
+  readonly unknownSubcommandStatus?: number;
+  /** Quirk: a consumed token loses every permission, lbw included. */
+  readonly tokenSingleUse?: boolean;
 }
