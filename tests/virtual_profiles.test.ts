@@ -390,3 +390,28 @@ describe("quirks", () => {
     assert.ok((i.get(1) as string[]).includes("FIDO_2_1"));
   });
 });
+
+describe("quirk initSilenceMs", () => {
+  it("INIT goes unanswered after power-up; the client's repeated INIT finds the key", async () => {
+    const va = new VirtualAuthenticator({ quirks: { initSilenceMs: 600 } });
+    assert.equal(va.authenticator.initSilenced(), true);
+    const start = Date.now();
+    const device = await va.device();
+    try {
+      assert.ok(Date.now() - start >= 500, "answered although the key was still silent");
+      assert.equal(va.authenticator.initSilenced(), false);
+      assert.ok(device.supportsCbor);
+    } finally {
+      await device.close();
+    }
+  });
+
+  it("a client that gives up before the key wakes gets the INIT timeout", async () => {
+    const va = new VirtualAuthenticator({ quirks: { initSilenceMs: 60_000 } });
+    await assert.rejects(
+      va.device({ client: { readTimeout: 300 } }),
+      /No CTAPHID_INIT response within 300 ms/,
+    );
+    await va.close();
+  });
+});

@@ -307,6 +307,12 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#powerUp = this.#now();
   }
 
+  /** Whether CTAPHID_INIT goes unanswered now (quirk `initSilenceMs` after power-up). */
+  initSilenced(): boolean {
+    const ms = this.#quirks.initSilenceMs ?? 0;
+    return ms > 0 && this.#now() - this.#powerUp < ms;
+  }
+
   /** CTAPHID capability flags (NMSG follows alwaysUv, which disables U2F). */
   get capabilities(): number {
     return CAPABILITY.WINK | (this.#u2fOnly ? 0 : CAPABILITY.CBOR) |

@@ -313,6 +313,7 @@ export class VirtualAuthenticator {
   ): Promise<CtapHidDevice> {
     const [clientSide, deviceSide] = createConnectionPair(64);
     const server = new CtapHidServer(deviceSide, this.authenticator, {
+      ignoreInit: () => this.authenticator.initSilenced(),
       ...options.server,
       faults: options.faults,
     });
@@ -370,7 +371,11 @@ export class VirtualAuthenticator {
 
   /** Serves the authenticator over UDP (64-byte datagrams), default port 8111. */
   async serveUdp(port = 8111, host = "127.0.0.1"): Promise<UdpServer> {
-    const udp = await serveUdp(this.authenticator, { port, host });
+    const udp = await serveUdp(this.authenticator, {
+      port,
+      host,
+      ignoreInit: () => this.authenticator.initSilenced(),
+    });
     const entry = { stop: () => udp.close() };
     this.#servers.add(entry);
     return udp;
