@@ -109,7 +109,10 @@ export class CtapHidDevice implements CtapDevice {
     // Some keys drop INITs for a moment after power-up: ask again (same nonce) until the
     // read timeout, so a key that is still booting is found instead of timing out.
     let resending: Promise<void> = Promise.resolve();
+    const stopResending = Date.now() + readTimeout;
     const resend = setInterval(() => {
+      // Within the first read timeout only: answers to others' INITs extend the wait.
+      if (Date.now() >= stopResending) return clearInterval(resend);
       resending = resending.then(async () => {
         for (const p of packets) await connection.writePacket(p);
       }).catch(() => {});
