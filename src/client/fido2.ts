@@ -777,6 +777,16 @@ class Ctap1Backend implements Backend {
     if (options.attestation === "enterprise") throw unsupported("no enterprise attestation");
     const appParam = sha256(utf8Encode(rpId));
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
+    // What the RP insists on and U2F cannot give (the CTAP2 extensions refuse the same).
+    const lb = inputs.largeBlob as { support?: unknown } | undefined;
+    if (lb?.support === "required") throw unsupported("no largeBlob");
+    const policy = inputs.credentialProtectionPolicy;
+    if (
+      inputs.enforceCredentialProtectionPolicy === true && policy !== undefined &&
+      policy !== "userVerificationOptional"
+    ) {
+      throw unsupported("cannot protect credentials (credProtect)");
+    }
     const apps = [appParam];
     if (typeof inputs.appidExclude === "string") apps.push(sha256(utf8Encode(inputs.appidExclude)));
     for (const cred of descriptors(options.excludeCredentials)) {
@@ -792,6 +802,9 @@ class Ctap1Backend implements Backend {
     );
     const results: Record<string, unknown> = {};
     if (inputs.credProps === true) results.credProps = { rk: false };
+    // No extension reaches a U2F key: say so where WebAuthn has an output for "no".
+    if (inputs.prf !== undefined) results.prf = { enabled: false };
+    if (inputs.largeBlob !== undefined) results.largeBlob = { supported: false };
     return {
       attestationObject: AttestationObject.fromCtap1(appParam, reg),
       credentialId: reg.keyHandle,
