@@ -374,3 +374,36 @@ for (const profile of PROFILES) {
     });
   });
 }
+
+describe("largeBlob write after the token was consumed (issue 12 item 5)", () => {
+  async function writeAndRead(quirks: VirtualAuthenticatorOptions["quirks"]) {
+    const { client, ui, pinSubcommands } = await setup("ctap2.1", { pin: PIN, quirks }, PIN);
+    const reg = await client.makeCredential(
+      creation({
+        authenticatorSelection: { residentKey: "required" },
+        extensions: { largeBlob: { support: "required" } },
+      }),
+    );
+    const before = { prompts: ui.pinRequests, subs: pinSubcommands.length };
+    const data = b64urlEncode(utf8Encode("written after a consumed token"));
+    const w = await client.getAssertion(
+      request([reg.rawId], { extensions: { largeBlob: { write: data } } }),
+    );
+    assert.deepEqual(extOut(w.getResponse(0)).largeBlob, { written: true });
+    const prompts = ui.pinRequests - before.prompts;
+    const tokens = pinSubcommands.slice(before.subs).filter((s) => s === 0x09).length;
+    const r = await client.getAssertion(
+      request([reg.rawId], { extensions: { largeBlob: { read: true } } }),
+    );
+    assert.deepEqual(extOut(r.getResponse(0)).largeBlob, { blob: data });
+    return { prompts, tokens };
+  }
+
+  it("a key whose token loses lbw after one use: a fresh lbw token, the user asked once", async () => {
+    assert.deepEqual(await writeAndRead({ tokenSingleUse: true }), { prompts: 1, tokens: 2 });
+  });
+
+  it("a CTAP 2.1 key that keeps lbw: one token, no renewal", async () => {
+    assert.deepEqual(await writeAndRead(undefined), { prompts: 1, tokens: 1 });
+  });
+});
