@@ -6,7 +6,12 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { verifyRegistrationResponse } from "@simplewebauthn/server";
+import { main } from "../src/cli/main.ts";
+import { EXIT } from "../src/cli/errors.ts";
 import { decode } from "../src/cbor.ts";
 import type { CborMap } from "../src/cbor.ts";
 import { Fido2Client } from "../src/client/fido2.ts";
@@ -405,5 +410,91 @@ describe("largeBlob write after the token was consumed (issue 12 item 5)", () =>
 
   it("a CTAP 2.1 key that keeps lbw: one token, no renewal", async () => {
     assert.deepEqual(await writeAndRead(undefined), { prompts: 1, tokens: 1 });
+  });
+});
+
+describe("CLI over every profile (--virtual FILE --profile NAME)", () => {
+  /** Runs `fido2 ARGS --virtual FILE --profile P` in-process; returns exit code and stdout. */
+  async function cli(file: string, profile: AuthenticatorProfile, args: string[]) {
+    let out = "";
+    let err = "";
+    const code = await main([...args, "--virtual", file, "--profile", profile], {
+      stdout: { write: (t: string | Uint8Array) => (out += t) },
+      stderr: { write: (t: string | Uint8Array) => (err += t) },
+      env: {},
+    });
+    return { code, out, err };
+  }
+  const json = (r: { out: string }) => JSON.parse(r.out) as Json;
+
+  for (const profile of PROFILES) {
+    it(`${profile}: info, pin set, register, authenticate, creds list, blobs list`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "fido2-matrix-"));
+      const file = join(dir, "key.json");
+      try {
+        const info = await cli(file, profile, ["info", "--json"]);
+        assert.equal(info.code, EXIT.OK, info.err);
+        const versions = (json(info).info as Json).versions;
+        const want = isCbor(profile)
+          ? ["U2F_V2", ...new VirtualAuthenticator({ profile }).authenticator.features.versions]
+          : ["U2F_V2"];
+        assert.deepEqual(versions, want);
+
+        const pinSet = await cli(file, profile, ["pin", "set", "--new-pin", PIN]);
+        assert.equal(pinSet.code, isCbor(profile) ? EXIT.OK : EXIT.UNSUPPORTED, pinSet.err);
+
+        const rk = isCbor(profile) ? ["--rk"] : [];
+        const reg = await cli(file, profile, [
+          "register",
+          "--rp",
+          RP_ID,
+          ...rk,
+          "--pin",
+          PIN,
+          "--json",
+        ]);
+        assert.equal(reg.code, EXIT.OK, reg.err);
+        const id = json(reg).id as string;
+        const auth = await cli(file, profile, [
+          "authenticate",
+          id,
+          "--rp",
+          RP_ID,
+          "--pin",
+          PIN,
+          "--json",
+        ]);
+        assert.equal(auth.code, EXIT.OK, auth.err);
+        assert.equal(json(auth).id, id);
+
+        const creds = await cli(file, profile, ["creds", "list", "--pin", PIN, "--json"]);
+        const credsOk = profile !== "ctap2.0" && isCbor(profile);
+        assert.equal(creds.code, credsOk ? EXIT.OK : EXIT.UNSUPPORTED, creds.err);
+        if (credsOk) assert.equal((json(creds).credentials as unknown[]).length, 1);
+
+        const blobs = await cli(file, profile, ["blobs", "list", "--pin", PIN, "--json"]);
+        assert.equal(blobs.code, hasTokens(profile) ? EXIT.OK : EXIT.UNSUPPORTED, blobs.err);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it("--profile and --quirk are checked: unknown names and use without --virtual", async () => {
+    let err = "";
+    const io = {
+      stdout: { write: () => 0 },
+      stderr: { write: (t: string | Uint8Array) => (err += t) },
+      env: {},
+    };
+    assert.equal(await main(["info", "--virtual=", "--profile", "ctap9"], io), EXIT.USAGE);
+    assert.match(err, /--profile must be one of u2f-only, ctap2.0, ctap2.1-pre, ctap2.1, ctap2.2/);
+    assert.equal(await main(["info", "--virtual=", "--quirk", "nope"], io), EXIT.USAGE);
+    assert.match(err, /--quirk must be one of token-single-use/);
+    assert.equal(
+      await main(["info", "--profile", "ctap2.0", "--udp", "127.0.0.1:1"], io),
+      EXIT.USAGE,
+    );
+    assert.match(err, /--profile and --quirk only apply to --virtual/);
   });
 });
