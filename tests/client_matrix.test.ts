@@ -193,6 +193,22 @@ for (const profile of PROFILES) {
       });
     }
 
+    it("built-in UV, no PIN: a UV token only where pinUvAuthToken says so", async () => {
+      const { client, pinSubcommands } = await setup(profile, { uv: true });
+      const opts = creation({ authenticatorSelection: { userVerification: "required" } });
+      if (!isCbor(profile)) {
+        await rejectsWith(client.makeCredential(opts), ERR.CONFIGURATION_UNSUPPORTED);
+        return;
+      }
+      const reg = await client.makeCredential(opts);
+      assert.equal(reg.response.attestationObject.authData.userVerified, true);
+      // 2.1+: getPinUvAuthTokenUsingUvWithPermissions (0x06); older keys: the uv option.
+      assert.deepEqual(
+        pinSubcommands.filter((s) => s === 0x06),
+        hasTokens(profile) ? [0x06] : [],
+      );
+    });
+
     it("wrong PIN: BAD_REQUEST caused by PIN_INVALID, one retry gone", async () => {
       if (!isCbor(profile)) {
         // No PIN on a U2F key: UV cannot be had at all.

@@ -8,8 +8,10 @@ import { FormatError } from "../src/errors.ts";
 import { SignatureData } from "../src/ctap1.ts";
 import {
   AssertionResponse,
+  BioEnrollment,
   CaptureError,
   CaptureStatus,
+  ClientPin,
   CMD,
   Config,
   CredentialManagement,
@@ -715,6 +717,15 @@ describe("Ctap2 other commands: request bytes", () => {
     assert.equal(none.dev.calls.length, 0);
   });
 
+  it("bioEnrollment refuses the 0x40 prototype on a key without FIDO_2_1_PRE", async () => {
+    const { dev, c } = ctap([], [[4, new Map([["userVerificationMgmtPreview", true]])]]);
+    await assert.rejects(
+      c.bioEnrollment({ getModality: true }),
+      (e) => e instanceof CtapError && e.code === CtapError.ERR.INVALID_COMMAND,
+    );
+    assert.equal(dev.calls.length, 0);
+  });
+
   it("bioEnrollment uses 0x09, the 0x40 prototype, or refuses", async () => {
     const full = ctap(["00"], [[4, new Map([["bioEnroll", false]])]]);
     await full.c.bioEnrollment({ getModality: true });
@@ -906,6 +917,26 @@ describe("CredentialManagement", () => {
     assert.equal(dev.calls.length, 0);
   });
 
+  it("every feature is absent when its getInfo option is absent (CTAP 2.1 §6.4)", () => {
+    const info = (o: Record<string, boolean>, v = ["FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]) =>
+      new Info(new Map<CborValue, CborValue>([[1, v], [4, new Map(Object.entries(o))]]));
+    const bare = info({ rk: true, up: true, clientPin: true });
+    assert.equal(CredentialManagement.isSupported(bare), false);
+    assert.equal(BioEnrollment.isSupported(bare), false);
+    assert.equal(LargeBlobs.isSupported(bare), false);
+    assert.equal(Config.isSupported(bare), false);
+    assert.equal(ClientPin.isTokenSupported(bare), false);
+    assert.equal(LargeBlobs.isSupported(info({ largeBlobs: false })), false);
+    assert.equal(Config.isSupported(info({ authnrCfg: false })), false);
+    // bioEnroll: false means "supported, nothing enrolled"; the prototype needs FIDO_2_1_PRE.
+    assert.equal(BioEnrollment.isSupported(info({ bioEnroll: false })), true);
+    assert.equal(BioEnrollment.isSupported(info({ userVerificationMgmtPreview: false })), true);
+    assert.equal(
+      BioEnrollment.isSupported(info({ userVerificationMgmtPreview: true }, ["FIDO_2_0"])),
+      false,
+    );
+  });
+
   it("isSupported / isUpdateSupported / isReadonlySupported", () => {
     const info = (o: Record<string, boolean>, v = ["FIDO_2_1"]) =>
       new Info(new Map<CborValue, CborValue>([[1, v], [4, new Map(Object.entries(o))]]));
@@ -913,6 +944,16 @@ describe("CredentialManagement", () => {
     assert.equal(CredentialManagement.isSupported(info({ credentialMgmtPreview: true })), false);
     assert.equal(
       CredentialManagement.isSupported(info({ credentialMgmtPreview: true }, ["FIDO_2_1_PRE"])),
+      true,
+    );
+    assert.equal(CredentialManagement.isSupported(info({ credMgmt: false })), false);
+    assert.equal(
+      CredentialManagement.isSupported(info({ credentialMgmtPreview: false }, ["FIDO_2_1_PRE"])),
+      false,
+    );
+    assert.equal(CredentialManagement.isPreview(info({ credMgmt: true })), false);
+    assert.equal(
+      CredentialManagement.isPreview(info({ credentialMgmtPreview: true }, ["FIDO_2_1_PRE"])),
       true,
     );
     assert.equal(CredentialManagement.isUpdateSupported(info({ credMgmt: false })), false);
