@@ -15,7 +15,6 @@ import { FormatError } from "../src/errors.ts";
 import { concat, sha256, utf8Encode } from "../src/utils.ts";
 import {
   type AuthenticatorProfile,
-  PROFILES,
   VirtualAuthenticator,
   type VirtualAuthenticatorOptions,
 } from "../src/virtual/mod.ts";
@@ -290,8 +289,12 @@ describe("profile ctap2.0: the 2.0 pinToken", () => {
 
 describe("profiles 2.1 and 2.2", () => {
   it("2.1 has no pcmr permission; 2.2 grants it", async () => {
-    for (const [profile, status] of [["ctap2.1", ERR.UNAUTHORIZED_PERMISSION], ["ctap2.2", 0]]) {
-      await using s = await session({ profile: profile as AuthenticatorProfile, pin: "1234" });
+    const cases: [AuthenticatorProfile, number][] = [
+      ["ctap2.1", ERR.UNAUTHORIZED_PERMISSION],
+      ["ctap2.2", 0],
+    ];
+    for (const [profile, status] of cases) {
+      await using s = await session({ profile, pin: "1234" });
       const pin = new ClientPin(s.ctap);
       let got = 0;
       try {
