@@ -418,3 +418,34 @@ describe("quirk initSilenceMs", () => {
     await va.close();
   });
 });
+
+describe("profile ctap2.2: persistentPinUvAuthToken and encIdentifier", () => {
+  it("a pcmr token survives a power cycle and decrypts a stable encIdentifier", async () => {
+    await using s = await session({ profile: "ctap2.2", pin: "1234" });
+    assert.equal((await s.ctap.getInfo()).encIdentifier, undefined, "no token, no encIdentifier");
+    const pin = new ClientPin(s.ctap);
+    const token = await pin.getPinToken("1234", P.PERSISTENT_CREDENTIAL_MGMT);
+    const first = await s.ctap.getInfo();
+    const id = await first.getIdentifier(token);
+    assert.equal(id?.length, 16);
+    s.va.powerCycle();
+    const second = await s.ctap.getInfo();
+    assert.notDeepEqual(second.encIdentifier, first.encIdentifier, "a fresh IV each time");
+    assert.deepEqual(await second.getIdentifier(token), id);
+    // Read-only credential management still works with the persistent token.
+    const meta = await new CredentialManagement(s.ctap, pin.protocol, token).getMetadata();
+    assert.equal(meta.existingResidentCredentialsCount, 0);
+  });
+
+  it("an ordinary token dies with the power cycle and gives no encIdentifier", async () => {
+    await using s = await session({ profile: "ctap2.2", pin: "1234" });
+    const pin = new ClientPin(s.ctap);
+    const token = await pin.getPinToken("1234", P.CREDENTIAL_MGMT);
+    assert.equal((await s.ctap.getInfo()).encIdentifier, undefined);
+    s.va.powerCycle();
+    await assert.rejects(
+      new CredentialManagement(s.ctap, pin.protocol, token).getMetadata(),
+      (e) => e instanceof CtapError && e.code === ERR.PIN_AUTH_INVALID,
+    );
+  });
+});

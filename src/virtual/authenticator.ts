@@ -17,6 +17,7 @@ import {
   bytesEqual,
   concat,
   fromHex,
+  hkdfSha256,
   hmacSha256,
   randomBytes,
   sha256,
@@ -242,6 +243,8 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #u2fCore: U2fCore;
   #powerUp: number;
   #pending?: PendingAssertion;
+  /** The device identifier getInfo encIdentifier carries (CTAP 2.2). */
+  #identifier: Uint8Array = randomBytes(16);
 
   /** Starts fresh, or restores `options.state`. */
   constructor(options: VirtualAuthenticatorOptions = {}) {
@@ -451,7 +454,7 @@ export class CtapAuthenticator implements CtapProcessor {
     const params = decodeParams(request.subarray(1));
     switch (cmd) {
       case CTAP_CMD.GET_INFO:
-        return this.#getInfo();
+        return await this.#getInfo();
       case CTAP_CMD.MAKE_CREDENTIAL:
         return await this.#makeCredential(need(params), ctx);
       case CTAP_CMD.GET_ASSERTION:
@@ -473,7 +476,7 @@ export class CtapAuthenticator implements CtapProcessor {
 
   // ---------------------------------------------------------------- getInfo (0x04)
 
-  #getInfo(): CborMap {
+  async #getInfo(): Promise<CborMap> {
     const pin = this.pinUvAuth;
     const options: Record<string, boolean> = {
       rk: this.#rkCapacity > 0,
@@ -517,6 +520,8 @@ export class CtapAuthenticator implements CtapProcessor {
       if (options.setMinPINLength) info.set(0x10, this.#maxRpIdsForSetMinPinLength);
       info.set(0x14, this.#rkCapacity - this.credentials.size);
     }
+    const persistent = this.features.ctap22 ? pin?.persistentToken?.() : undefined;
+    if (persistent) info.set(0x19, await encryptIdentifier(persistent, this.#identifier));
     return info;
   }
 
@@ -1118,6 +1123,8 @@ export class CtapAuthenticator implements CtapProcessor {
     await this.#askUser(this.#userPresence, "reset", undefined, ctx);
     this.credentials.clear();
     this.pinUvAuth?.reset();
+    // A reset makes a new authenticator: a new identifier (CTAP 2.2 encIdentifier).
+    this.#identifier = randomBytes(16);
     this.#pending = undefined;
     this.#enterpriseAttestation = false;
     for (const h of new Set(this.#handlers.values())) h.reset?.();
@@ -1202,4 +1209,29 @@ function need(params: CborMap | undefined): CborMap {
 function nonNegative(n: number, what: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new FormatError(`${what} must be an integer >= 0`);
   return n;
+}
+
+/**
+ * encIdentifier (CTAP 2.2 §6.4): IV ‖ AES-128-CBC(HKDF-SHA-256(token, 32×00, "encIdentifier"),
+ * IV, identifier), the 16-byte identifier being exactly one block (no padding).
+ */
+async function encryptIdentifier(token: Uint8Array, identifier: Uint8Array): Promise<Uint8Array> {
+  const key = hkdfSha256(token, new Uint8Array(32), utf8Encode("encIdentifier"), 16);
+  const iv = randomBytes(16);
+  const k = await crypto.subtle.importKey(
+    "raw",
+    key as Uint8Array<ArrayBuffer>,
+    "AES-CBC",
+    false,
+    ["encrypt"],
+  );
+  // WebCrypto pads: the first block of its output is the unpadded CBC block.
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> },
+      k,
+      identifier as Uint8Array<ArrayBuffer>,
+    ),
+  );
+  return concat(iv, ct.subarray(0, 16));
 }

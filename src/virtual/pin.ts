@@ -64,7 +64,14 @@ interface TokenState {
   userPresent: boolean;
   userVerified: boolean;
   readonly issuedAt: number;
+  /** The protocol the platform received the token under. */
+  readonly protocol: number;
   inUse: boolean;
+}
+
+/** A token carrying only pcmr is the CTAP 2.2 persistentPinUvAuthToken. */
+function isPersistent(state: TokenState): boolean {
+  return state.permissions === PERMISSION.PCMR && state.inUse;
 }
 
 function pinHashOf(pin: Uint8Array): Uint8Array {
@@ -200,6 +207,7 @@ export class PinUvAuthState implements PinUvAuthApi {
     this.#minPinLength = this.#initialMinPinLength;
     this.#forcePinChange = false;
     this.powerCycle();
+    this.#token = undefined;
   }
 
   /** The shared secret with the platform's `keyAgreement` (used by hmac-secret). */
@@ -213,7 +221,13 @@ export class PinUvAuthState implements PinUvAuthApi {
   powerCycle(): void {
     this.#mismatches = 0;
     this.#keyAgreement = generateKeyAgreementKey();
-    this.#token = undefined;
+    // Only a persistentPinUvAuthToken (CTAP 2.2, pcmr alone) outlives the power cycle.
+    if (this.#token && !isPersistent(this.#token)) this.#token = undefined;
+  }
+
+  persistentToken(): Uint8Array | undefined {
+    const state = this.#token;
+    return state && isPersistent(state) ? state.tokens.get(state.protocol) : undefined;
   }
 
   setMinPinLength(length: number, forceChange: boolean): void {
@@ -249,7 +263,7 @@ export class PinUvAuthState implements PinUvAuthApi {
     if (!verify(args.protocol, token, args.message, args.param)) {
       throw err(CTAP_STATUS.PIN_AUTH_INVALID);
     }
-    if (this.#now() - state.issuedAt > this.#tokenLifetimeMs) {
+    if (!isPersistent(state) && this.#now() - state.issuedAt > this.#tokenLifetimeMs) {
       // stopUsingPinUvAuthToken: the token stays unusable until a new one is issued.
       state.inUse = false;
       throw err(CTAP_STATUS.PIN_TOKEN_EXPIRED);
@@ -534,6 +548,7 @@ export class PinUvAuthState implements PinUvAuthApi {
       userPresent,
       userVerified: true,
       issuedAt: this.#now(),
+      protocol,
       inUse: true,
     };
     const enc = await this.#protocolImpl(protocol).encrypt(shared, tokens.get(protocol)!);

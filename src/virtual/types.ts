@@ -127,6 +127,12 @@ export interface PinUvAuthApi {
    * does not offer hmac-secret. Throws `CtapError(INVALID_PARAMETER)` for a bad key.
    */
   decapsulate?(protocol: number, keyAgreement: CborMap): Uint8Array;
+  /**
+   * The persistentPinUvAuthToken (CTAP 2.2: a token whose only permission is pcmr; it
+   * survives power cycles and does not expire), for the protocol it was issued under, or
+   * undefined. getInfo encrypts `encIdentifier` under it.
+   */
+  persistentToken?(): Uint8Array | undefined;
   /** After a UP-consuming mc/ga: clears the token's UP/UV flags and non-LBW permissions. */
   consumeToken(): void;
   /** Handles authenticatorClientPin (0x06). */
