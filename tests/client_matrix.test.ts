@@ -82,7 +82,7 @@ async function setup(
   };
   const ui = new Ui(pin);
   const client = new Fido2Client(recording, new DefaultClientDataCollector(ORIGIN), ui);
-  return { va, device, client, ui, commands, pinSubcommands };
+  return { va, device, recording, client, ui, commands, pinSubcommands };
 }
 
 function creation(extra: Record<string, unknown> = {}) {
@@ -474,7 +474,8 @@ describe("CLI over every profile (--virtual FILE --profile NAME)", () => {
         const id = json(reg).id as string;
         const auth = await cli(file, profile, [
           "authenticate",
-          id,
+          // --cred=: a base64url ID may start with "-", which a positional would not survive.
+          `--cred=${id}`,
           "--rp",
           RP_ID,
           "--pin",
@@ -513,5 +514,59 @@ describe("CLI over every profile (--virtual FILE --profile NAME)", () => {
       EXIT.USAGE,
     );
     assert.match(err, /--profile and --quirk only apply to --virtual/);
+  });
+});
+
+describe("the key of issue 12 (Solo 1 / Nitrokey FIDO2 getInfo)", () => {
+  const ISSUE_KEY: VirtualAuthenticatorOptions = {
+    profile: "ctap2.1-pre",
+    pin: PIN,
+    quirks: { credMgmtOnPre: true },
+  };
+
+  it("reports exactly the issue's getInfo: FIDO_2_1_PRE, protocol 1, credMgmt, no pinUvAuthToken", async () => {
+    const { client } = await setup("ctap2.1-pre", ISSUE_KEY, PIN);
+    const info = await client.ready();
+    assert.deepEqual(info.versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE"]);
+    assert.deepEqual(info.pinUvProtocols, [1]);
+    assert.deepEqual(Object.keys(info.options).sort(), [
+      "clientPin",
+      "credMgmt",
+      "plat",
+      "rk",
+      "up",
+    ]);
+  });
+
+  it("PIN-verified register/authenticate (default UV preferred) use getPinToken 0x05", async () => {
+    const { client, pinSubcommands } = await setup("ctap2.1-pre", ISSUE_KEY, PIN);
+    const reg = await client.makeCredential(creation());
+    const sel = await client.getAssertion(request([reg.rawId]));
+    assert.equal(sel.getResponse(0).response.authenticatorData.userVerified, true);
+    assert.deepEqual(pinSubcommands.filter((s) => s >= 0x05), [0x05, 0x05]);
+  });
+
+  it("credential management over 0x0A with the legacy token; update is refused by the key", async () => {
+    const { client, recording, commands } = await setup("ctap2.1-pre", ISSUE_KEY, PIN);
+    await client.makeCredential(creation({ authenticatorSelection: { residentKey: "required" } }));
+    const ctap = await Ctap2.create(recording);
+    const pin = new ClientPin(ctap);
+    const cm = new CredentialManagement(
+      ctap,
+      pin.protocol,
+      await pin.getPinToken(PIN, ClientPin.PERMISSION.CREDENTIAL_MGMT),
+    );
+    const before = commands.length;
+    const rps = await cm.enumerateRps();
+    const creds = await cm.enumerateCreds(rps[0].rpIdHash);
+    assert.equal(creds.length, 1);
+    await assert.rejects(
+      cm.updateUserInfo(creds[0].credentialId, { id: creds[0].user.id, name: "x" }),
+      (e) => e instanceof CtapError && e.code === CTAP_STATUS.INVALID_COMMAND,
+    );
+    // credMgmt: true selects the final command byte, as python-fido2 and libfido2 do.
+    const used = commands.slice(before);
+    assert.ok(used.includes(0x0a));
+    assert.ok(!used.includes(0x41));
   });
 });

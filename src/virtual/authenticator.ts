@@ -444,7 +444,7 @@ export class CtapAuthenticator implements CtapProcessor {
       cmd === CTAP_CMD.RESET || cmd === CTAP_CMD.SELECTION ||
       (cmd === CTAP_CMD.CLIENT_PIN && this.pinUvAuth !== undefined) || this.#handlers.has(cmd);
     // A command from a later generation is as unknown to the key as a made-up one.
-    if (!known || !isCommandInProfile(this.features, cmd)) {
+    if (!known || !isCommandInProfile(this.features, cmd, this.#quirks)) {
       throw new CtapError(CtapError.ERR.INVALID_COMMAND);
     }
     // getNextAssertion state only survives back-to-back getNextAssertion calls.

@@ -42,6 +42,8 @@ export interface CredentialManagementOptions {
   readonly unknownSubcommandStatus?: number;
   /** Quirk: enumerateRPs reports the first credential's user name as the RP name. */
   readonly rpNameIsUserName?: boolean;
+  /** Quirk (Solo 1): a "preview" handler that reports `credMgmt` instead. */
+  readonly finalOptionName?: boolean;
 }
 
 interface Enumeration {
@@ -63,6 +65,7 @@ export class CredentialManagementHandler implements CommandHandler {
   readonly #preview: boolean;
   readonly #unknownSubcommand: number;
   readonly #rpNameIsUserName: boolean;
+  readonly #finalOptionName: boolean;
   #enumeration?: Enumeration;
 
   /** Manages the credentials of `options.store`, authorised through `options.pinUvAuth`. */
@@ -75,11 +78,14 @@ export class CredentialManagementHandler implements CommandHandler {
     this.#preview = options.mode === "preview";
     this.#unknownSubcommand = options.unknownSubcommandStatus ?? CtapError.ERR.INVALID_SUBCOMMAND;
     this.#rpNameIsUserName = options.rpNameIsUserName ?? false;
+    this.#finalOptionName = options.finalOptionName ?? false;
   }
 
   /** credMgmt (2.1), credentialMgmtPreview (the prototype) and perCredMgmtRO. */
   get infoOptions(): Readonly<Record<string, boolean>> {
-    if (this.#preview) return { credentialMgmtPreview: true };
+    if (this.#preview) {
+      return this.#finalOptionName ? { credMgmt: true } : { credentialMgmtPreview: true };
+    }
     return {
       credMgmt: true,
       credentialMgmtPreview: true,

@@ -239,6 +239,7 @@ export class VirtualAuthenticator {
         unknownSubcommandStatus: features.unknownCredMgmtSubcommand,
         readOnlyPermission: features.ctap22,
         rpNameIsUserName: quirks.rpNameIsUserName,
+        finalOptionName: quirks.credMgmtOnPre,
       });
       // The dispatcher refuses whichever of the two the profile lacks.
       core.registerCommand(CTAP_CMD.CREDENTIAL_MGMT, handler);

@@ -48,6 +48,12 @@ export interface AuthenticatorQuirks {
   readonly noAlgorithms?: boolean;
   /** CTAPHID_INIT gets no answer at all for this many ms after power-up. */
   readonly initSilenceMs?: number;
+  /**
+   * A 2.1-PRE key that reports the final `credMgmt` option (not `credentialMgmtPreview`) and
+   * answers both 0x0A and 0x41, still without updateUserInformation: Solo 1 and Nitrokey
+   * FIDO2 firmware, the key of issue 12.
+   */
+  readonly credMgmtOnPre?: boolean;
 }
 
 /** What a profile has; derived once from the profile name. */
@@ -139,10 +145,15 @@ export function profileFeatures(profile: AuthenticatorProfile): ProfileFeatures 
 }
 
 /** Commands a profile never has, whatever handlers are registered. */
-export function isCommandInProfile(features: ProfileFeatures, cmd: number): boolean {
+export function isCommandInProfile(
+  features: ProfileFeatures,
+  cmd: number,
+  quirks: AuthenticatorQuirks = {},
+): boolean {
   switch (cmd) {
     case CMD.CREDENTIAL_MGMT:
-      return features.credMgmt === "final";
+      return features.credMgmt === "final" ||
+        (features.credMgmt === "preview" && quirks.credMgmtOnPre === true);
     case CMD.CREDENTIAL_MGMT_PRE:
       return features.credMgmt !== "none";
     case CMD.BIO_ENROLLMENT:
