@@ -17,6 +17,8 @@ export {
   CTAP_STATUS,
   type CtapDevice,
   CtapError,
+  type CtapProcessor,
+  type RequestContext,
   STATUS,
 } from "./src/ctap.ts";
 export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";

@@ -1,5 +1,6 @@
 /**
- * The transport-neutral device interface and CTAP status codes.
+ * The transport-neutral device interface (client side), the command-processor interface
+ * (authenticator side) and CTAP status codes.
  * @module
  */
 
@@ -19,6 +20,32 @@ export interface CtapDevice {
   call(cmd: number, data?: Uint8Array, opts?: CallOptions): Promise<Uint8Array>;
   /** Releases the device; calling it twice is harmless. */
   close(): Promise<void> | void;
+}
+
+/** Per-request context a front end (CTAPHID, UDP, smart card) gives the command layer. */
+export interface RequestContext {
+  /** Aborted when the client sends CTAPHID_CANCEL for this request (or the device closes). */
+  readonly signal: AbortSignal;
+  /** Sends a CTAPHID KEEPALIVE with `status` (1 = PROCESSING, 2 = UP_NEEDED). */
+  keepalive(status: number): void;
+}
+
+/**
+ * The authenticator side of CTAP: what a front end (the CTAPHID server, the UDP simulator
+ * socket, a smart card emulation) serves. The VirtualAuthenticator's core implements it; it
+ * lives here so transports depend on this contract, never on the virtual key.
+ */
+export interface CtapProcessor {
+  /** CTAPHID capability flags for the INIT response (WINK 1, CBOR 4, NMSG 8). */
+  readonly capabilities: number;
+  /** Device version (major, minor, build) for the INIT response. */
+  readonly deviceVersion: readonly [number, number, number];
+  /** CTAPHID_CBOR: `request` = command byte ‖ CBOR; resolves with status byte ‖ CBOR. */
+  processCbor(request: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
+  /** CTAPHID_MSG: a U2F APDU; resolves with response data ‖ SW1 SW2. */
+  processMsg(apdu: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
+  /** CTAPHID_WINK. */
+  wink?(): void;
 }
 
 /** CTAPHID capability flags (INIT response byte 16). */

@@ -320,6 +320,8 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
       [["authenticate", ...v, "--rp", "x.com", "not base64!"], /base64url/],
       [["info", "--udp", "nonsense"], /HOST:PORT/],
       [["info", "--udp", "127.0.0.1:1", ...v], /only one of/],
+      [["info", "--udp-local-port", "0", ...v], /--udp-local-port only applies to --udp/],
+      [["info", "--udp", "127.0.0.1:1", "--udp-local-port", "70000"], /0-65535/],
     ];
     const runs = await Promise.all(cases.map(([args]) => run(args)));
     cases.forEach(([args, message], i) => {
@@ -332,16 +334,22 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
   it("missing devices exit 3", async () => {
     const hid = await run(["info", "--device", "/dev/nonexistent-fido"]);
     assert.equal(hid.code, 3, hid.stderr);
-    const udp = await run(["info", "--udp", "127.0.0.1:9"]);
+    // Port 0, never the default 7112: other test runs on this machine may hold it.
+    const udp = await run(["info", "--udp", "127.0.0.1:9", "--udp-local-port", "0"]);
     assert.equal(udp.code, 3, udp.stderr);
-    assert.match(udp.stderr, /No authenticator answers/);
+    assert.match(
+      udp.stderr,
+      /No authenticator answers at udp:\/\/127\.0\.0\.1:9 \(sent to port 9, listened on local UDP port [1-9]\d*\)/,
+    );
+    assert.match(udp.stderr, /answer to port 7112/);
   });
 
   it("--udp: a VirtualAuthenticator served from this process", async () => {
     const va = new VirtualAuthenticator({ pin: "1234" });
     const server = await va.serveUdp(0);
     try {
-      const at = ["--udp", `127.0.0.1:${server.port}`];
+      // serveUdp answers to the sender, so any local port works; 0 keeps 7112 free.
+      const at = ["--udp", `127.0.0.1:${server.port}`, "--udp-local-port", "0"];
       const info = json(await run(["info", ...at, "--json"]));
       assert.equal((info.info as { options: Record<string, boolean> }).options.clientPin, true);
       assert.equal(info.pinRetries, 8);
@@ -385,7 +393,8 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
     const server = await va.serveUdp(0);
     try {
       let sent = false;
-      const r = await run(["register", "--udp", `127.0.0.1:${server.port}`, "--rp", "a.com"], {
+      const at = ["--udp", `127.0.0.1:${server.port}`, "--udp-local-port", "0"];
+      const r = await run(["register", ...at, "--rp", "a.com"], {
         onStderr: (text, child) => {
           if (!sent && text.includes("Touch your security key")) {
             sent = true;

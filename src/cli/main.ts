@@ -12,7 +12,7 @@ import { configCommands } from "./config_commands.ts";
 import { Context, type OptionValues } from "./context.ts";
 import { credsCommands } from "./creds_commands.ts";
 import { deviceCommands } from "./device_commands.ts";
-import { type DeviceSelection, openSelected } from "./device.ts";
+import { type DeviceSelection, openSelected, udpEndpoints } from "./device.ts";
 import { EXIT, EXIT_HELP, exitCodeFor, messageFor, UsageError } from "./errors.ts";
 import { Output, type Sink } from "./output.ts";
 import { pinCommands } from "./pin_commands.ts";
@@ -52,6 +52,10 @@ const GLOBAL: Record<string, OptionSpec> = {
       "no-algorithms",
   },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
+  "udp-local-port": {
+    type: "string",
+    help: "N  local port for --udp answers (default 7112, as simulators expect; 0 = any)",
+  },
   pin: { type: "string", help: "PIN  the PIN (else FIDO2_PIN, else prompt / stdin line)" },
   json: { type: "boolean", help: "machine-readable JSON output on stdout" },
   help: { type: "boolean", short: "h", help: "show help" },
@@ -258,6 +262,7 @@ async function run(
       device: v.device as string | undefined,
       virtual,
       udp: v.udp as string | undefined,
+      udpLocalPort: v["udp-local-port"] as string | undefined,
       virtualUv: v["virtual-uv"] === true,
       profile: v.profile as string | undefined,
       quirks: v.quirk as string[] | undefined,
@@ -266,6 +271,7 @@ async function run(
       x !== undefined
     );
     if (given.length > 1) throw new UsageError("Use only one of --device, --virtual and --udp");
+    udpEndpoints(selection); // usage errors before any PIN prompt
     const prompter = new Prompter(out, {
       pin: (v.pin as string | undefined) ?? env.FIDO2_PIN,
       newPin: (v["new-pin"] as string | undefined) ?? env.FIDO2_NEW_PIN,

@@ -35,7 +35,7 @@ export {
   type HidDescriptor,
   type HidDeviceInfo,
 } from "./connection.ts";
-export type { CtapProcessor, RequestContext } from "../virtual/types.ts";
+export type { CtapProcessor, RequestContext } from "../ctap.ts";
 export { serveUdp, UdpHidConnection, type UdpHidOptions, type UdpServer } from "./udp.ts";
 
 const DEFAULT_REPORT_SIZE = 64;

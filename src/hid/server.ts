@@ -1,13 +1,19 @@
 /**
  * The authenticator side of CTAPHID: turns reports from a `HidConnection` into calls on a
- * `CtapProcessor` (the VirtualAuthenticator's command layer) with the channel, busy, cancel,
+ * `CtapProcessor` (an authenticator's command layer, e.g. the VirtualAuthenticator's) with the channel, busy, cancel,
  * keepalive and timeout behaviour of CTAP 2.3 §11.2, so clients are tested against the real
  * protocol rather than a shortcut.
  * @module
  */
 import { AbortError } from "../errors.ts";
-import { CAPABILITY, CTAP_STATUS, CtapError, STATUS } from "../ctap.ts";
-import type { CtapProcessor, RequestContext } from "../virtual/types.ts";
+import {
+  CAPABILITY,
+  CTAP_STATUS,
+  CtapError,
+  type CtapProcessor,
+  type RequestContext,
+  STATUS,
+} from "../ctap.ts";
 import type { HidConnection } from "./connection.ts";
 import {
   BROADCAST_CID,

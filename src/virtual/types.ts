@@ -1,32 +1,15 @@
 /**
- * Internal contracts of the VirtualAuthenticator: between the CTAPHID server side
- * (`hid_server.ts`, `udp.ts`), the command dispatcher (`authenticator.ts`) and the command
- * handlers (`pin.ts`, `credman.ts`, `bio.ts`, `large_blobs.ts`, `config.ts`).
+ * Internal contracts of the VirtualAuthenticator: between the command dispatcher
+ * (`authenticator.ts`) and the command handlers (`pin.ts`, `credman.ts`, `bio.ts`, `large_blobs.ts`, `config.ts`).
  * @module
  */
 import type { CborMap } from "../cbor.ts";
+import type { RequestContext } from "../ctap.ts";
 
-/** Per-request context the transport gives the command layer. */
-export interface RequestContext {
-  /** Aborted when the client sends CTAPHID_CANCEL for this request (or the device closes). */
-  readonly signal: AbortSignal;
-  /** Sends a CTAPHID KEEPALIVE with `status` (1 = PROCESSING, 2 = UP_NEEDED). */
-  keepalive(status: number): void;
-}
-
-/** What the CTAPHID server drives: the authenticator's command processing. */
-export interface CtapProcessor {
-  /** CTAPHID capability flags for the INIT response (WINK 1, CBOR 4, NMSG 8). */
-  readonly capabilities: number;
-  /** Device version (major, minor, build) for the INIT response. */
-  readonly deviceVersion: readonly [number, number, number];
-  /** CTAPHID_CBOR: `request` = command byte ‖ CBOR; resolves with status byte ‖ CBOR. */
-  processCbor(request: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
-  /** CTAPHID_MSG: a U2F APDU; resolves with response data ‖ SW1 SW2. */
-  processMsg(apdu: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
-  /** CTAPHID_WINK. */
-  wink?(): void;
-}
+// The command-layer seam lives at the CTAP level (src/ctap.ts) so the transports that serve it
+// (CTAPHID, UDP, a smart card front end) never depend on the virtual key; re-exported here for
+// the handlers and existing imports.
+export type { CtapProcessor, RequestContext } from "../ctap.ts";
 
 /** Why the authenticator asks for user presence or verification. */
 export type UserActionReason =
