@@ -492,6 +492,21 @@ describe("CLI over every profile (--virtual FILE --profile NAME)", () => {
 
         const blobs = await cli(file, profile, ["blobs", "list", "--pin", PIN, "--json"]);
         assert.equal(blobs.code, hasTokens(profile) ? EXIT.OK : EXIT.UNSUPPORTED, blobs.err);
+
+        // The state file remembers its generation: no --profile needed, another one refused.
+        let out = "";
+        let err = "";
+        const io = {
+          stdout: { write: (t: string | Uint8Array) => (out += t) },
+          stderr: { write: (t: string | Uint8Array) => (err += t) },
+          env: {},
+        };
+        assert.equal(await main(["info", "--json", "--virtual", file], io), EXIT.OK, err);
+        assert.deepEqual(((JSON.parse(out) as Json).info as Json).versions, want);
+        const other = profile === "ctap2.2" ? "ctap2.0" : "ctap2.2";
+        const wrong = await cli(file, other, ["info", "--json"]);
+        assert.equal(wrong.code, EXIT.ERROR);
+        assert.match(wrong.err, new RegExp(`--profile ${profile.replace(".", "\\.")}`));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

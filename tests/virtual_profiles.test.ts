@@ -449,3 +449,24 @@ describe("profile ctap2.2: persistentPinUvAuthToken and encIdentifier", () => {
     );
   });
 });
+
+describe("the profile is part of the saved state", () => {
+  it("a state reopens as the generation that made it; another generation is refused", () => {
+    const state = new VirtualAuthenticator({ profile: "ctap2.0", pin: "1234" }).exportState();
+    assert.equal(state.profile, "ctap2.0");
+    assert.equal(new VirtualAuthenticator({ state }).authenticator.features.name, "ctap2.0");
+    assert.equal(
+      new VirtualAuthenticator({ state, ctap21: false }).authenticator.features.name,
+      "ctap2.0",
+    );
+    assert.throws(
+      () => new VirtualAuthenticator({ state, profile: "ctap2.2" }),
+      (e) =>
+        e instanceof FormatError &&
+        /belongs to a ctap2.0 authenticator.*--profile ctap2.0/.test(e.message),
+    );
+    // A state from before profiles existed opens with the default.
+    const { profile: _, ...old } = state;
+    assert.equal(new VirtualAuthenticator({ state: old }).authenticator.features.name, "ctap2.2");
+  });
+});

@@ -28,7 +28,7 @@ import { CredentialManagementHandler } from "./credman.ts";
 import { LargeBlobsHandler } from "./large_blobs.ts";
 import { ConfigHandler } from "./config.ts";
 import { BioEnrollmentHandler, type BioEnrollmentOptions, type BioTemplateJson } from "./bio.ts";
-import { profileFeatures, resolveProfile } from "./profile.ts";
+import { type AuthenticatorProfile, profileFeatures, resolveProfile } from "./profile.ts";
 
 export {
   type AttestationMode,
@@ -104,6 +104,8 @@ export interface VirtualAuthenticatorOptions extends Omit<CoreOptions, "pinUvAut
 
 /** Everything a persisted virtual authenticator keeps: credentials and PIN state. */
 export interface VirtualAuthenticatorState {
+  /** The generation it was created as (absent in files written before profiles existed). */
+  readonly profile?: AuthenticatorProfile;
   /** Credentials, counters and attestation keys. */
   readonly authenticator: CtapAuthenticatorState;
   /** PIN, retry counters and minimum PIN length; absent without clientPin. */
@@ -118,6 +120,30 @@ export interface VirtualAuthenticatorState {
     readonly enterpriseAttestation: boolean;
     readonly minPinLengthRpIds: readonly string[];
   };
+}
+
+/**
+ * The profile: what the options ask for, else the one the state was saved with. A state
+ * made by one generation is not silently reopened as another.
+ */
+function profileOf(
+  options: VirtualAuthenticatorOptions,
+  state: VirtualAuthenticatorState | undefined,
+): AuthenticatorProfile {
+  // ctap21: true and u2fOnly: false only say "not an older kind": they pick no generation.
+  const asked = options.profile !== undefined || options.ctap21 === false ||
+    options.u2fOnly === true;
+  const saved = state?.profile;
+  if (saved !== undefined) profileFeatures(saved); // FormatError for an unknown name
+  if (!asked) return saved ?? resolveProfile(options);
+  const profile = resolveProfile(options);
+  if (saved !== undefined && saved !== profile) {
+    throw new FormatError(
+      `The saved state belongs to a ${saved} authenticator, not ${profile}: ` +
+        `use profile ${JSON.stringify(saved)} (CLI: --profile ${saved}) or a new state file`,
+    );
+  }
+  return profile;
 }
 
 function readState(file: string): VirtualAuthenticatorState | undefined {
@@ -161,7 +187,8 @@ export class VirtualAuthenticator {
     const state = options.state ??
       (options.stateFile ? readState(options.stateFile) : undefined);
     // The profile decides which of the optional features can exist at all.
-    const features = profileFeatures(resolveProfile(options));
+    const profile = profileOf(options, state);
+    const features = profileFeatures(profile);
     const ctap21 = features.ctap21;
     const uv = options.uv ?? false;
     const clientPin = options.clientPin !== false && features.cbor;
@@ -218,6 +245,7 @@ export class VirtualAuthenticator {
     }
     this.authenticator = new CtapAuthenticator({
       ...options,
+      profile,
       alwaysUv: cfg?.alwaysUv ?? options.alwaysUv,
       uvEnrolled: bioHandler ? () => bioHandler.enrolled : options.uvEnrolled,
       minPinLengthRpIds: cfg?.minPinLengthRpIds ?? options.minPinLengthRpIds,
@@ -277,6 +305,7 @@ export class VirtualAuthenticator {
   /** Credentials and PIN state as JSON-safe data. */
   exportState(): VirtualAuthenticatorState {
     return {
+      profile: this.authenticator.features.name,
       authenticator: this.authenticator.exportState(),
       ...(this.pinState ? { pin: this.pinState.exportState() } : {}),
       ...(this.largeBlobs ? { largeBlobs: this.largeBlobs.exportState() } : {}),
