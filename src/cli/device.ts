@@ -35,6 +35,7 @@ export const QUIRK_FLAGS: Readonly<Record<string, keyof AuthenticatorQuirks>> = 
   "token-single-use": "tokenSingleUse",
   "rp-name-is-user-name": "rpNameIsUserName",
   "no-algorithms": "noAlgorithms",
+  "credmgmt-on-pre": "credMgmtOnPre",
 };
 
 function virtualProfile(sel: DeviceSelection): {

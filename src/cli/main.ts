@@ -49,7 +49,7 @@ const GLOBAL: Record<string, OptionSpec> = {
     type: "string",
     multiple: true,
     help: "NAME  --virtual firmware quirk (repeat): token-single-use, rp-name-is-user-name, " +
-      "no-algorithms",
+      "no-algorithms, credmgmt-on-pre",
   },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
   "udp-local-port": {
