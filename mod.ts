@@ -71,13 +71,18 @@ export {
   ThirdPartyPaymentExtension,
   type TokenRenewer,
 } from "./src/client/extensions.ts";
-export { verifyRpId } from "./src/rpid.ts";
+export { rpIdToAscii, verifyRpId } from "./src/rpid.ts";
 export * from "./src/webauthn.ts";
 export {
   CtapHidDevice,
   type CtapHidDeviceOptions,
+  getDescriptor,
+  HidAccessError,
   HidError,
+  listDescriptors,
   listDevices,
+  type ListDevicesOptions,
   openDevice,
   UdpHidConnection,
+  type UnopenableDevice,
 } from "./src/hid/mod.ts";

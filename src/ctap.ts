@@ -156,3 +156,57 @@ export class CtapError extends Error {
     return ctapStatusName(this.code);
   }
 }
+
+/** A short description of a wrongly typed argument, for misuse errors. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "object" && typeof (value as { then?: unknown }).then === "function") {
+    return "a Promise";
+  }
+  if (typeof value === "string") return `the string ${JSON.stringify(value.slice(0, 60))}`;
+  if (typeof value !== "object") return `${typeof value} ${String(value)}`;
+  const name = (value as object).constructor?.name;
+  return name && name !== "Object" ? `a ${name}` : "a plain object";
+}
+
+/** True when `value` has what every `CtapDevice` has: `call`, `close` and `capabilities`. */
+export function isCtapDevice(value: unknown): value is CtapDevice {
+  if (typeof value !== "object" || value === null) return false;
+  const d = value as Partial<CtapDevice>;
+  return typeof d.call === "function" && typeof d.close === "function" &&
+    typeof d.capabilities === "number";
+}
+
+/**
+ * Throws a `TypeError` naming what `who` was given and what it expects when `device` is not
+ * a `CtapDevice`; a Promise (a forgotten `await`) is called out as such.
+ */
+export function assertCtapDevice(device: unknown, who: string): asserts device is CtapDevice {
+  if (isCtapDevice(device)) return;
+  const got = describeValue(device);
+  const hint = got === "a Promise"
+    ? " Did you forget `await` (e.g. `await va.device()`, `await CtapHidDevice.open(...)`)?"
+    : "";
+  throw new TypeError(
+    `${who} expects a CtapDevice (an object with call(), close() and numeric capabilities), ` +
+      `got ${got}.${hint}`,
+  );
+}
+
+/**
+ * Throws a `TypeError` when `ctap` is not a ready `Ctap2` (an object with `sendCbor` and the
+ * key's `info`), e.g. a Promise from `Ctap2.create` that was not awaited.
+ */
+export function assertCtap2(ctap: unknown, who: string): void {
+  const c = ctap as { sendCbor?: unknown; info?: unknown } | null;
+  if (
+    typeof c === "object" && c !== null && typeof c.sendCbor === "function" &&
+    typeof c.info === "object" && c.info !== null
+  ) return;
+  const got = describeValue(ctap);
+  const hint = got === "a Promise" ? " Did you forget `await` on `Ctap2.create(device)`?" : "";
+  throw new TypeError(
+    `${who} expects a Ctap2 (from \`await Ctap2.create(device)\`), got ${got}.${hint}`,
+  );
+}

@@ -5,7 +5,7 @@
 import { CAPABILITY } from "../ctap.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { HidDescriptor } from "../hid/connection.ts";
-import { listDevices } from "../hid/mod.ts";
+import { accessErrorMessage, listDevices, type UnopenableDevice } from "../hid/mod.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -34,10 +34,15 @@ const list: Command = {
   async run(ctx) {
     expectArgs(ctx, this, 0);
     const found: ReturnType<typeof describe>[] = [];
-    for await (const device of listDevices()) {
+    const unopenable: UnopenableDevice[] = [];
+    // Keys found but not openable end the listing with an error naming the fix when none
+    // opened; when some did, the others are reported beside the table.
+    const onUnopenable = (d: UnopenableDevice) => unopenable.push(d);
+    for await (const device of listDevices(undefined, { onUnopenable })) {
       found.push(describe(device.descriptor));
       await device.close();
     }
+    if (unopenable.length) ctx.out.status(accessErrorMessage(unopenable));
     ctx.out.result(found, () =>
       found.length === 0 ? "No FIDO security keys found.\n" : formatTable(
         ["PATH", "VID:PID", "PRODUCT", "SERIAL"],

@@ -110,7 +110,9 @@ export function exitCodeFor(err: unknown): number {
   }
   if (err instanceof UnsupportedAlgorithmError) return EXIT.UNSUPPORTED;
   if (err instanceof TransportError) return EXIT.NO_DEVICE;
-  if (err instanceof Error && err.name === "LibraryLoadError") return EXIT.NO_DEVICE;
+  if (err instanceof Error && /^(LibraryLoadError|FfiPermissionError)$/.test(err.name)) {
+    return EXIT.NO_DEVICE;
+  }
   if (err instanceof FormatError) return EXIT.ERROR;
   return EXIT.ERROR;
 }

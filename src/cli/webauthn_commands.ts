@@ -210,7 +210,7 @@ const authenticate: Command = {
     if (index >= selection.length) {
       throw new UsageError(`--index ${index}: only ${selection.length} credential(s) matched`);
     }
-    const assertions = selection.getAssertions();
+    const assertions = selection.getClientAssertions();
     if (ctx.out.json && assertions.length > 1 && ctx.str("index") === undefined) {
       ctx.out.status(`${assertions.length} credentials matched; answering with --index 0.`);
     }

@@ -11,6 +11,7 @@ import type { PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { b64urlDecode, b64urlEncode, concat, sha256, utf8Encode } from "../utils.ts";
+import { isPaymentRequested } from "../webauthn/extensions.ts";
 import { ClientError } from "./errors.ts";
 
 /** pinUvAuthToken permission for large blob writes (CTAP 2.1 §6.5.5.7). */
@@ -83,6 +84,11 @@ export interface AuthenticationProcessing {
 export interface Fido2Extension {
   /** The client extension identifiers it handles (documentation and debugging). */
   readonly names: readonly string[];
+  /**
+   * Whether the authenticator behind `ctap` can serve this extension (python-fido2's
+   * `is_supported(ctap)`); decided from getInfo, an absent entry meaning not supported.
+   */
+  isSupported?(ctap: { readonly info: Info }): boolean;
   /** Called for every registration; returns undefined when the extension has nothing to do. */
   makeCredential?(
     ctx: ExtensionContext,
@@ -200,6 +206,12 @@ function hmacSalts(v: unknown, what: string): Uint8Array {
  */
 export class HmacSecretExtension implements Fido2Extension {
   readonly names = ["prf", "hmacCreateSecret", "hmacGetSecret"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    const info = ctap.info;
+    return info.extensions.includes("hmac-secret") &&
+      (info.pinUvProtocols.includes(1) || info.pinUvProtocols.includes(2));
+  }
   /** `allowHmacSecret` also enables the legacy hmacCreateSecret / hmacGetSecret inputs. */
   constructor(private readonly allowHmacSecret = false) {}
 
@@ -341,6 +353,10 @@ export class HmacSecretExtension implements Fido2Extension {
 /** `largeBlob` over largeBlobKey and the authenticator's large-blob array. */
 export class LargeBlobExtension implements Fido2Extension {
   readonly names = ["largeBlob"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return this.#supported(ctap.info);
+  }
 
   #supported(info: Info): boolean {
     return info.extensions.includes("largeBlobKey") && info.options.largeBlobs === true;
@@ -422,6 +438,10 @@ export class LargeBlobExtension implements Fido2Extension {
 /** `credBlob` (registration) and `getCredBlob` (authentication). */
 export class CredBlobExtension implements Fido2Extension {
   readonly names = ["credBlob", "getCredBlob"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("credBlob");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -469,6 +489,10 @@ const CRED_PROTECT: Record<string, number> = {
 /** `credentialProtectionPolicy` / `enforceCredentialProtectionPolicy` (CTAP credProtect). */
 export class CredProtectExtension implements Fido2Extension {
   readonly names = ["credentialProtectionPolicy", "enforceCredentialProtectionPolicy"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("credProtect");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -501,6 +525,10 @@ export class CredProtectExtension implements Fido2Extension {
 /** `minPinLength`: asks the authenticator to report its minimum PIN length to this RP. */
 export class MinPinLengthExtension implements Fido2Extension {
   readonly names = ["minPinLength"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("minPinLength");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -521,6 +549,10 @@ export class MinPinLengthExtension implements Fido2Extension {
 /** `credProps`: tells the RP whether a discoverable credential was created. */
 export class CredPropsExtension implements Fido2Extension {
   readonly names = ["credProps"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(_ctap: { readonly info: Info }): boolean {
+    return true; // Answered by the client from the request alone.
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     _ctx: ExtensionContext,
@@ -532,12 +564,18 @@ export class CredPropsExtension implements Fido2Extension {
   }
 }
 
-/** `payment` (Secure Payment Confirmation) over CTAP 2.2 thirdPartyPayment. */
+/**
+ * `payment` (Secure Payment Confirmation, `payment: { isPayment: true }`, alias
+ * `thirdPartyPayment: true`) over the CTAP 2.2 thirdPartyPayment extension.
+ */
 export class ThirdPartyPaymentExtension implements Fido2Extension {
-  readonly names = ["payment"];
+  readonly names = ["payment", "thirdPartyPayment"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("thirdPartyPayment");
+  }
   #make(ctx: ExtensionContext, inputs: Readonly<Record<string, unknown>>) {
-    const p = inputs.payment;
-    if (!isRecord(p) || p.isPayment !== true) return undefined;
+    if (!isPaymentRequested(inputs)) return undefined;
     if (!ctx.info.extensions.includes("thirdPartyPayment")) return undefined;
     return { prepareInputs: () => Promise.resolve({ thirdPartyPayment: true }) };
   }
@@ -566,6 +604,7 @@ export function defaultExtensions(): Fido2Extension[] {
     new CredProtectExtension(),
     new MinPinLengthExtension(),
     new CredPropsExtension(),
+    new ThirdPartyPaymentExtension(),
   ];
 }
 

@@ -38,11 +38,10 @@ import type {
   AuthenticationExtensionsClientInputs,
   AuthenticationExtensionsPRFValues,
 } from "../webauthn/extensions.ts";
-import {
-  CredentialCreationOptions,
-  CredentialRequestOptions,
+import { isPaymentRequested } from "../webauthn/extensions.ts";
+import type {
   PublicKeyCredentialCreationOptions,
-  type PublicKeyCredentialDescriptor,
+  PublicKeyCredentialDescriptor,
   PublicKeyCredentialRequestOptions,
 } from "../webauthn/options.ts";
 import { AuthenticatorAttestationResponse, RegistrationResponse } from "../webauthn/responses.ts";
@@ -54,6 +53,8 @@ import {
   type ClientCallOptions,
   type CreationOptionsInput,
   type RequestOptionsInput,
+  unwrapCreationOptions,
+  unwrapRequestOptions,
   type WebAuthnClient,
 } from "./selection.ts";
 
@@ -223,7 +224,7 @@ export class WindowsClient implements WebAuthnClient {
     callOptions: ClientCallOptions = {},
   ): Promise<RegistrationResponse> {
     try {
-      const [opts, wrapperSignal] = creationOptions(options);
+      const [opts, wrapperSignal] = unwrapCreationOptions(options);
       const { clientData, rpId } = await this.#collector.collectClientData(opts);
       const api = await this.#loadApi();
       const v = api.apiVersion();
@@ -283,7 +284,7 @@ export class WindowsClient implements WebAuthnClient {
       } else if (ext.hmacCreateSecret === true && this.#options.allowHmacSecret) {
         results.hmacCreateSecret = x?.hmacSecret === true;
       }
-      if (ext.thirdPartyPayment === true && att.thirdPartyPayment !== undefined) {
+      if (isPaymentRequested(ext) && att.thirdPartyPayment !== undefined) {
         results.thirdPartyPayment = att.thirdPartyPayment;
       }
       const transports = att.transports ?? att.usedTransports ?? [];
@@ -308,7 +309,7 @@ export class WindowsClient implements WebAuthnClient {
     callOptions: ClientCallOptions = {},
   ): Promise<AssertionSelection> {
     try {
-      const [opts, wrapperSignal] = requestOptions(options);
+      const [opts, wrapperSignal] = unwrapRequestOptions(options);
       const { clientData, rpId } = await this.#collector.collectClientData(opts);
       const api = await this.#loadApi();
       const v = api.apiVersion();
@@ -485,7 +486,7 @@ export class WindowsClient implements WebAuthnClient {
     } else if (ext.hmacCreateSecret === true && this.#options.allowHmacSecret) {
       x.hmacSecret = true;
     }
-    if (ext.thirdPartyPayment === true && v >= API.thirdPartyPayment) {
+    if (isPaymentRequested(ext) && v >= API.thirdPartyPayment) {
       request.thirdPartyPayment = true;
     }
     request.extensions = x;
@@ -575,34 +576,6 @@ export async function webauthnLibraryUsable(): Promise<boolean> {
     }
   } catch {
     return false;
-  }
-}
-
-function creationOptions(
-  input: CreationOptionsInput,
-): [PublicKeyCredentialCreationOptions, AbortSignal | undefined] {
-  if (input instanceof PublicKeyCredentialCreationOptions) return [input, undefined];
-  if (input instanceof CredentialCreationOptions) return [input.publicKey, input.signal];
-  try {
-    return [CredentialCreationOptions.fromJSON(input).publicKey, undefined];
-  } catch (e) {
-    throw new ClientError(E.BAD_REQUEST, `Invalid creation options: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
-
-function requestOptions(
-  input: RequestOptionsInput,
-): [PublicKeyCredentialRequestOptions, AbortSignal | undefined] {
-  if (input instanceof PublicKeyCredentialRequestOptions) return [input, undefined];
-  if (input instanceof CredentialRequestOptions) return [input.publicKey, input.signal];
-  try {
-    return [CredentialRequestOptions.fromJSON(input).publicKey, undefined];
-  } catch (e) {
-    throw new ClientError(E.BAD_REQUEST, `Invalid request options: ${(e as Error).message}`, {
-      cause: e,
-    });
   }
 }
 

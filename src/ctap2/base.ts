@@ -5,7 +5,15 @@
  */
 import { type CborMap, type CborValue, decode, encode } from "../cbor.ts";
 import type { CoseKey } from "../cose.ts";
-import { type CallOptions, CAPABILITY, CTAP_STATUS, type CtapDevice, CtapError } from "../ctap.ts";
+import {
+  assertCtapDevice,
+  type CallOptions,
+  CAPABILITY,
+  CTAP_STATUS,
+  type CtapDevice,
+  CtapError,
+  describeValue,
+} from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import type { SignatureData } from "../ctap1.ts";
 import { AttestationObject, AuthenticatorData, FLAG } from "../webauthn/authdata.ts";
@@ -382,6 +390,13 @@ export class Ctap2 {
 
   /** `info` is the device's getInfo, needed to pick commands and limits. */
   constructor(device: CtapDevice, info: Info, opts?: Ctap2Options) {
+    assertCtapDevice(device, "new Ctap2(device, info)");
+    if (!(info instanceof Info)) {
+      throw new TypeError(
+        `new Ctap2(device, info) needs the key's getInfo as an Info, got ${describeValue(info)}; ` +
+          "use `await Ctap2.create(device)`, which reads it",
+      );
+    }
     this.device = device;
     this.info = info;
     this.strictCbor = opts?.strictCbor ?? true;
@@ -395,6 +410,7 @@ export class Ctap2 {
     device: CtapDevice,
     opts?: Ctap2Options & CallOptions,
   ): Promise<Ctap2> {
+    assertCtapDevice(device, "Ctap2.create(device)");
     if (!(device.capabilities & CAPABILITY.CBOR)) {
       throw new CtapError(CTAP_STATUS.INVALID_COMMAND, "Device does not support CTAP2");
     }

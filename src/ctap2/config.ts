@@ -3,7 +3,7 @@
  * @module
  */
 import { type CborMap, encode } from "../cbor.ts";
-import { type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { concat } from "../utils.ts";
 import type { Ctap2, PinAuth } from "./base.ts";
@@ -43,7 +43,9 @@ export class Config {
     readonly ctap: Ctap2,
     readonly protocol?: PinAuth,
     readonly pinUvToken?: Uint8Array,
-  ) {}
+  ) {
+    assertCtap2(ctap, "new Config(ctap)");
+  }
 
   /** The authenticator supports authenticatorConfig. */
   static isSupported(info: Info): boolean {

@@ -5,7 +5,7 @@
  */
 import { CREDENTIAL_MGMT_SUB } from "./constants.ts";
 import { type CborMap, type CborValue, encode } from "../cbor.ts";
-import { type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { concat } from "../utils.ts";
 import {
@@ -99,7 +99,9 @@ export class CredentialManagement {
     readonly ctap: Ctap2,
     readonly protocol: PinAuth,
     readonly pinUvToken: Uint8Array,
-  ) {}
+  ) {
+    assertCtap2(ctap, "new CredentialManagement(ctap)");
+  }
 
   /**
    * The authenticator supports credential management: `credMgmt: true` (command 0x0A), or a

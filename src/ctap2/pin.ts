@@ -5,8 +5,7 @@
  */
 import { CLIENT_PIN_SUB } from "./constants.ts";
 import type { CborMap } from "../cbor.ts";
-import type { CallOptions } from "../ctap.ts";
-import { CTAP_STATUS, CtapError } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError, UnsupportedAlgorithmError } from "../errors.ts";
 import { concat, sha256 } from "../utils.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "./pin_protocol.ts";
@@ -128,6 +127,7 @@ export class ClientPin {
 
   /** Without `protocol`, throws UnsupportedAlgorithmError when the key offers neither 1 nor 2. */
   constructor(ctap: ClientPinCtap, protocol?: PinUvAuthProtocol) {
+    assertCtap2(ctap, "new ClientPin(ctap)");
     this.#ctap = ctap;
     const offered = ctap.info.pinUvProtocols;
     if (protocol) {
