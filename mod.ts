@@ -70,6 +70,7 @@ export {
   type RegistrationExtensionProcessor,
   type RegistrationProcessing,
   ThirdPartyPaymentExtension,
+  type TokenRenewer,
 } from "./src/client/extensions.ts";
 export { rpIdToAscii, verifyRpId } from "./src/rpid.ts";
 export * from "./src/webauthn.ts";

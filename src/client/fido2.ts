@@ -42,6 +42,7 @@ import {
   type ExtensionContext,
   type Fido2Extension,
   type RegistrationProcessing,
+  type TokenRenewer,
 } from "./extensions.ts";
 import { UserInteraction } from "./interaction.ts";
 import {
@@ -332,6 +333,8 @@ interface Token {
   readonly protocol?: PinUvAuthProtocol;
   /** Built-in UV without a token (CTAP 2.0 keys): send option uv=true. */
   readonly internalUv?: boolean;
+  /** The PIN the user gave for this ceremony, so a consumed token can be renewed silently. */
+  readonly pin?: string;
 }
 
 class Ctap2Backend implements Backend {
@@ -414,7 +417,7 @@ class Ctap2Backend implements Backend {
           rpId,
           { signal },
         );
-        return { token, protocol };
+        return { token, protocol, pin };
       } catch (e) {
         // A PIN change may have been forced since getInfo was cached (authenticatorConfig).
         if (e instanceof CtapError && e.code === CTAP_STATUS.PIN_POLICY_VIOLATION) {
@@ -485,6 +488,17 @@ class Ctap2Backend implements Backend {
 
   #context(rpId: string, signal: AbortSignal | undefined): ExtensionContext {
     return { ctap: this.ctap, info: this.info, protocol: this.#protocol(), rpId, signal };
+  }
+
+  /**
+   * A fresh token with only `permissions`, from the PIN already given for this ceremony (the
+   * user is not asked again); undefined when the ceremony's token did not come from a PIN.
+   */
+  #renewer(auth: Token, signal: AbortSignal | undefined): TokenRenewer | undefined {
+    const { pin, protocol } = auth;
+    if (pin === undefined || protocol === undefined) return undefined;
+    return (permissions) =>
+      new ClientPin(this.ctap, protocol).getPinToken(pin, permissions, undefined, { signal });
   }
 
   /**
@@ -713,7 +727,10 @@ class Ctap2Backend implements Backend {
       const out: ClientAssertion[] = [];
       for (const a of assertions) {
         const results: Record<string, unknown> = {};
-        for (const p of procs) Object.assign(results, await p.prepareOutputs?.(a, auth.token));
+        const renew = this.#renewer(auth, signal);
+        for (const p of procs) {
+          Object.assign(results, await p.prepareOutputs?.(a, auth.token, renew));
+        }
         if (appid) results.appid = usedAppid;
         // Checked answers name their credential (filled in for a one-entry allow list).
         out.push({
@@ -830,6 +847,16 @@ class Ctap1Backend implements Backend {
     if (options.attestation === "enterprise") throw unsupported("no enterprise attestation");
     const appParam = sha256(utf8Encode(rpId));
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
+    // What the RP insists on and U2F cannot give (the CTAP2 extensions refuse the same).
+    const lb = inputs.largeBlob as { support?: unknown } | undefined;
+    if (lb?.support === "required") throw unsupported("no largeBlob");
+    const policy = inputs.credentialProtectionPolicy;
+    if (
+      inputs.enforceCredentialProtectionPolicy === true && policy !== undefined &&
+      policy !== "userVerificationOptional"
+    ) {
+      throw unsupported("cannot protect credentials (credProtect)");
+    }
     const apps = [appParam];
     if (typeof inputs.appidExclude === "string") apps.push(sha256(utf8Encode(inputs.appidExclude)));
     for (const cred of u2fUsable(descriptors(options.excludeCredentials))) {
@@ -847,6 +874,9 @@ class Ctap1Backend implements Backend {
     checkRegistration(attestationObject, { rpId, algorithms: [-7], uv: false }, "U2F register");
     const results: Record<string, unknown> = {};
     if (inputs.credProps === true) results.credProps = { rk: false };
+    // No extension reaches a U2F key: say so where WebAuthn has an output for "no".
+    if (inputs.prf !== undefined) results.prf = { enabled: false };
+    if (inputs.largeBlob !== undefined) results.largeBlob = { supported: false };
     return {
       attestationObject,
       credentialId: reg.keyHandle,
