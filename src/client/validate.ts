@@ -193,13 +193,9 @@ export function checkAssertion(
     // cannot find the account without it.
     fail("user", "a user entity with an id (no allow list: a discoverable credential)", "none");
   }
-  if (
-    user && !(authData.flags & FLAG.UV) &&
-    (user.name !== undefined || user.displayName !== undefined)
-  ) {
-    // CTAP 2.1 §6.2.2: identifying user fields MUST NOT be returned without verification.
-    fail("user", "only the user id without user verification", "name or displayName, UV clear");
-  }
+  // Names without UV are tolerated: CTAP 2.1 §6.2.2 forbids them, but CTAP 2.0 §5.2 tells a key
+  // without a display to return them when several accounts match, so 2.0 keys do. Rejecting would
+  // fail real keys and protect nobody: the key has already disclosed them.
   if (index === 0 && (response.numberOfCredentials ?? 1) > 1) {
     if (!discoverable) {
       fail(
