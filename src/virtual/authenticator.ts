@@ -199,6 +199,11 @@ interface AssertionExtensions {
 const approve: UserActionHook = () => "approve";
 const SW_INS_NOT_SUPPORTED = new Uint8Array([0x6d, 0x00]);
 
+/** getInfo uvModality of the simulated sensor: USER_VERIFY_FINGERPRINT_INTERNAL (FIDO Registry). */
+const UV_MODALITY_FINGERPRINT = 0x02;
+/** getInfo preferredPlatformUvAttempts with built-in UV (the YubiKey Bio's value). */
+const PREFERRED_PLATFORM_UV_ATTEMPTS = 3;
+
 /** A software CTAP 2.1 + U2F authenticator behind the {@linkcode CtapProcessor} seam. */
 export class CtapAuthenticator implements CtapProcessor {
   /** CTAPHID INIT device version. */
@@ -487,6 +492,9 @@ export class CtapAuthenticator implements CtapProcessor {
     if (pin) options.clientPin = pin.isPinSet;
     if (this.#ctap21) {
       if (pin) options.pinUvAuthToken = true;
+      // A key that also reports FIDO_2_1_PRE names getPinUvAuthTokenUsingUv by its preview
+      // option too, as the YubiKey Bio does (tests/conformance.test.ts).
+      if (pin && this.#builtInUv) options.uvToken = true;
       options.makeCredUvNotRqd = this.#makeCredUvNotRqd;
       if (pin || this.#builtInUv) options.alwaysUv = this.#alwaysUv;
     }
@@ -505,11 +513,11 @@ export class CtapAuthenticator implements CtapProcessor {
       info.set(0x07, this.#maxCredsInList);
       info.set(0x08, this.#maxCredIdLength);
     }
+    if (this.features.algorithms && !this.#quirks.noAlgorithms) {
+      info.set(0x0a, this.#algorithms.map((alg) => ({ alg, type: "public-key" })));
+    }
     if (this.#ctap21) {
       info.set(0x09, ["usb"]);
-      if (!this.#quirks.noAlgorithms) {
-        info.set(0x0a, this.#algorithms.map((alg) => ({ alg, type: "public-key" })));
-      }
       if (largeBlobs) info.set(0x0b, this.#maxLargeBlobArray);
       if (pin) {
         info.set(0x0c, pin.forcePinChange);
@@ -518,6 +526,12 @@ export class CtapAuthenticator implements CtapProcessor {
       info.set(0x0e, this.#firmwareVersion);
       info.set(0x0f, this.#maxCredBlobLength);
       if (options.setMinPINLength) info.set(0x10, this.#maxRpIdsForSetMinPinLength);
+      if (this.#builtInUv) {
+        // The simulated sensor is a fingerprint reader; 3 attempts before the PIN, as the
+        // YubiKey Bio reports.
+        info.set(0x11, PREFERRED_PLATFORM_UV_ATTEMPTS);
+        info.set(0x12, UV_MODALITY_FINGERPRINT);
+      }
       info.set(0x14, this.#rkCapacity - this.credentials.size);
     }
     const persistent = this.features.ctap22 ? pin?.persistentToken?.() : undefined;

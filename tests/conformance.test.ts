@@ -1,0 +1,419 @@
+/**
+ * Profile conformance: the VirtualAuthenticator's generation profiles answer like the real
+ * keys whose recorded bytes we have (tests/fixtures/real_keys.ts, conformance_keys.ts).
+ *
+ * 1. getInfo shape: for each profile, the recorded getInfo of a real key of that generation
+ *    has the same members, versions, extensions and option names as the virtual key set up
+ *    like that key. Every difference allowed is listed below with the reason it is
+ *    configuration or optional, not protocol.
+ * 2. Request replay: the request that produced each recorded answer (the libfido2 / python-fido2
+ *    operation that made the capture) is sent to the virtual key of the matching profile, and
+ *    the status byte and the CBOR structure of its answer (member keys and value types, not
+ *    values: keys and randomness differ) must equal the recorded answer's, refusals included.
+ * 3. U2F: the `u2f-only` profile answers the recorded APDUs with the recorded status words,
+ *    and CTAPHID_CBOR with CTAPHID_ERROR ERR_INVALID_CMD, as a U2F-only YubiKey 4 does.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type CborMap, type CborValue, decode, encode } from "../src/cbor.ts";
+import { CAPABILITY } from "../src/ctap.ts";
+import { PinProtocolV1 } from "../src/ctap2/pin_protocol.ts";
+import { concat, fromHex, sha256, utf8Encode } from "../src/utils.ts";
+import { createAttestation } from "../src/virtual/attestation_cert.ts";
+import {
+  type AuthenticatorProfile,
+  VirtualAuthenticator,
+  type VirtualAuthenticatorOptions,
+} from "../src/virtual/mod.ts";
+import type { RequestContext } from "../src/virtual/types.ts";
+import {
+  TOKEN2_INFO,
+  YUBICO_521_WIRE as W,
+  YUBICO_CTAP22_NFC_INFO_APDUS,
+  YUBIKEY_5_ENUMERATE_RPS_EMPTY,
+  YUBIKEY_5_NFC_INFO,
+  YUBIKEY_BIO_INFO,
+} from "./fixtures/real_keys.ts";
+import {
+  YUBICO_SKY_20_GA,
+  YUBICO_SKY_20_INFO,
+  YUBICO_SKY_20_MC,
+  YUBIKEY_4_CBOR_ERROR,
+  YUBIKEY_4_INIT,
+  YUBIKEY_5_NANO_512_CREDMAN_STATUS,
+  YUBIKEY_5_NANO_512_INIT,
+} from "./fixtures/conformance_keys.ts";
+import { messages, payload } from "./helpers/wire_replay.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Structure of CBOR values: member keys and value types, recursively.
+// ---------------------------------------------------------------------------------------------
+
+/** A value's structure: a type name, a map of member structures, or a list's element kinds. */
+type Shape = string | { readonly [key: string]: Shape } | { readonly "[]": readonly Shape[] };
+
+const keyName = (k: CborValue) => typeof k === "string" ? JSON.stringify(k) : String(k);
+
+/** The structure of `v`. Lists give the distinct structures of their elements, in order. */
+function shape(v: CborValue): Shape {
+  if (v instanceof Uint8Array) return "bytes";
+  if (v instanceof Map) {
+    const out: Record<string, Shape> = {};
+    for (const k of [...v.keys()].map(keyName).sort()) {
+      out[k] = shape(v.get([...v.keys()].find((x) => keyName(x) === k)!) as CborValue);
+    }
+    return out;
+  }
+  if (Array.isArray(v)) {
+    const seen = new Map<string, Shape>();
+    for (const e of v) seen.set(JSON.stringify(shape(e)), shape(e));
+    return { "[]": [...seen.keys()].sort().map((k) => seen.get(k)!) };
+  }
+  if (typeof v === "number" || typeof v === "bigint") return "int";
+  if (typeof v === "boolean") return "bool";
+  if (typeof v === "string") return "text";
+  return v === null ? "null" : typeof v;
+}
+
+/** A CTAP answer: the status byte and the decoded body, if any. */
+interface Answer {
+  readonly status: number;
+  readonly body?: CborMap;
+}
+
+function answer(bytes: Uint8Array): Answer {
+  return {
+    status: bytes[0],
+    body: bytes.length > 1 ? decode(bytes.subarray(1)) as CborMap : undefined,
+  };
+}
+
+/** A recorded CTAPHID_CBOR answer (one message of 64-byte reports). */
+const recorded = (reports: readonly string[]): Answer => answer(payload(reports));
+/** A recorded CBOR body (status byte stripped by the source: the key answered success). */
+const recordedBody = (hex: string): Answer => ({ status: 0, body: decode(fromHex(hex)) as CborMap });
+
+/** Asserts equal status and equal structure; `what` names the exchange. */
+function assertSameAnswer(virtual: Answer, real: Answer, what: string): void {
+  assert.equal(
+    virtual.status,
+    real.status,
+    `${what}: status 0x${virtual.status.toString(16)}, real key 0x${real.status.toString(16)}`,
+  );
+  assert.deepEqual(
+    virtual.body === undefined ? undefined : shape(virtual.body),
+    real.body === undefined ? undefined : shape(real.body),
+    `${what}: structure differs from the real key's`,
+  );
+}
+
+/** authenticatorData flags and which optional parts are present. */
+function authDataLayout(authData: Uint8Array) {
+  const flags = authData[32];
+  return {
+    up: (flags & 0x01) !== 0,
+    uv: (flags & 0x04) !== 0,
+    at: (flags & 0x40) !== 0,
+    ed: (flags & 0x80) !== 0,
+    length37: authData.length === 37,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A host that speaks raw CTAP to the virtual key's command processor, the way libfido2 and
+// python-fido2 built the requests whose answers were recorded.
+// ---------------------------------------------------------------------------------------------
+
+function ctx(): RequestContext {
+  return { signal: new AbortController().signal, keepalive: () => {} };
+}
+
+const PIN = "1234";
+const CDH = sha256(utf8Encode("conformance client data"));
+
+class Host {
+  readonly p = new PinProtocolV1();
+  constructor(readonly va: VirtualAuthenticator) {}
+
+  async send(cmd: number, params?: Map<CborValue, CborValue>): Promise<Answer> {
+    const req = params ? concat(new Uint8Array([cmd]), encode(params)) : new Uint8Array([cmd]);
+    return answer(await this.va.authenticator.processCbor(req, ctx()));
+  }
+
+  /** clientPin with PIN/UV protocol 1 (what every 2.0/2.1-PRE key has). */
+  clientPin(sub: number, more: [number, CborValue][] = []): Promise<Answer> {
+    return this.send(0x06, new Map<CborValue, CborValue>([[1, 1], [2, sub], ...more]));
+  }
+
+  async shared() {
+    const r = await this.clientPin(2);
+    return await this.p.encapsulate(r.body!.get(1) as CborMap);
+  }
+
+  async setPin(pin = PIN): Promise<Answer> {
+    const { keyAgreement, sharedSecret } = await this.shared();
+    const padded = new Uint8Array(64);
+    padded.set(utf8Encode(pin));
+    const newPinEnc = await this.p.encrypt(sharedSecret, padded);
+    const param = await this.p.authenticate(sharedSecret, newPinEnc);
+    return await this.clientPin(3, [[3, keyAgreement], [4, param], [5, newPinEnc]]);
+  }
+
+  /** getPinToken (0x05): the answer and the decrypted token. */
+  async pinToken(pin = PIN): Promise<{ answer: Answer; token: Uint8Array }> {
+    const { keyAgreement, sharedSecret } = await this.shared();
+    const pinHashEnc = await this.p.encrypt(sharedSecret, sha256(utf8Encode(pin)).subarray(0, 16));
+    const a = await this.clientPin(5, [[3, keyAgreement], [6, pinHashEnc]]);
+    const token = a.body ? await this.p.decrypt(sharedSecret, a.body.get(2) as Uint8Array) : new Uint8Array();
+    return { answer: a, token };
+  }
+
+  auth(token: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+    return this.p.authenticate(token, message);
+  }
+
+  /** makeCredential as libfido2 / python-fido2 send it; `token` adds pinAuth. */
+  async makeCredential(o: {
+    rpId: string;
+    user?: Map<CborValue, CborValue>;
+    alg?: number;
+    rk?: boolean;
+    token?: Uint8Array;
+    extensions?: Map<CborValue, CborValue>;
+  }): Promise<Answer> {
+    const user = o.user ?? new Map<CborValue, CborValue>([["id", utf8Encode("user")], ["name", "user"]]);
+    const params = new Map<CborValue, CborValue>([
+      [1, CDH],
+      [2, new Map<CborValue, CborValue>([["id", o.rpId]])],
+      [3, user],
+      [4, [new Map<CborValue, CborValue>([["alg", o.alg ?? -7], ["type", "public-key"]])]],
+    ]);
+    if (o.extensions) params.set(6, o.extensions);
+    if (o.rk) params.set(7, new Map([["rk", true]]));
+    if (o.token) {
+      params.set(8, await this.auth(o.token, CDH));
+      params.set(9, 1);
+    }
+    return await this.send(0x01, params);
+  }
+
+  async getAssertion(o: {
+    rpId: string;
+    credentialId: Uint8Array;
+    up?: boolean;
+    token?: Uint8Array;
+  }): Promise<Answer> {
+    const params = new Map<CborValue, CborValue>([
+      [1, o.rpId],
+      [2, CDH],
+      [3, [new Map<CborValue, CborValue>([["id", o.credentialId], ["type", "public-key"]])]],
+    ]);
+    if (o.up === false) params.set(5, new Map([["up", false]]));
+    if (o.token) {
+      params.set(6, await this.auth(o.token, CDH));
+      params.set(7, 1);
+    }
+    return await this.send(0x02, params);
+  }
+
+  /** credentialManagement (`cmd` 0x41 or 0x0A) with pinUvAuthParam over subCommand ‖ params. */
+  async credMgmt(
+    cmd: number,
+    sub: number,
+    token?: Uint8Array,
+    subParams?: Map<CborValue, CborValue>,
+  ): Promise<Answer> {
+    const params = new Map<CborValue, CborValue>([[1, sub]]);
+    if (subParams) params.set(2, subParams);
+    if (token) {
+      const message = subParams ? concat(new Uint8Array([sub]), encode(subParams)) : new Uint8Array([sub]);
+      params.set(3, 1);
+      params.set(4, await this.auth(token, message));
+    }
+    return await this.send(cmd, params);
+  }
+}
+
+function credentialId(a: Answer): Uint8Array {
+  const authData = a.body!.get(2) as Uint8Array;
+  const len = (authData[53] << 8) | authData[54];
+  return authData.subarray(55, 55 + len);
+}
+
+function virtualKey(profile: AuthenticatorProfile, o: VirtualAuthenticatorOptions = {}) {
+  return new VirtualAuthenticator({ profile, ...o });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. getInfo shape conformance
+// ---------------------------------------------------------------------------------------------
+
+/** Differences from a recorded getInfo that are configuration or optional, with the reason. */
+interface AllowedInfoDifferences {
+  /** getInfo members present on one side only. */
+  readonly members?: Readonly<Record<number, string>>;
+  /** Extensions listed on one side only. */
+  readonly extensions?: Readonly<Record<string, string>>;
+  /** Options present on one side only. */
+  readonly optionNames?: Readonly<Record<string, string>>;
+  /** Versions listed on one side only. */
+  readonly versions?: Readonly<Record<string, string>>;
+}
+
+interface InfoCase {
+  readonly profile: AuthenticatorProfile;
+  /** The real key and where its bytes come from (see the fixture). */
+  readonly key: string;
+  readonly info: () => CborMap;
+  /** The virtual key set up like the recorded one (PIN set or not, built-in UV...). */
+  readonly setup: VirtualAuthenticatorOptions;
+  readonly enterpriseAttestationOn?: boolean;
+  readonly allowed: AllowedInfoDifferences;
+}
+
+const TRANSPORTS_NFC =
+  "transports (0x09) is optional before CTAP 2.1; this NFC model lists nfc and usb, the " +
+  "USB-only 5.2.1 key with the same firmware generation leaves it out, as the virtual key does";
+
+const INFO_CASES: readonly InfoCase[] = [
+  {
+    profile: "ctap2.0",
+    key: "Security Key by Yubico, CTAP 2.0 (python-fido2 tests/test_ctap2.py)",
+    info: () => decode(fromHex(YUBICO_SKY_20_INFO)) as CborMap,
+    setup: {},
+    allowed: {
+      extensions: {
+        uvm: "uvm is a WebAuthn-level extension (which UV method was used) that early Yubico " +
+          "2.0 firmware listed and later firmware dropped; no CTAP version requires it, the " +
+          "virtual key does not implement it, and the library never asks for it",
+      },
+    },
+  },
+  {
+    profile: "ctap2.1-pre",
+    key: "Yubico 5.2.1, CTAP 2.1-PRE, no PIN (libfido2 WIREDATA_CTAP_CBOR_INFO)",
+    info: () => recorded(W.GET_INFO).body!,
+    setup: {},
+    allowed: {},
+  },
+  {
+    profile: "ctap2.1-pre",
+    key: "YubiKey 5 NFC 5.2/5.4, CTAP 2.1-PRE, PIN set (webauthn-rs get_info.rs)",
+    info: () => decode(fromHex(YUBIKEY_5_NFC_INFO)) as CborMap,
+    setup: { pin: PIN },
+    allowed: { members: { 9: TRANSPORTS_NFC } },
+  },
+  {
+    profile: "ctap2.1",
+    key: "Token2 FIDO2, CTAP 2.1, PIN set (webauthn-rs get_info.rs)",
+    info: () => decode(fromHex(TOKEN2_INFO)) as CborMap,
+    setup: { pin: PIN, enterpriseAttestation: false },
+    allowed: {
+      members: {
+        0x13: "certifications (FIDO L1) is a fact about the certified product, optional in " +
+          "CTAP 2.1; an uncertified virtual key must not claim one",
+      },
+    },
+  },
+  {
+    profile: "ctap2.1",
+    key: "YubiKey Bio 5.5.6, CTAP 2.1 with a fingerprint (ctap-hid-fido2 get_info test)",
+    info: () => decode(fromHex(YUBIKEY_BIO_INFO)) as CborMap,
+    setup: {
+      pin: PIN,
+      uv: true,
+      alwaysUv: true,
+      makeCredUvNotRqd: false,
+      enterpriseAttestation: false,
+    },
+    allowed: {
+      versions: {
+        U2F_V2: "with alwaysUv on, CTAP 2.1 (§7.2.1 alwaysUv, CTAPHID NMSG) takes U2F away, so " +
+          "the virtual key drops U2F_V2 and sets NMSG; this key keeps listing U2F_V2 with " +
+          "alwaysUv on. The client decides U2F from the CTAPHID capability, not from versions",
+      },
+    },
+  },
+  {
+    profile: "ctap2.2",
+    key: "Yubico CTAP 2.2 firmware over NFC, PIN set (ctap-nfc-sniffer README)",
+    info: () => {
+      const apdus = YUBICO_CTAP22_NFC_INFO_APDUS.map((h) => fromHex(h));
+      const all = concat(...apdus.map((a) => a.subarray(0, a.length - 2)));
+      return decode(all.subarray(1)) as CborMap;
+    },
+    setup: { pin: PIN },
+    enterpriseAttestationOn: true,
+    allowed: {
+      members: {
+        0x16: "attestationFormats is optional; absent means packed only, which is what the " +
+          "virtual key's default (packed self attestation) gives",
+        0x18: "longTouchForReset is optional (absent: false): a trait of the key's button",
+        0x19: "encIdentifier: the virtual key sends it once a persistentPinUvAuthToken exists " +
+          "(tests/virtual_profiles.test.ts), this key had handed one out before",
+        0x1a: "transportsForReset is optional (absent: reset over any transport)",
+        0x1b: "pinComplexityPolicy is optional (absent: no policy beyond minPINLength)",
+        0x1c: "pinComplexityPolicyURL only accompanies a pinComplexityPolicy",
+        0x1d: "maxPINLength is optional (absent: 63 bytes, the limit the virtual key applies)",
+      },
+      extensions: {
+        sign: "the sign extension is not part of CTAP 2.2 (a later proposal); the virtual " +
+          "key does not implement it",
+      },
+    },
+  },
+];
+
+/** Keys of `a` not in `b`. */
+const minus = <T>(a: Iterable<T>, b: Iterable<T>) => {
+  const bs = new Set(b);
+  return [...a].filter((x) => !bs.has(x)).sort();
+};
+
+describe("conformance: getInfo of each profile against real keys of its generation", () => {
+  for (const c of INFO_CASES) {
+    it(`${c.profile} ↔ ${c.key}`, async () => {
+      const va = virtualKey(c.profile, c.setup);
+      if (c.enterpriseAttestationOn) va.authenticator.setEnterpriseAttestation(true);
+      const got = await new Host(va).send(0x04);
+      assert.equal(got.status, 0);
+      const v = got.body!;
+      const r = c.info();
+      const allowedMembers = Object.keys(c.allowed.members ?? {}).map(Number);
+      const allowedExt = Object.keys(c.allowed.extensions ?? {});
+      const allowedOpts = Object.keys(c.allowed.optionNames ?? {});
+      const vKeys = [...v.keys()] as number[];
+      const rKeys = [...r.keys()] as number[];
+      // Every member, extension and option either matches or is an allowed difference, and
+      // every allowed difference is a real one (no stale excuses).
+      const memberDiff = [...minus(vKeys, rKeys), ...minus(rKeys, vKeys)].sort((a, b) => a - b);
+      assert.deepEqual(memberDiff, allowedMembers.sort((a, b) => a - b), "getInfo members");
+      const vVer = v.get(1) as string[];
+      const rVer = r.get(1) as string[];
+      assert.deepEqual(
+        [...minus(vVer, rVer), ...minus(rVer, vVer)].sort(),
+        Object.keys(c.allowed.versions ?? {}).sort(),
+        "versions",
+      );
+      const vExt = v.get(2) as string[];
+      const rExt = r.get(2) as string[];
+      assert.deepEqual([...minus(vExt, rExt), ...minus(rExt, vExt)].sort(), allowedExt.sort(), "extensions");
+      const vOpt = v.get(4) as Map<string, boolean>;
+      const rOpt = r.get(4) as Map<string, boolean>;
+      assert.deepEqual(
+        [...minus(vOpt.keys(), rOpt.keys()), ...minus(rOpt.keys(), vOpt.keys())].sort(),
+        allowedOpts.sort(),
+        "option names",
+      );
+      // The virtual key is set up like the real one, so the shared options agree in value.
+      for (const [name, value] of rOpt) {
+        if (vOpt.has(name)) assert.equal(vOpt.get(name), value, `option ${name}`);
+      }
+      // Shared members have the same type and structure.
+      for (const k of rKeys) {
+        if (v.has(k)) assert.deepEqual(shape(v.get(k)!), shape(r.get(k)!), `member 0x${k.toString(16)}`);
+      }
+      assert.deepEqual(v.get(6), r.get(6), "pinUvAuthProtocols");
+    });
+  }
+});
