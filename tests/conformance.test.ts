@@ -417,3 +417,127 @@ describe("conformance: getInfo of each profile against real keys of its generati
     });
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// 2. Request replay
+// ---------------------------------------------------------------------------------------------
+
+/** The INIT answer's fields: payload of a recorded INIT report. */
+function initFields(report: Uint8Array) {
+  const p = report.subarray(7, 7 + 17);
+  return { protocol: p[12], version: [...p.subarray(13, 16)], capabilities: p[16] };
+}
+
+const one = (reports: readonly string[]) => {
+  const m = messages(reports);
+  assert.equal(m.length, 1);
+  return recorded(m[0]);
+};
+
+/** Shapes of a list of answers as sorted JSON (the order of credentials differs by key). */
+const shapes = (answers: readonly Answer[]) =>
+  answers.map((a) => `${a.status}:${JSON.stringify(a.body && shape(a.body))}`).sort();
+
+describe("conformance: Yubico 5.2.1 captures (libfido2 fuzz/wiredata_fido2.h) replayed on ctap2.1-pre", () => {
+  it("CTAPHID_INIT: the same capabilities (WINK|CBOR, U2F over MSG)", () => {
+    const real = initFields(fromHex(W.INIT[0]));
+    assert.equal(real.protocol, 2);
+    assert.equal(real.capabilities, CAPABILITY.WINK | CAPABILITY.CBOR);
+    assert.equal(virtualKey("ctap2.1-pre").authenticator.capabilities, real.capabilities);
+  });
+
+  it("getInfo (fido_dev_get_cbor_info: command 0x04, no parameters)", async () => {
+    const host = new Host(virtualKey("ctap2.1-pre"));
+    assertSameAnswer(await host.send(0x04), one(W.GET_INFO), "getInfo");
+  });
+
+  it("clientPin (protocol 1): getPinRetries, getKeyAgreement, setPin, getPinToken", async () => {
+    // fido_dev_get_retry_count, fido_dev_set_pin and fido_dev_get_pin_token's requests on a
+    // key without a PIN, as in the capture (RETRIES 8, then STATUS_OK for setPin).
+    const host = new Host(virtualKey("ctap2.1-pre"));
+    assertSameAnswer(await host.clientPin(1), one(W.RETRIES), "getPinRetries");
+    assertSameAnswer(await host.clientPin(2), one(W.KEY_AGREEMENT), "getKeyAgreement");
+    assertSameAnswer(await host.setPin(), one(W.STATUS_OK), "setPin");
+    const { answer: token } = await host.pinToken();
+    assertSameAnswer(token, one(W.PIN_TOKEN), "getPinToken");
+    // The encrypted token: 16 bytes on the real key, a multiple of 16 on every key (protocol 1).
+    assert.equal((token.body!.get(2) as Uint8Array).length % 16, 0);
+  });
+
+  it("makeCredential with pinAuth: packed attestation with x5c, flags UP|UV|AT", async () => {
+    const host = new Host(virtualKey("ctap2.1-pre", { attestation: createAttestation() }));
+    await host.setPin();
+    const { token } = await host.pinToken();
+    const got = await host.makeCredential({ rpId: "localhost", token });
+    const real = one(W.CRED);
+    assertSameAnswer(got, real, "makeCredential");
+    assert.deepEqual(
+      authDataLayout(got.body!.get(2) as Uint8Array),
+      authDataLayout(real.body!.get(2) as Uint8Array),
+    );
+  });
+
+  it("getAssertion with up=false and pinAuth: flags UV without UP, no user, no count", async () => {
+    const host = new Host(virtualKey("ctap2.1-pre"));
+    await host.setPin();
+    const { token } = await host.pinToken();
+    const mc = await host.makeCredential({ rpId: "localhost", token });
+    const { token: token2 } = await host.pinToken();
+    const got = await host.getAssertion({
+      rpId: "localhost",
+      credentialId: credentialId(mc),
+      up: false,
+      token: token2,
+    });
+    const real = one(W.ASSERT);
+    assertSameAnswer(got, real, "getAssertion");
+    assert.deepEqual(
+      authDataLayout(got.body!.get(2) as Uint8Array),
+      authDataLayout(real.body!.get(2) as Uint8Array),
+    );
+  });
+
+  it("credential management on 0x41: metadata, enumerateRPs, enumerateCredentials", async () => {
+    const host = new Host(virtualKey("ctap2.1-pre"));
+    await host.setPin();
+    // Discoverable credentials like the captured key's: one RP each for two names, and five
+    // for a third RP, of one user name with distinct user IDs, ES256 and EdDSA.
+    for (const rpId of ["yubico.com", "yubikey.org"]) {
+      const { token } = await host.pinToken();
+      assert.equal((await host.makeCredential({ rpId, rk: true, token })).status, 0);
+    }
+    for (const alg of [-7, -8, -8, -7, -7]) {
+      const { token } = await host.pinToken();
+      const user = new Map<CborValue, CborValue>([
+        ["id", sha256(new Uint8Array([alg & 0xff, Math.random() * 256]))],
+        ["name", "bob banana"],
+        ["displayName", "bbanana"],
+      ]);
+      const mc = await host.makeCredential({ rpId: "webauthn.dev", rk: true, token, alg, user });
+      assert.equal(mc.status, 0);
+    }
+    const { token } = await host.pinToken();
+    assertSameAnswer(await host.credMgmt(0x41, 1, token), one(W.CREDMAN_META), "getCredsMetadata");
+
+    const rps = [await host.credMgmt(0x41, 2, token)];
+    for (let i = 1; i < (rps[0].body?.get(5) as number); i++) rps.push(await host.credMgmt(0x41, 3));
+    const realRps = messages(W.CREDMAN_RPS).map(recorded);
+    assert.equal(rps.length, realRps.length);
+    assertSameAnswer(rps[0], realRps[0], "enumerateRPsBegin");
+    assert.deepEqual(shapes(rps.slice(1)), shapes(realRps.slice(1)), "enumerateRPsGetNextRP");
+
+    const rpIdHash = new Map<CborValue, CborValue>([[1, sha256(utf8Encode("webauthn.dev"))]]);
+    const creds = [await host.credMgmt(0x41, 4, token, rpIdHash)];
+    for (let i = 1; i < (creds[0].body?.get(9) as number); i++) {
+      creds.push(await host.credMgmt(0x41, 5));
+    }
+    const realCreds = messages(W.CREDMAN_CREDS).map(recorded);
+    assert.equal(creds.length, realCreds.length);
+    assert.deepEqual(
+      [...creds[0].body!.keys()].sort(),
+      [...realCreds[0].body!.keys()].sort(),
+      "enumerateCredentialsBegin members",
+    );
+    assert.deepEqual(shapes(creds), shapes(realCreds), "enumerateCredentials answers");
+  });
+});
