@@ -541,3 +541,53 @@ describe("conformance: Yubico 5.2.1 captures (libfido2 fuzz/wiredata_fido2.h) re
     assert.deepEqual(shapes(creds), shapes(realCreds), "enumerateCredentials answers");
   });
 });
+
+describe("conformance: CTAP 2.0 keys replayed on ctap2.0", () => {
+  it("Security Key by Yubico: makeCredential without PIN, packed with x5c, flags UP|AT", async () => {
+    // python-fido2's Ctap2.make_credential: clientDataHash, rp, user, pubKeyCredParams.
+    const host = new Host(virtualKey("ctap2.0", { attestation: createAttestation() }));
+    const got = await host.makeCredential({ rpId: "example.com" });
+    const real = recordedBody(YUBICO_SKY_20_MC);
+    assertSameAnswer(got, real, "makeCredential");
+    assert.deepEqual(
+      authDataLayout(got.body!.get(2) as Uint8Array),
+      authDataLayout(real.body!.get(2) as Uint8Array),
+    );
+  });
+
+  it("Security Key by Yubico: getAssertion with an allowList, flags UP only", async () => {
+    const host = new Host(virtualKey("ctap2.0"));
+    const mc = await host.makeCredential({ rpId: "example.com" });
+    const got = await host.getAssertion({ rpId: "example.com", credentialId: credentialId(mc) });
+    const real = recordedBody(YUBICO_SKY_20_GA);
+    assertSameAnswer(got, real, "getAssertion");
+    assert.deepEqual(
+      authDataLayout(got.body!.get(2) as Uint8Array),
+      authDataLayout(real.body!.get(2) as Uint8Array),
+    );
+  });
+
+  it("YubiKey 5 Nano 5.1.2: same INIT capabilities; 0x41 getCredsMetadata is refused", async () => {
+    const real = initFields(fromHex(YUBIKEY_5_NANO_512_INIT).subarray(0, 24));
+    assert.deepEqual(real.version, [5, 1, 2]);
+    const va = virtualKey("ctap2.0", { pin: PIN });
+    assert.equal(va.authenticator.capabilities, real.capabilities);
+    // fido2-token -I -c: a PIN token (legacy 0x05), then 0x41 with pinAuth over 0x01.
+    const host = new Host(va);
+    const { answer: token, token: pinToken } = await host.pinToken();
+    assert.equal(token.status, 0);
+    const got = await host.credMgmt(0x41, 1, pinToken);
+    assertSameAnswer(got, { status: YUBIKEY_5_NANO_512_CREDMAN_STATUS }, "credMgmt 0x41");
+  });
+});
+
+describe("conformance: other recorded 2.1-PRE answers", () => {
+  it("YubiKey 5 (webauthn-rs): enumerateRPsBegin with no credentials answers {totalRPs: 0}", async () => {
+    const host = new Host(virtualKey("ctap2.1-pre", { pin: PIN }));
+    const { token } = await host.pinToken();
+    const got = await host.credMgmt(0x41, 2, token);
+    const real = recordedBody(YUBIKEY_5_ENUMERATE_RPS_EMPTY);
+    assertSameAnswer(got, real, "enumerateRPsBegin on an empty key");
+    assert.equal(got.body!.get(5), 0);
+  });
+});
