@@ -17,8 +17,21 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type CborMap, type CborValue, decode, encode } from "../src/cbor.ts";
 import { CAPABILITY } from "../src/ctap.ts";
+import { Fido2Client } from "../src/client/fido2.ts";
+import { DefaultClientDataCollector } from "../src/client/collector.ts";
+import { UserInteraction } from "../src/client/interaction.ts";
+import { createConnectionPair, type HidConnection } from "../src/hid/connection.ts";
+import { CtapHidServer } from "../src/hid/server.ts";
 import { PinProtocolV1 } from "../src/ctap2/pin_protocol.ts";
-import { concat, fromHex, sha256, utf8Encode } from "../src/utils.ts";
+import {
+  b64urlEncode,
+  bytesEqual,
+  concat,
+  fromHex,
+  randomBytes,
+  sha256,
+  utf8Encode,
+} from "../src/utils.ts";
 import { createAttestation } from "../src/virtual/attestation_cert.ts";
 import {
   type AuthenticatorProfile,
@@ -91,7 +104,10 @@ function answer(bytes: Uint8Array): Answer {
 /** A recorded CTAPHID_CBOR answer (one message of 64-byte reports). */
 const recorded = (reports: readonly string[]): Answer => answer(payload(reports));
 /** A recorded CBOR body (status byte stripped by the source: the key answered success). */
-const recordedBody = (hex: string): Answer => ({ status: 0, body: decode(fromHex(hex)) as CborMap });
+const recordedBody = (hex: string): Answer => ({
+  status: 0,
+  body: decode(fromHex(hex)) as CborMap,
+});
 
 /** Asserts equal status and equal structure; `what` names the exchange. */
 function assertSameAnswer(virtual: Answer, real: Answer, what: string): void {
@@ -164,7 +180,9 @@ class Host {
     const { keyAgreement, sharedSecret } = await this.shared();
     const pinHashEnc = await this.p.encrypt(sharedSecret, sha256(utf8Encode(pin)).subarray(0, 16));
     const a = await this.clientPin(5, [[3, keyAgreement], [6, pinHashEnc]]);
-    const token = a.body ? await this.p.decrypt(sharedSecret, a.body.get(2) as Uint8Array) : new Uint8Array();
+    const token = a.body
+      ? await this.p.decrypt(sharedSecret, a.body.get(2) as Uint8Array)
+      : new Uint8Array();
     return { answer: a, token };
   }
 
@@ -181,7 +199,8 @@ class Host {
     token?: Uint8Array;
     extensions?: Map<CborValue, CborValue>;
   }): Promise<Answer> {
-    const user = o.user ?? new Map<CborValue, CborValue>([["id", utf8Encode("user")], ["name", "user"]]);
+    const user = o.user ??
+      new Map<CborValue, CborValue>([["id", utf8Encode("user")], ["name", "user"]]);
     const params = new Map<CborValue, CborValue>([
       [1, CDH],
       [2, new Map<CborValue, CborValue>([["id", o.rpId]])],
@@ -226,7 +245,9 @@ class Host {
     const params = new Map<CborValue, CborValue>([[1, sub]]);
     if (subParams) params.set(2, subParams);
     if (token) {
-      const message = subParams ? concat(new Uint8Array([sub]), encode(subParams)) : new Uint8Array([sub]);
+      const message = subParams
+        ? concat(new Uint8Array([sub]), encode(subParams))
+        : new Uint8Array([sub]);
       params.set(3, 1);
       params.set(4, await this.auth(token, message));
     }
@@ -397,7 +418,11 @@ describe("conformance: getInfo of each profile against real keys of its generati
       );
       const vExt = v.get(2) as string[];
       const rExt = r.get(2) as string[];
-      assert.deepEqual([...minus(vExt, rExt), ...minus(rExt, vExt)].sort(), allowedExt.sort(), "extensions");
+      assert.deepEqual(
+        [...minus(vExt, rExt), ...minus(rExt, vExt)].sort(),
+        allowedExt.sort(),
+        "extensions",
+      );
       const vOpt = v.get(4) as Map<string, boolean>;
       const rOpt = r.get(4) as Map<string, boolean>;
       assert.deepEqual(
@@ -411,7 +436,9 @@ describe("conformance: getInfo of each profile against real keys of its generati
       }
       // Shared members have the same type and structure.
       for (const k of rKeys) {
-        if (v.has(k)) assert.deepEqual(shape(v.get(k)!), shape(r.get(k)!), `member 0x${k.toString(16)}`);
+        if (v.has(k)) {
+          assert.deepEqual(shape(v.get(k)!), shape(r.get(k)!), `member 0x${k.toString(16)}`);
+        }
       }
       assert.deepEqual(v.get(6), r.get(6), "pinUvAuthProtocols");
     });
@@ -520,7 +547,9 @@ describe("conformance: Yubico 5.2.1 captures (libfido2 fuzz/wiredata_fido2.h) re
     assertSameAnswer(await host.credMgmt(0x41, 1, token), one(W.CREDMAN_META), "getCredsMetadata");
 
     const rps = [await host.credMgmt(0x41, 2, token)];
-    for (let i = 1; i < (rps[0].body?.get(5) as number); i++) rps.push(await host.credMgmt(0x41, 3));
+    for (let i = 1; i < (rps[0].body?.get(5) as number); i++) {
+      rps.push(await host.credMgmt(0x41, 3));
+    }
     const realRps = messages(W.CREDMAN_RPS).map(recorded);
     assert.equal(rps.length, realRps.length);
     assertSameAnswer(rps[0], realRps[0], "enumerateRPsBegin");
@@ -589,5 +618,243 @@ describe("conformance: other recorded 2.1-PRE answers", () => {
     const real = recordedBody(YUBIKEY_5_ENUMERATE_RPS_EMPTY);
     assertSameAnswer(got, real, "enumerateRPsBegin on an empty key");
     assert.equal(got.body!.get(5), 0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 3. U2F-only: recorded status words and the CTAPHID answer to CBOR
+// ---------------------------------------------------------------------------------------------
+
+/** Raw CTAPHID reports to and from the virtual key's HID server (no client code between). */
+class RawHid implements AsyncDisposable {
+  readonly #host: HidConnection;
+  readonly #server: CtapHidServer;
+
+  constructor(va: VirtualAuthenticator) {
+    const [host, device] = createConnectionPair(64);
+    this.#host = host;
+    this.#server = new CtapHidServer(device, va.authenticator);
+    this.#server.start();
+  }
+
+  /** Sends one CTAPHID message; resolves with the answer's command and payload. */
+  async call(
+    cid: number,
+    cmd: number,
+    data: Uint8Array,
+  ): Promise<{ cmd: number; data: Uint8Array; first: Uint8Array }> {
+    let offset = 0;
+    let seq = 0;
+    do {
+      const r = new Uint8Array(64);
+      new DataView(r.buffer).setUint32(0, cid);
+      if (offset === 0) {
+        r[4] = cmd | 0x80;
+        r[5] = data.length >> 8;
+        r[6] = data.length & 0xff;
+        r.set(data.subarray(0, 57), 7);
+        offset = 57;
+      } else {
+        r[4] = seq++;
+        r.set(data.subarray(offset, offset + 59), 5);
+        offset += 59;
+      }
+      await this.#host.writePacket(r);
+    } while (offset < data.length);
+    for (;;) {
+      const first = await this.#host.readPacket(AbortSignal.timeout(10_000));
+      if (first[4] === 0xbb) continue; // keepalive
+      const len = (first[5] << 8) | first[6];
+      const out = [...first.subarray(7, 7 + Math.min(len, 57))];
+      while (out.length < len) {
+        const c = await this.#host.readPacket(AbortSignal.timeout(10_000));
+        out.push(...c.subarray(5, 5 + Math.min(len - out.length, 59)));
+      }
+      return { cmd: first[4] & 0x7f, data: Uint8Array.from(out), first };
+    }
+  }
+
+  /** CTAPHID_INIT on the broadcast channel: the answer's 17-byte payload. */
+  async init(): Promise<Uint8Array> {
+    const nonce = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const r = await this.call(0xffffffff, 0x06, nonce);
+    assert.deepEqual(r.data.subarray(0, 8), nonce);
+    return r.data;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#host.close();
+    await this.#server.stop();
+  }
+}
+
+/** The status word of an APDU answer. */
+const sw = (data: Uint8Array) =>
+  ((data[data.length - 2] << 8) | data[data.length - 1]).toString(16);
+
+/** A touch the test gives when it wants to, as a person would (U2F polls: 6985 meanwhile). */
+function button() {
+  let press: () => void = () => {};
+  const hook = () =>
+    new Promise<"approve">((resolve) => {
+      press = () => resolve("approve");
+    });
+  return { hook, press: () => press() };
+}
+
+/** libfido2's U2F requests (src/u2f.c): extended-length APDUs, CLA 0. */
+function apdu(ins: number, p1: number, data: Uint8Array): Uint8Array {
+  return concat(
+    new Uint8Array([0, ins, p1, 0, 0, data.length >> 8, data.length & 0xff]),
+    data,
+    new Uint8Array([0, 0]),
+  );
+}
+
+const CHALLENGE = sha256(utf8Encode("u2f challenge"));
+const APP = sha256(utf8Encode("https://example.com"));
+
+/** The parts of a U2F REGISTER answer (FIDO U2F Raw Message Formats §4.3). */
+function registration(data: Uint8Array) {
+  const khLen = data[66];
+  const rest = data.subarray(67 + khLen, data.length - 2);
+  // The certificate is one DER SEQUENCE with a two-byte length (0x30 0x82 len).
+  assert.equal(rest[0], 0x30);
+  const certLen = 4 + ((rest[2] << 8) | rest[3]);
+  return {
+    reserved: data[0],
+    publicKeyFormat: data[1],
+    keyHandle: data.subarray(67, 67 + khLen),
+    certTag: rest[0],
+    signatureTag: rest[certLen],
+    signatureIsRest: rest.length - certLen === 2 + rest[certLen + 1],
+  };
+}
+
+describe("conformance: U2F-only (libfido2 fuzz/wiredata_u2f.h, issue #342) replayed on u2f-only", () => {
+  const realMsg = (reports: readonly string[]) => payload(messages(reports)[0]);
+
+  it("REGISTER before a touch: 6985, then the registration: same layout as the Yubico key's", async () => {
+    const b = button();
+    await using hid = new RawHid(virtualKey("u2f-only", { userPresence: b.hook }));
+    const init = await hid.init();
+    const cid = new DataView(init.buffer, init.byteOffset).getUint32(8);
+    const register = apdu(0x01, 0x00, concat(CHALLENGE, APP));
+    const before = await hid.call(cid, 0x03, register);
+    assert.equal(before.cmd, 0x03);
+    assert.deepEqual(before.data, realMsg(W.U2F_6985));
+    b.press();
+    await new Promise((r) => setTimeout(r, 10));
+    const after = await hid.call(cid, 0x03, register);
+    const real = realMsg(W.U2F_REGISTER);
+    assert.equal(sw(after.data), sw(real));
+    const v = registration(after.data);
+    const r = registration(real);
+    assert.deepEqual(
+      { ...v, keyHandle: undefined },
+      { ...r, keyHandle: undefined },
+      "reserved 0x05, uncompressed key, DER certificate, DER signature",
+    );
+  });
+
+  it("AUTHENTICATE: check-only and wrong key handle as a real key; the signature layout", async () => {
+    const b = button();
+    await using hid = new RawHid(virtualKey("u2f-only", { userPresence: b.hook }));
+    const init = await hid.init();
+    const cid = new DataView(init.buffer, init.byteOffset).getUint32(8);
+    const register = apdu(0x01, 0x00, concat(CHALLENGE, APP));
+    await hid.call(cid, 0x03, register);
+    b.press();
+    await new Promise((r) => setTimeout(r, 10));
+    const kh = registration((await hid.call(cid, 0x03, register)).data).keyHandle;
+    const auth = (p1: number, handle: Uint8Array) =>
+      apdu(0x02, p1, concat(CHALLENGE, APP, new Uint8Array([handle.length]), handle));
+    // check-only (0x07) with the key's own handle: 6985 (U2F Raw Message Formats §5.1), the
+    // status libfido2 recorded for "touch needed" (WIREDATA_CTAP_U2F_6985).
+    assert.deepEqual((await hid.call(cid, 0x03, auth(0x07, kh))).data, realMsg(W.U2F_6985));
+    // A key handle that is not the key's, for check-only and for signing: 6A80 (wrong data).
+    const wrong = kh.slice();
+    wrong[wrong.length - 1] ^= 1;
+    assert.equal(sw((await hid.call(cid, 0x03, auth(0x07, wrong))).data), "6a80");
+    assert.equal(sw((await hid.call(cid, 0x03, auth(0x03, wrong))).data), "6a80");
+    // enforce-user-presence (0x03) before the touch: 6985; after it, 01 ‖ counter ‖ DER sig.
+    assert.deepEqual((await hid.call(cid, 0x03, auth(0x03, kh))).data, realMsg(W.U2F_6985));
+    b.press();
+    await new Promise((r) => setTimeout(r, 10));
+    const got = (await hid.call(cid, 0x03, auth(0x03, kh))).data;
+    const real = realMsg(W.U2F_AUTH);
+    const layout = (d: Uint8Array) => ({
+      userPresence: d[0],
+      signatureTag: d[5],
+      signatureLength: d.length - 2 - 5 === 2 + d[6],
+      sw: sw(d),
+    });
+    assert.deepEqual(layout(got), layout(real));
+  });
+
+  it("CTAPHID_CBOR: CTAPHID_ERROR ERR_INVALID_CMD, byte for byte as the YubiKey 4", async () => {
+    await using hid = new RawHid(virtualKey("u2f-only"));
+    const init = await hid.init();
+    const cid = new DataView(init.buffer, init.byteOffset).getUint32(8);
+    const got = await hid.call(cid, 0x10, new Uint8Array([0x04]));
+    const real = fromHex(YUBIKEY_4_CBOR_ERROR);
+    assert.deepEqual(got.first.subarray(4, 8), real.subarray(4, 8)); // bf 00 01 01
+  });
+
+  it("INIT: the YubiKey 4 sets the CBOR bit without CTAP2; quirk cborCapabilityWithoutCtap2 does too", async () => {
+    const real = initFields(fromHex(YUBIKEY_4_INIT));
+    assert.equal(real.protocol, 2);
+    assert.deepEqual(real.version, [4, 4, 5]);
+    assert.equal(real.capabilities, CAPABILITY.WINK | CAPABILITY.CBOR);
+    // Plain u2f-only follows U2FHID (no CBOR bit), like the YubiKey NEO / Security Key.
+    {
+      await using hid = new RawHid(virtualKey("u2f-only"));
+      assert.equal((await hid.init())[16], CAPABILITY.WINK);
+    }
+    await using hid = new RawHid(
+      virtualKey("u2f-only", { quirks: { cborCapabilityWithoutCtap2: true } }),
+    );
+    const init = await hid.init();
+    assert.equal(init[12], real.protocol);
+    assert.equal(init[16], real.capabilities);
+    const cid = new DataView(init.buffer, init.byteOffset).getUint32(8);
+    const got = await hid.call(cid, 0x10, new Uint8Array([0x04]));
+    assert.deepEqual(got.first.subarray(4, 8), fromHex(YUBIKEY_4_CBOR_ERROR).subarray(4, 8));
+    assert.throws(
+      () => virtualKey("ctap2.0", { quirks: { cborCapabilityWithoutCtap2: true } }),
+      /cborCapabilityWithoutCtap2 belongs to U2F-only keys/,
+    );
+  });
+});
+
+describe("conformance: a client on the YubiKey 4 lookalike", () => {
+  it("Fido2Client sees getInfo refused, falls back to U2F and registers and signs", async () => {
+    const va = virtualKey("u2f-only", { quirks: { cborCapabilityWithoutCtap2: true } });
+    const device = await va.device();
+    try {
+      assert.equal(device.capabilities & CAPABILITY.CBOR, CAPABILITY.CBOR);
+      const client = await Fido2Client.create(
+        device,
+        new DefaultClientDataCollector("https://example.com"),
+        new UserInteraction(),
+      );
+      assert.deepEqual(client.info.versions, ["U2F_V2"]);
+      const reg = await client.makeCredential({
+        rp: { id: "example.com", name: "Example" },
+        user: { id: b64urlEncode(randomBytes(16)), name: "alice", displayName: "Alice" },
+        challenge: b64urlEncode(randomBytes(32)),
+        pubKeyCredParams: [{ type: "public-key", alg: -7 }],
+        attestation: "direct",
+      });
+      assert.equal(reg.response.attestationObject.fmt, "fido-u2f");
+      const sel = await client.getAssertion({
+        challenge: b64urlEncode(randomBytes(32)),
+        rpId: "example.com",
+        allowCredentials: [{ type: "public-key", id: b64urlEncode(reg.rawId) }],
+      });
+      assert.ok(bytesEqual(sel.getResponse(0).rawId, reg.rawId));
+    } finally {
+      await device.close();
+    }
   });
 });

@@ -273,6 +273,11 @@ export class CtapAuthenticator implements CtapProcessor {
     this.features = profileFeatures(resolveProfile(o));
     this.#quirks = { ...o.quirks };
     this.#u2fOnly = (o.u2fOnly ?? false) || !this.features.cbor;
+    if (this.#quirks.cborCapabilityWithoutCtap2 && !this.#u2fOnly) {
+      throw new FormatError(
+        'quirk cborCapabilityWithoutCtap2 belongs to U2F-only keys: use profile "u2f-only"',
+      );
+    }
     this.#alwaysUv = o.alwaysUv ?? false;
     this.#u2f = (o.u2f ?? true) || this.#u2fOnly;
     if (this.#u2fOnly && this.#alwaysUv) throw new FormatError("u2fOnly excludes alwaysUv");
@@ -323,8 +328,14 @@ export class CtapAuthenticator implements CtapProcessor {
 
   /** CTAPHID capability flags (NMSG follows alwaysUv, which disables U2F). */
   get capabilities(): number {
-    return CAPABILITY.WINK | (this.#u2fOnly ? 0 : CAPABILITY.CBOR) |
+    const cborBit = !this.#u2fOnly || this.#quirks.cborCapabilityWithoutCtap2 === true;
+    return CAPABILITY.WINK | (cborBit ? CAPABILITY.CBOR : 0) |
       (this.#u2fEnabled ? 0 : CAPABILITY.NMSG);
+  }
+
+  /** Whether CTAPHID_CBOR is served at all: never on a U2F-only key, whatever its INIT says. */
+  get cbor(): boolean {
+    return !this.#u2fOnly;
   }
 
   get #makeCredUvNotRqd(): boolean {

@@ -54,6 +54,12 @@ export interface AuthenticatorQuirks {
    * FIDO2 firmware, the key of issue 12.
    */
   readonly credMgmtOnPre?: boolean;
+  /**
+   * A U2F-only key whose CTAPHID_INIT answer sets the CBOR capability bit (0x04, unassigned in
+   * U2FHID) although CTAPHID_CBOR gets ERR_INVALID_CMD: YubiKey 4 firmware 4.4.5 (libfido2
+   * issues #195 and #342), which clients must fall back to U2F on. Profile "u2f-only" only.
+   */
+  readonly cborCapabilityWithoutCtap2?: boolean;
 }
 
 /** What a profile has; derived once from the profile name. */
