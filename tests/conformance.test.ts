@@ -40,6 +40,7 @@ import {
 } from "../src/virtual/mod.ts";
 import type { RequestContext } from "../src/virtual/types.ts";
 import {
+  BIO_SENSOR_INFO_REPORT,
   TOKEN2_INFO,
   YUBICO_521_WIRE as W,
   YUBICO_CTAP22_NFC_INFO_APDUS,
@@ -638,6 +639,9 @@ class RawHid implements AsyncDisposable {
   }
 
   /** Sends one CTAPHID message; resolves with the answer's command and payload. */
+  /** Keepalive reports received while waiting for answers. */
+  readonly keepalives: Uint8Array[] = [];
+
   async call(
     cid: number,
     cmd: number,
@@ -663,7 +667,10 @@ class RawHid implements AsyncDisposable {
     } while (offset < data.length);
     for (;;) {
       const first = await this.#host.readPacket(AbortSignal.timeout(10_000));
-      if (first[4] === 0xbb) continue; // keepalive
+      if (first[4] === 0xbb) {
+        this.keepalives.push(first);
+        continue;
+      }
       const len = (first[5] << 8) | first[6];
       const out = [...first.subarray(7, 7 + Math.min(len, 57))];
       while (out.length < len) {
@@ -856,5 +863,44 @@ describe("conformance: a client on the YubiKey 4 lookalike", () => {
     } finally {
       await device.close();
     }
+  });
+});
+
+describe("conformance: waiting for a touch, and the fingerprint sensor", () => {
+  it("makeCredential waiting for a touch sends KEEPALIVE UP_NEEDED like the Yubico 5.2.1", async () => {
+    // libfido2 fuzz/fuzz_cred.c replays INIT, INFO, AUTHKEY, PINTOKEN, 3 x KEEPALIVE, CRED.
+    const b = button();
+    await using hid = new RawHid(virtualKey("ctap2.1-pre", { userPresence: b.hook }));
+    const init = await hid.init();
+    const cid = new DataView(init.buffer, init.byteOffset).getUint32(8);
+    const params = new Map<CborValue, CborValue>([
+      [1, CDH],
+      [2, new Map([["id", "localhost"]])],
+      [3, new Map<CborValue, CborValue>([["id", utf8Encode("user")], ["name", "user"]])],
+      [4, [new Map<CborValue, CborValue>([["alg", -7], ["type", "public-key"]])]],
+    ]);
+    const pending = hid.call(cid, 0x10, concat(new Uint8Array([0x01]), encode(params)));
+    const deadline = Date.now() + 20_000;
+    while (hid.keepalives.length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    b.press();
+    const got = await pending;
+    assert.equal(got.data[0], 0);
+    assert.ok(hid.keepalives.length > 0, "no keepalive while waiting for the touch");
+    const real = fromHex(W.KEEPALIVE[0]);
+    for (const k of hid.keepalives) assert.deepEqual(k.subarray(4, 8), real.subarray(4, 8)); // bb 00 01 02
+  });
+
+  it("bioEnrollment getFingerprintSensorInfo: the recorded {fingerprintKind, maxCaptureSamples} shape", async () => {
+    // fido_bio_dev_get_info (libfido2 src/bio.c): modality 1, subCommand 0x07, sent to the
+    // prototype command 0x40, answered by WIREDATA_CTAP_CBOR_BIO_INFO: a 2.1-PRE sensor.
+    const request = new Map<CborValue, CborValue>([[1, 1], [2, 7]]);
+    const real = answer(payload([BIO_SENSOR_INFO_REPORT]));
+    const pre = new Host(virtualKey("ctap2.1-pre", { uv: true, pin: PIN }));
+    assertSameAnswer(await pre.send(0x40, request), real, "getFingerprintSensorInfo (0x40)");
+    // CTAP 2.1 added maxTemplateFriendlyName (0x08); a 2.1 key answers it on 0x09.
+    const final = await new Host(virtualKey("ctap2.1", { uv: true, pin: PIN })).send(0x09, request);
+    assert.deepEqual([...final.body!.keys()], [2, 3, 8]);
   });
 });
