@@ -187,8 +187,8 @@ class Host {
     return { answer: a, token };
   }
 
-  auth(token: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
-    return this.p.authenticate(token, message);
+  async auth(token: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+    return await this.p.authenticate(token, message);
   }
 
   /** makeCredential as libfido2 / python-fido2 send it; `token` adds pinAuth. */
@@ -779,7 +779,9 @@ describe("conformance: U2F-only (libfido2 fuzz/wiredata_u2f.h, issue #342) repla
     // check-only (0x07) with the key's own handle: 6985 (U2F Raw Message Formats §5.1), the
     // status libfido2 recorded for "touch needed" (WIREDATA_CTAP_U2F_6985).
     assert.deepEqual((await hid.call(cid, 0x03, auth(0x07, kh))).data, realMsg(W.U2F_6985));
-    // A key handle that is not the key's, for check-only and for signing: 6A80 (wrong data).
+    // A key handle that is not the key's, for check-only and for signing: 6A80 (SW_WRONG_DATA,
+    // FIDO U2F Raw Message Formats §5.1; libfido2's key lookup reads it as "not this key"). No
+    // public capture of a real key's 6A80 was found, so this one is the spec's, not a recording.
     const wrong = kh.slice();
     wrong[wrong.length - 1] ^= 1;
     assert.equal(sw((await hid.call(cid, 0x03, auth(0x07, wrong))).data), "6a80");
