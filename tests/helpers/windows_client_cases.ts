@@ -1081,6 +1081,54 @@ export function windowsClientCases(libraryPath: () => string): void {
     });
   });
 
+  /** Polls `cond` every 10 ms until it holds; fails after `ms`. */
+  async function waitUntil(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  describe("WindowsClient: close() while a webauthn.dll call is blocked", () => {
+    // "linger.example" blocks like "block.example", keeps running 300 ms after its cancel, then
+    // re-reads the request: the fake's `running` and `lingerCorrupt` show whether close() let
+    // go of the request memory (or unloaded the library) while the DLL still used it.
+    const lingering = new DefaultClientDataCollector("https://linger.example");
+    const calls: [string, (c: WindowsClient) => Promise<unknown>][] = [
+      ["makeCredential", (c) => c.makeCredential(creation({ timeout: 60_000 }))],
+      ["getAssertion", (c) => c.getAssertion(request({ timeout: 60_000 }))],
+    ];
+    for (const [name, call] of calls) {
+      it(`${name}: close() cancels it and returns only after the DLL is done with the request`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        await withEnv({ FIDO2_WEBAUTHN_LIB: path, FIDO2_WEBAUTHN_PATH: undefined }, async () => {
+          // The client loads the library itself (on Bun with the Worker), so close() unloads it.
+          const c = new WindowsClient(lingering, { hwnd: 1 });
+          const pending = call(c);
+          pending.catch(() => {});
+          await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+          const t0 = Date.now();
+          await c.close();
+          const ms = Date.now() - t0;
+          const st = ctl.state() as Json;
+          assert.equal(
+            st.running,
+            0,
+            `close() returned after ${ms} ms with the call still running`,
+          );
+          assert.equal(st.lingerChecks, 1, JSON.stringify(st));
+          assert.equal(st.lingerCorrupt, 0, st.lingerError);
+          assert.ok(ms >= 250 && ms < 5000, `close() took ${ms} ms (the fake lingers 300 ms)`);
+          // close() cancelled the call with its cancellation id; the call says it was closed.
+          assert.equal(st.lastCancelled, (ctl.lastRequest() as Json).options.cancellationId);
+          await assert.rejects(pending, isClientError(E.OTHER_ERROR, /closed/));
+        });
+      });
+    }
+  });
+
   describe("WindowsClient: cancellation", () => {
     // "block.example" makes the fake wait up to 5 s for WebAuthNCancelCurrentOperation.
     const blocking = new DefaultClientDataCollector("https://block.example");
