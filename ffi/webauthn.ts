@@ -33,7 +33,12 @@ export type {
   Transport,
   UserVerification,
 } from "./webauthn/layout.ts";
-export { WebAuthnUnsupportedError, WindowsApiError } from "./webauthn/errors.ts";
+export {
+  WebAuthnClosedError,
+  WebAuthnCloseTimeoutError,
+  WebAuthnUnsupportedError,
+  WindowsApiError,
+} from "./webauthn/errors.ts";
 export type * from "./webauthn/types.ts";
-export { LIBRARY_ENV, loadWebAuthn } from "./webauthn/api.ts";
+export { CLOSE_TIMEOUT_MS, LIBRARY_ENV, loadWebAuthn } from "./webauthn/api.ts";
 export type { BlockingCaller, BlockingFunction, LoadWebAuthnOptions } from "./webauthn/api.ts";

@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  addressOf,
   getEnv,
   LibraryLoadError,
   type NativeLibrary,
@@ -29,7 +28,12 @@ import {
   STRUCT_VERSIONS,
   USER_VERIFICATION,
 } from "./layout.ts";
-import { WebAuthnUnsupportedError, WindowsApiError } from "./errors.ts";
+import {
+  WebAuthnClosedError,
+  WebAuthnCloseTimeoutError,
+  WebAuthnUnsupportedError,
+  WindowsApiError,
+} from "./errors.ts";
 import type {
   Assertion,
   ClientDataInput,
@@ -117,7 +121,10 @@ export type BlockingFunction =
 export interface BlockingCaller {
   /** Calls `fn` of the library at `path` with these addresses; resolves with its HRESULT. */
   call(path: string, fn: BlockingFunction, args: readonly number[]): Promise<number>;
-  /** Stops the runner; calls still pending reject. */
+  /**
+   * Stops the runner once its pending calls have returned (a native call cannot be
+   * interrupted, and its memory must outlive it); new calls reject at once.
+   */
   close(): void;
 }
 
@@ -130,7 +137,18 @@ export interface LoadWebAuthnOptions {
    * calling thread, which blocks). The binding closes it on `close()`.
    */
   readonly blockingCaller?: BlockingCaller;
+  /**
+   * How long `close()` waits for blocked calls to return after cancelling them before it
+   * rejects with `WebAuthnCloseTimeoutError` (default {@linkcode CLOSE_TIMEOUT_MS}).
+   */
+  readonly closeTimeoutMs?: number;
 }
+
+/** Default of `LoadWebAuthnOptions.closeTimeoutMs`: webauthn.dll returns soon after a cancel. */
+export const CLOSE_TIMEOUT_MS = 10_000;
+
+/** How often `close()` repeats its cancel: the DLL ignores one for an operation not yet begun. */
+const CLOSE_CANCEL_RETRY_MS = 50;
 
 /**
  * Environment variables naming the library to load instead of System32's webauthn.dll, in
@@ -157,6 +175,10 @@ function override(path?: string): string | undefined {
  * Throws `LibraryLoadError` when it cannot be loaded or lacks a required symbol.
  */
 export async function loadWebAuthn(opts: LoadWebAuthnOptions = {}): Promise<WebAuthnApi> {
+  const closeTimeoutMs = opts.closeTimeoutMs ?? CLOSE_TIMEOUT_MS;
+  if (typeof closeTimeoutMs !== "number" || !(closeTimeoutMs >= 0) || closeTimeoutMs > 2 ** 31) {
+    throw new FormatError("closeTimeoutMs must be a number of milliseconds in 0..2^31");
+  }
   const explicit = override(opts.path);
   let lib: Lib;
   if (explicit) {
@@ -177,8 +199,22 @@ export async function loadWebAuthn(opts: LoadWebAuthnOptions = {}): Promise<WebA
   }
   const getVersion = lib.symbols.WebAuthNGetApiVersionNumber;
   const api = getVersion ? Number(getVersion()) >>> 0 : 0;
-  return new Binding(lib, api, opts.blockingCaller);
+  return new Binding(lib, api, opts.blockingCaller, closeTimeoutMs);
 }
+
+/** A call in flight: what `close()` cancels, waits for, and releases after it. */
+interface Running {
+  readonly operation: string;
+  readonly cancellationId?: Uint8Array;
+  readonly arena: Arena;
+  readonly done: Promise<void>;
+}
+
+/**
+ * Calls whose binding stopped waiting for them (close() timed out): referenced from here, so
+ * their request memory stays alive even if the binding itself is dropped, until they return.
+ */
+const ABANDONED = new Set<Running>();
 
 // ---------------------------------------------------------------- the binding
 
@@ -190,14 +226,34 @@ class Binding implements WebAuthnApi {
   readonly #v: number;
 
   readonly #caller?: BlockingCaller;
-  #closed = false;
+  readonly #closeTimeoutMs: number;
+  /** The calls in flight; close() waits for them before it releases anything. */
+  readonly #running = new Set<Running>();
+  /** Set by close(): no new call starts. */
+  #closing?: Promise<void>;
+  /** close() gave up waiting: the last running call to return unloads the library. */
+  #abandoned = false;
+  /** The library (and the caller) are closed: no symbol may be called any more. */
+  #unloaded = false;
 
-  constructor(lib: Lib, api: number, caller?: BlockingCaller) {
+  constructor(lib: Lib, api: number, caller: BlockingCaller | undefined, closeTimeoutMs: number) {
     this.#lib = lib;
     this.path = lib.path;
     this.#api = api;
     this.#v = Math.min(api, MAX_KNOWN_API_VERSION);
     this.#caller = caller;
+    this.#closeTimeoutMs = closeTimeoutMs;
+  }
+
+  /** Throws WebAuthnClosedError once close() was called. */
+  #assertOpen(operation: string): void {
+    if (this.#closing) throw new WebAuthnClosedError(operation);
+  }
+
+  /** The library's symbols, while it is loaded. */
+  #symbols(operation: string): Lib["symbols"] {
+    if (this.#unloaded) throw new WebAuthnClosedError(operation);
+    return this.#lib.symbols;
   }
 
   /** One blocking call, on the caller's runner when there is one. */
@@ -206,11 +262,42 @@ class Binding implements WebAuthnApi {
     return await this.#lib.symbols[fn](...args);
   }
 
+  /**
+   * Runs `body` (the DLL call and the reading of its result) as one tracked call: `arena` is
+   * wiped and released when it ends, never earlier, and close() waits for it. A call that
+   * fails after close() began fails with WebAuthnClosedError (the cause is the DLL's error).
+   */
+  async #track<T>(
+    operation: string,
+    arena: Arena,
+    cancellationId: Uint8Array | undefined,
+    body: () => Promise<T>,
+  ): Promise<T> {
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const id = cancellationId ? Uint8Array.from(cancellationId) : undefined;
+    const entry: Running = { operation, cancellationId: id, arena, done };
+    this.#running.add(entry);
+    try {
+      return await body();
+    } catch (e) {
+      if (this.#closing) throw new WebAuthnClosedError(operation, { cause: e });
+      throw e;
+    } finally {
+      arena.release();
+      this.#running.delete(entry);
+      ABANDONED.delete(entry);
+      finish();
+      if (this.#abandoned && this.#running.size === 0) this.#unload();
+    }
+  }
+
   apiVersion(): number {
     return this.#api;
   }
 
   isUserVerifyingPlatformAuthenticatorAvailable(): boolean {
+    this.#assertOpen("WebAuthNIsUserVerifyingPlatformAuthenticatorAvailable");
     const out = new Uint8Array(new ArrayBuffer(8));
     const hr = this.#lib.symbols.WebAuthNIsUserVerifyingPlatformAuthenticatorAvailable(out);
     this.#check("WebAuthNIsUserVerifyingPlatformAuthenticatorAvailable", hr);
@@ -218,6 +305,7 @@ class Binding implements WebAuthnApi {
   }
 
   getCancellationId(): Uint8Array {
+    this.#assertOpen("WebAuthNGetCancellationId");
     const out = new Uint8Array(new ArrayBuffer(16));
     this.#check("WebAuthNGetCancellationId", this.#lib.symbols.WebAuthNGetCancellationId(out));
     return out;
@@ -227,12 +315,14 @@ class Binding implements WebAuthnApi {
     checkGuid(cancellationId, "cancellationId");
     const guid = new Uint8Array(new ArrayBuffer(16));
     guid.set(cancellationId);
-    const hr = this.#lib.symbols.WebAuthNCancelCurrentOperation(guid);
+    // Allowed while close() waits: a cancel of a call in flight is what close() wants too.
+    const sym = this.#symbols("WebAuthNCancelCurrentOperation");
+    const hr = sym.WebAuthNCancelCurrentOperation(guid);
     this.#check("WebAuthNCancelCurrentOperation", hr);
   }
 
   getErrorName(hresult: number): string {
-    const p = this.#lib.symbols.WebAuthNGetErrorName(hresult | 0) as number;
+    const p = this.#symbols("WebAuthNGetErrorName").WebAuthNGetErrorName(hresult | 0) as number;
     return p ? readWideString(p, 2, 256)! : "UnknownError";
   }
 
@@ -242,6 +332,7 @@ class Binding implements WebAuthnApi {
     if (!options || typeof options !== "object") {
       throw new FormatError("options must be an object");
     }
+    this.#assertOpen("WebAuthNGetPlatformCredentialList");
     const sym = this.#platformSymbols("platform credential list");
     const arena = new Arena();
     const L = LAYOUT.getCredentialsOptions;
@@ -253,30 +344,31 @@ class Binding implements WebAuthnApi {
       setPtr(m.dv, L.pwszRpId, arena.wstr(options.rpId));
     }
     setBool(m.dv, L.bBrowserInPrivateMode, options.browserInPrivateMode);
-    const out = new Uint8Array(new ArrayBuffer(8));
-    const hr = await sym.list(m.addr, out);
-    const p = getPtr(new DataView(out.buffer), 0);
-    try {
-      if ((hr >>> 0) === HRESULT.NTE_NOT_FOUND) return [];
-      this.#check("WebAuthNGetPlatformCredentialList", hr);
-      if (!p) throw new FormatError("WebAuthNGetPlatformCredentialList returned no result");
-      return readCredentialDetailsList(p);
-    } finally {
-      if (p) sym.free(p);
-      arena.release();
-    }
+    const out = arena.alloc(8);
+    return await this.#track("WebAuthNGetPlatformCredentialList", arena, undefined, async () => {
+      const hr = await sym.list(m.addr, out.buf);
+      const p = getPtr(out.dv, 0);
+      try {
+        if ((hr >>> 0) === HRESULT.NTE_NOT_FOUND) return [];
+        this.#check("WebAuthNGetPlatformCredentialList", hr);
+        if (!p) throw new FormatError("WebAuthNGetPlatformCredentialList returned no result");
+        return readCredentialDetailsList(p);
+      } finally {
+        if (p) sym.free(p);
+      }
+    });
   }
 
   async deletePlatformCredential(credentialId: Uint8Array): Promise<void> {
+    this.#assertOpen("WebAuthNDeletePlatformCredential");
     const sym = this.#platformSymbols("deleting platform credentials");
     checkBytes(credentialId, "credentialId", { min: 1, max: 1024 });
     const arena = new Arena();
-    try {
-      const hr = await sym.delete(credentialId.length, arena.bytes(credentialId));
+    const id = arena.bytes(credentialId);
+    await this.#track("WebAuthNDeletePlatformCredential", arena, undefined, async () => {
+      const hr = await sym.delete(credentialId.length, id);
       this.#check("WebAuthNDeletePlatformCredential", hr);
-    } finally {
-      arena.release();
-    }
+    });
   }
 
   /** The API 4 platform-credential functions, or WebAuthnUnsupportedError. */
@@ -291,16 +383,60 @@ class Binding implements WebAuthnApi {
     return { list, free, delete: del };
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Cancels the calls in flight, waits (bounded) for them to return, then unloads. */
+  async #close(): Promise<void> {
+    if (this.#running.size === 0) return this.#unload(); // synchronously: nothing runs
+    const cancelAll = () => {
+      for (const r of this.#running) {
+        if (!r.cancellationId) continue;
+        try {
+          this.cancelCurrentOperation(r.cancellationId);
+        } catch {
+          // It finished meanwhile, or the DLL refused: waiting is all that is left.
+        }
+      }
+    };
+    cancelAll();
+    const retry = setInterval(cancelAll, CLOSE_CANCEL_RETRY_MS);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      Promise.all([...this.#running].map((r) => r.done)).then(() => false),
+      new Promise<boolean>((
+        resolve,
+      ) => (timer = setTimeout(() => resolve(true), this.#closeTimeoutMs))),
+    ]);
+    clearInterval(retry);
+    clearTimeout(timer);
+    if (timedOut && this.#running.size > 0) {
+      const left = [...this.#running];
+      for (const r of left) ABANDONED.add(r);
+      this.#abandoned = true;
+      throw new WebAuthnCloseTimeoutError(
+        left.map((r) => r.operation),
+        this.#closeTimeoutMs,
+        left.some((r) => !r.cancellationId),
+      );
+    }
+    this.#unload();
+  }
+
+  /** Closes the caller and the library, once, when no call uses them any more. */
+  #unload(): void {
+    if (this.#unloaded) return;
+    this.#unloaded = true;
     this.#caller?.close();
     this.#lib.close();
   }
 
   #check(operation: string, hr: number): void {
     if (hr === 0) return;
-    throw new WindowsApiError(operation, hr, this.getErrorName(hr));
+    const name = this.#unloaded ? "UnknownError" : this.getErrorName(hr);
+    throw new WindowsApiError(operation, hr, name);
   }
 
   #need(feature: string, structVersion: number, table: readonly number[]): void {
@@ -372,6 +508,7 @@ class Binding implements WebAuthnApi {
     clientData: ClientDataInput,
     options: MakeCredentialOptions = {},
   ): Promise<CredentialAttestation> {
+    this.#assertOpen("WebAuthNAuthenticatorMakeCredential");
     const arena = new Arena();
     const hwndAddr = hwndAddress(hwnd);
     // rp
@@ -421,25 +558,20 @@ class Binding implements WebAuthnApi {
     const cdAddr = writeClientData(arena, clientData);
     const optAddr = this.#makeCredentialOptions(arena, options);
 
-    const out = new Uint8Array(new ArrayBuffer(8));
-    const hr = await this.#blocking("WebAuthNAuthenticatorMakeCredential", [
-      hwndAddr,
-      rpM.addr,
-      userM.addr,
-      paramsM.addr,
-      cdAddr,
-      optAddr,
-      addressOf(out),
-    ]);
-    const p = getPtr(new DataView(out.buffer), 0);
-    try {
-      this.#check("WebAuthNAuthenticatorMakeCredential", hr);
-      if (!p) throw new FormatError("WebAuthNAuthenticatorMakeCredential returned no result");
-      return readAttestation(p);
-    } finally {
-      if (p) this.#lib.symbols.WebAuthNFreeCredentialAttestation(p);
-      arena.release(); // the request memory stayed referenced until the call returned
-    }
+    const out = arena.alloc(8);
+    const fn = "WebAuthNAuthenticatorMakeCredential";
+    return await this.#track(fn, arena, options.cancellationId, async () => {
+      const args = [hwndAddr, rpM.addr, userM.addr, paramsM.addr, cdAddr, optAddr, out.addr];
+      const hr = await this.#blocking(fn, args);
+      const p = getPtr(out.dv, 0);
+      try {
+        this.#check(fn, hr);
+        if (!p) throw new FormatError(`${fn} returned no result`);
+        return readAttestation(p);
+      } finally {
+        if (p) this.#lib.symbols.WebAuthNFreeCredentialAttestation(p);
+      }
+    });
   }
 
   #makeCredentialOptions(arena: Arena, o: MakeCredentialOptions): number {
@@ -561,6 +693,7 @@ class Binding implements WebAuthnApi {
     clientData: ClientDataInput,
     options: GetAssertionOptions = {},
   ): Promise<Assertion> {
+    this.#assertOpen("WebAuthNAuthenticatorGetAssertion");
     const arena = new Arena();
     const hwndAddr = hwndAddress(hwnd);
     checkString(rpId, "rpId");
@@ -568,25 +701,21 @@ class Binding implements WebAuthnApi {
     const cdAddr = writeClientData(arena, clientData);
     const { addr: optAddr, appIdOut } = this.#getAssertionOptions(arena, options);
 
-    const out = new Uint8Array(new ArrayBuffer(8));
-    const hr = await this.#blocking("WebAuthNAuthenticatorGetAssertion", [
-      hwndAddr,
-      rpAddr,
-      cdAddr,
-      optAddr,
-      addressOf(out),
-    ]);
-    const p = getPtr(new DataView(out.buffer), 0);
-    try {
-      this.#check("WebAuthNAuthenticatorGetAssertion", hr);
-      if (!p) throw new FormatError("WebAuthNAuthenticatorGetAssertion returned no result");
-      const result = readAssertion(p);
-      if (appIdOut) result.appIdUsed = appIdOut.getInt32(0, true) !== 0;
-      return result;
-    } finally {
-      if (p) this.#lib.symbols.WebAuthNFreeAssertion(p);
-      arena.release(); // the request memory stayed referenced until the call returned
-    }
+    const out = arena.alloc(8);
+    const fn = "WebAuthNAuthenticatorGetAssertion";
+    return await this.#track(fn, arena, options.cancellationId, async () => {
+      const hr = await this.#blocking(fn, [hwndAddr, rpAddr, cdAddr, optAddr, out.addr]);
+      const p = getPtr(out.dv, 0);
+      try {
+        this.#check(fn, hr);
+        if (!p) throw new FormatError(`${fn} returned no result`);
+        const result = readAssertion(p);
+        if (appIdOut) result.appIdUsed = appIdOut.getInt32(0, true) !== 0;
+        return result;
+      } finally {
+        if (p) this.#lib.symbols.WebAuthNFreeAssertion(p);
+      }
+    });
   }
 
   #getAssertionOptions(

@@ -54,3 +54,51 @@ export class WebAuthnUnsupportedError extends Error {
     );
   }
 }
+
+/**
+ * A call on a binding that was closed, or a blocked call that `close()` cancelled. Load the
+ * library again (or create a new `WindowsClient`) to go on.
+ */
+export class WebAuthnClosedError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
+  override name = "WebAuthnClosedError";
+  /** Builds the error for `operation` (a webauthn.dll function name). */
+  constructor(
+    /** The webauthn.dll function that was called or cancelled. */
+    readonly operation: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${operation}: the webauthn.dll binding was closed (load it again, or create a new ` +
+        "WindowsClient)",
+      options,
+    );
+  }
+}
+
+/**
+ * `close()` stopped waiting for blocked calls that had not returned. The library stays loaded
+ * and their request memory stays allocated until they return; both are released then.
+ */
+export class WebAuthnCloseTimeoutError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
+  override name = "WebAuthnCloseTimeoutError";
+  /** Builds the error for the `operations` still running after `waitedMs`. */
+  constructor(
+    /** The webauthn.dll functions still running. */
+    readonly operations: readonly string[],
+    /** How long `close()` waited after cancelling them. */
+    readonly waitedMs: number,
+    /** Whether one of them had no cancellation id, so it could not be cancelled. */
+    readonly uncancellable: boolean,
+  ) {
+    super(
+      `close(): ${operations.join(", ")} did not return within ${waitedMs} ms` +
+        (uncancellable
+          ? " (it was started without a cancellationId, so close() could not cancel it: give " +
+            "the call an AbortSignal or a timeout)"
+          : " of being cancelled") +
+        "; webauthn.dll stays loaded and the request memory allocated until it returns",
+    );
+  }
+}

@@ -19,12 +19,17 @@ import type {
 
 // ---------------------------------------------------------------- marshalling helpers
 
-/** Keeps every buffer handed to native code referenced until the call has returned. */
+/**
+ * Keeps every buffer handed to native code referenced until the call has returned, then wipes
+ * it (requests carry salts and blobs) and lets it go, once.
+ */
 export class Arena {
   readonly #keep: Uint8Array[] = [];
+  #released = false;
 
   /** Zeroed, GC-stable memory of `size` bytes (own ArrayBuffer, never an on-heap view). */
   alloc(size: number): { buf: Uint8Array; dv: DataView; addr: number } {
+    if (this.#released) throw new Error("webauthn request memory used after its release");
     const buf = new Uint8Array(new ArrayBuffer(Math.max(size, 8)));
     this.#keep.push(buf);
     return { buf, dv: new DataView(buf.buffer), addr: addressOf(buf) };
@@ -38,8 +43,14 @@ export class Arena {
     return m.addr;
   }
 
-  /** Drops the references; call only after the native call has returned. */
+  /**
+   * Wipes and drops the memory; call only after the native call has returned (a memory use
+   * after that reads zeros, which the fake DLL's tests detect). A second call does nothing.
+   */
   release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    for (const b of this.#keep) b.fill(0);
     this.#keep.length = 0;
   }
 

@@ -341,6 +341,13 @@ export interface WebAuthnApi {
   getPlatformCredentialList(options?: PlatformCredentialListOptions): Promise<PlatformCredential[]>;
   /** WebAuthNDeletePlatformCredential (API 4+); NTE_NOT_FOUND when there is no such id. */
   deletePlatformCredential(credentialId: Uint8Array): Promise<void>;
-  /** Frees the library (a second call does nothing); the API must not be used afterwards. */
-  close(): void;
+  /**
+   * Frees the library; later calls throw `WebAuthnClosedError`. A MakeCredential/GetAssertion
+   * still blocked in the DLL is cancelled (when it has a cancellation id) and waited for: the
+   * request memory and the library are released only once the DLL has returned, and then the
+   * promise resolves. If that takes longer than `closeTimeoutMs` (see `loadWebAuthn`), it
+   * rejects with `WebAuthnCloseTimeoutError` and the release happens when the call returns.
+   * Without calls in flight it completes at once; a second call returns the first's promise.
+   */
+  close(): Promise<void>;
 }

@@ -20,8 +20,12 @@ import {
   LibraryLoadError,
   loadWebAuthn,
   type WebAuthnApi,
+  WebAuthnClosedError,
+  WebAuthnCloseTimeoutError,
   WebAuthnUnsupportedError,
+  WindowsApiError,
 } from "../../ffi/webauthn.ts";
+import { FormatError } from "../../src/errors.ts";
 import { loadWebAuthnInWorker, workerBlockingCaller } from "../../ffi/webauthn_worker.ts";
 import { runtime } from "../../ffi/runtime.ts";
 import { DLL_TIMEOUT_HEADROOM_MS, WindowsClient } from "../../src/client/windows.ts";
@@ -1127,6 +1131,115 @@ export function windowsClientCases(libraryPath: () => string): void {
         });
       });
     }
+  });
+
+  describe("webauthn binding: close() with calls in flight", () => {
+    const mc = (api: WebAuthnApi, options: Record<string, unknown>) =>
+      api.makeCredential(
+        1,
+        { id: "linger.example", name: "Lingering" },
+        { id: bytes(1, 2), name: "u", displayName: "U" },
+        [{ type: "public-key", alg: -7 }],
+        { json: enc('{"type":"webauthn.create"}') },
+        options,
+      );
+    // Bun's FFI would block the event loop on the direct path: there only the Worker runs.
+    const loaders: [string, (o: { closeTimeoutMs?: number }) => Promise<WebAuthnApi>][] = [
+      ["Worker", (o) => loadWebAuthnInWorker({ path, ...o })],
+      ...(runtime === "bun" ? [] : [
+        ["nonblocking FFI", (o: { closeTimeoutMs?: number }) => loadWebAuthn({ path, ...o })],
+      ] as [string, (o: { closeTimeoutMs?: number }) => Promise<WebAuthnApi>][]),
+    ];
+    for (const [name, load] of loaders) {
+      it(`${name}: a call close() cannot cancel keeps its memory and the DLL until it returns`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        const api = await load({ closeTimeoutMs: 200 });
+        // No cancellationId: only the DLL's own timeout (1 s here) ends the call.
+        const pending = mc(api, { timeoutMs: 1000 });
+        pending.catch(() => {});
+        await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+        const t0 = Date.now();
+        await assert.rejects(api.close(), (e) => {
+          assert.ok(e instanceof WebAuthnCloseTimeoutError, String(e));
+          assert.deepEqual(e.operations, ["WebAuthNAuthenticatorMakeCredential"]);
+          assert.equal(e.uncancellable, true);
+          assert.match(e.message, /AbortSignal or a timeout/);
+          return true;
+        });
+        const waited = Date.now() - t0;
+        assert.ok(waited >= 150 && waited < 900, `close() waited ${waited} ms, not ~200`);
+        assert.equal((ctl.state() as Json).running, 1, "the call runs on after close() gave up");
+        // New calls are refused at once; the running one ends with the DLL's own timeout.
+        await assert.rejects(mc(api, {}), WebAuthnClosedError);
+        await assert.rejects(pending, (e) => {
+          assert.ok(e instanceof WebAuthnClosedError, String(e));
+          assert.equal((e.cause as WindowsApiError).code, "ERROR_TIMEOUT");
+          return true;
+        });
+        const st = ctl.state() as Json;
+        assert.equal(st.running, 0);
+        assert.equal(st.lingerChecks, 1);
+        assert.equal(st.lingerCorrupt, 0, st.lingerError);
+        assert.equal(st.badFrees, 0);
+        assert.equal(st.live, 0, "every result the DLL allocated was freed");
+        await assert.rejects(api.close(), WebAuthnCloseTimeoutError); // the same close
+        assert.throws(() => api.getCancellationId(), WebAuthnClosedError);
+      });
+
+      it(`${name}: close() cancels a call with a cancellation id and resolves after it`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        const api = await load({});
+        const guid = api.getCancellationId();
+        const pending = mc(api, { cancellationId: guid });
+        pending.catch(() => {});
+        await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+        const closing = api.close();
+        assert.equal(api.close(), closing, "a second close() is the same wait");
+        await closing;
+        const st = ctl.state() as Json;
+        assert.equal(st.running, 0);
+        assert.equal(st.lingerCorrupt, 0, st.lingerError);
+        assert.equal(st.lastCancelled, toHex(guid), "close() cancelled the call by its id");
+        await assert.rejects(pending, (e) => {
+          assert.ok(e instanceof WebAuthnClosedError, String(e));
+          assert.equal((e.cause as WindowsApiError).code, "NTE_USER_CANCELLED");
+          return true;
+        });
+      });
+    }
+
+    it("closeTimeoutMs must be a number of milliseconds", async () => {
+      for (const bad of [-1, Number.NaN, "5" as unknown as number, 2 ** 32]) {
+        await assert.rejects(loadWebAuthn({ path, closeTimeoutMs: bad }), FormatError, String(bad));
+      }
+    });
+
+    it("the Worker runner's close() lets a blocked call finish, then refuses new ones", async () => {
+      ctl.reset();
+      ctl.setApiVersion(9);
+      const caller = workerBlockingCaller();
+      const api = await loadWebAuthn({ path, blockingCaller: caller });
+      apis.push(api);
+      const pending = mc(api, { timeoutMs: 500 });
+      pending.catch(() => {});
+      await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+      caller.close(); // not the binding's close(): the Worker alone is told to stop
+      // The call ends as the DLL says (its own timeout), with its memory intact meanwhile.
+      await assert.rejects(pending, (e) => {
+        assert.ok(e instanceof WindowsApiError, String(e));
+        assert.equal(e.code, "ERROR_TIMEOUT");
+        return true;
+      });
+      const st = ctl.state() as Json;
+      assert.equal(st.lingerChecks, 1);
+      assert.equal(st.lingerCorrupt, 0, st.lingerError);
+      await assert.rejects(
+        caller.call(path, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]),
+        /closed/,
+      );
+    });
   });
 
   describe("WindowsClient: cancellation", () => {
