@@ -9,8 +9,9 @@
  * Win64 and SysV x86-64 share these layouts, so a Linux fake library exercises the same code.
  *
  * This file is the entry point; the code lives in `ffi/webauthn/`: `layout.ts` (offsets, struct
- * versions, constants), `types.ts` and `errors.ts`, `marshal.ts` (building requests, reading
- * results) and `api.ts` (loading and calling the DLL).
+ * versions, constants), `types.ts` and `errors.ts`, `request.ts` (building requests) and
+ * `result.ts` (reading results) over `marshal.ts` (the arena, accessors and validators), and
+ * `api.ts` (loading the DLL, making the calls, closing).
  * @module
  */
 export { LibraryLoadError } from "./runtime.ts";
