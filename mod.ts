@@ -52,6 +52,7 @@ export {
   type WebAuthnClient,
 } from "./src/client/selection.ts";
 export { CLIENT_ERR, ClientError, PinRequiredError } from "./src/client/errors.ts";
+export { AuthenticatorResponseError, type CheckedCommand } from "./src/client/validate.ts";
 export {
   type AuthenticationExtensionProcessor,
   type AuthenticationProcessing,
@@ -69,6 +70,7 @@ export {
   type RegistrationExtensionProcessor,
   type RegistrationProcessing,
   ThirdPartyPaymentExtension,
+  type TokenRenewer,
 } from "./src/client/extensions.ts";
 export { rpIdToAscii, verifyRpId } from "./src/rpid.ts";
 export * from "./src/webauthn.ts";

@@ -398,7 +398,17 @@ describe("python-fido2 parity (issue 13)", () => {
       CredPropsExtension: true,
       ThirdPartyPaymentExtension: true,
     });
+    // ctap21: false is the "ctap2.0" profile: hmac-secret only (credProtect came with 2.1-PRE).
     assert.deepEqual(await support({ ctap21: false }), {
+      HmacSecretExtension: true,
+      LargeBlobExtension: false,
+      CredBlobExtension: false,
+      CredProtectExtension: false,
+      MinPinLengthExtension: false,
+      CredPropsExtension: true,
+      ThirdPartyPaymentExtension: false,
+    });
+    assert.deepEqual(await support({ profile: "ctap2.1-pre" }), {
       HmacSecretExtension: true,
       LargeBlobExtension: false,
       CredBlobExtension: false,

@@ -4,7 +4,12 @@
  * @module
  */
 import { CtapHidDevice, listDevices, openDevice, UdpHidConnection } from "../hid/mod.ts";
-import { VirtualAuthenticator } from "../virtual/mod.ts";
+import {
+  type AuthenticatorProfile,
+  type AuthenticatorQuirks,
+  PROFILES,
+  VirtualAuthenticator,
+} from "../virtual/mod.ts";
 import { CliError, EXIT, UsageError } from "./errors.ts";
 
 /** The device options of the command line. */
@@ -19,6 +24,40 @@ export interface DeviceSelection {
   readonly udpLocalPort?: string;
   /** `--virtual-uv`: give the virtual authenticator built-in UV (a simulated fingerprint). */
   readonly virtualUv?: boolean;
+  /** `--profile`: the generation of key the virtual authenticator behaves as. */
+  readonly profile?: string;
+  /** `--quirk` (repeatable): firmware quirks of the virtual authenticator. */
+  readonly quirks?: readonly string[];
+}
+
+/** `--quirk` names and the switch each one turns on. */
+export const QUIRK_FLAGS: Readonly<Record<string, keyof AuthenticatorQuirks>> = {
+  "token-single-use": "tokenSingleUse",
+  "rp-name-is-user-name": "rpNameIsUserName",
+  "no-algorithms": "noAlgorithms",
+  "credmgmt-on-pre": "credMgmtOnPre",
+};
+
+function virtualProfile(sel: DeviceSelection): {
+  profile?: AuthenticatorProfile;
+  quirks: AuthenticatorQuirks;
+} {
+  if (sel.profile !== undefined && !PROFILES.includes(sel.profile as AuthenticatorProfile)) {
+    throw new UsageError(
+      `--profile must be one of ${PROFILES.join(", ")}, got ${JSON.stringify(sel.profile)}`,
+    );
+  }
+  const quirks: Record<string, boolean> = {};
+  for (const q of sel.quirks ?? []) {
+    const flag = QUIRK_FLAGS[q];
+    if (!flag) {
+      throw new UsageError(
+        `--quirk must be one of ${Object.keys(QUIRK_FLAGS).join(", ")}, got ${JSON.stringify(q)}`,
+      );
+    }
+    quirks[flag] = true;
+  }
+  return { profile: sel.profile as AuthenticatorProfile | undefined, quirks };
 }
 
 /** An opened device and how to let go of it. */
@@ -126,11 +165,17 @@ export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> 
   if (sel.virtualUv && sel.virtual === undefined) {
     throw new UsageError("--virtual-uv only applies to --virtual");
   }
+  if ((sel.profile !== undefined || sel.quirks?.length) && sel.virtual === undefined) {
+    throw new UsageError("--profile and --quirk only apply to --virtual");
+  }
   if (sel.virtual !== undefined) {
     const stateFile = sel.virtual === true ? undefined : sel.virtual;
     const uv = sel.virtualUv === true;
+    const { profile, quirks } = virtualProfile(sel);
     const va = new VirtualAuthenticator({
       stateFile,
+      profile,
+      quirks,
       uv,
       // The simulated finger always matches, also for UV tokens (getPinUvAuthTokenUsingUv).
       ...(uv ? { pinOptions: { verifyUser: () => Promise.resolve(true) } } : {}),

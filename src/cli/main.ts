@@ -41,6 +41,17 @@ const GLOBAL: Record<string, OptionSpec> = {
     type: "boolean",
     help: "give the virtual authenticator a (simulated) fingerprint sensor",
   },
+  profile: {
+    type: "string",
+    help: "NAME  --virtual behaves as a u2f-only, ctap2.0, ctap2.1-pre, ctap2.1 or ctap2.2 " +
+      "(default) key",
+  },
+  quirk: {
+    type: "string",
+    multiple: true,
+    help: "NAME  --virtual firmware quirk (repeat): token-single-use, rp-name-is-user-name, " +
+      "no-algorithms, credmgmt-on-pre",
+  },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
   "udp-local-port": {
     type: "string",
@@ -350,6 +361,8 @@ async function run(
       udp: v.udp as string | undefined,
       udpLocalPort: v["udp-local-port"] as string | undefined,
       virtualUv: v["virtual-uv"] === true,
+      profile: v.profile as string | undefined,
+      quirks: v.quirk as string[] | undefined,
     };
     const given = [selection.device, selection.virtual, selection.udp].filter((x) =>
       x !== undefined

@@ -8,6 +8,7 @@ import type { AssertionResponse, AttestationResponse, Ctap2 } from "../ctap2/bas
 import { LargeBlobs } from "../ctap2/blob.ts";
 import type { Info } from "../ctap2/info.ts";
 import type { PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
+import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { b64urlDecode, b64urlEncode, concat, sha256, utf8Encode } from "../utils.ts";
 import { isPaymentRequested } from "../webauthn/extensions.ts";
@@ -53,6 +54,12 @@ export interface RegistrationProcessing {
   ): Promise<Record<string, unknown> | undefined>;
 }
 
+/**
+ * Gets a fresh pinUvAuthToken with exactly `permissions` for the running ceremony, without
+ * asking the user again (the client reuses the PIN it collected).
+ */
+export type TokenRenewer = (permissions: number) => Promise<Uint8Array>;
+
 /** Per-request processing of an authentication extension. */
 export interface AuthenticationProcessing {
   /** pinUvAuthToken permissions this extension needs in addition to getAssertion. */
@@ -62,10 +69,14 @@ export interface AuthenticationProcessing {
     selected: CredentialDescriptor | undefined,
     token?: Uint8Array,
   ): Promise<Record<string, CborValue> | undefined>;
-  /** Client extension outputs from the authenticator's response. */
+  /**
+   * Client extension outputs from the authenticator's response. `renewToken`, when given,
+   * replaces a token the authenticator consumed during the assertion.
+   */
   prepareOutputs?(
     response: AssertionResponse,
     token?: Uint8Array,
+    renewToken?: TokenRenewer,
   ): Promise<Record<string, unknown> | undefined>;
 }
 
@@ -397,12 +408,21 @@ export class LargeBlobExtension implements Fido2Extension {
     return {
       permissions: write ? PERM_LARGE_BLOB_WRITE : 0,
       prepareInputs: () => Promise.resolve({ largeBlobKey: true }),
-      prepareOutputs: async (response, token) => {
+      prepareOutputs: async (response, token, renewToken) => {
         const key = response.largeBlobKey;
         if (!key) return undefined;
         if (write) {
-          const blobs = new LargeBlobs(ctx.ctap, ctx.protocol, token);
-          await blobs.putBlob(key, write);
+          try {
+            await new LargeBlobs(ctx.ctap, ctx.protocol, token).putBlob(key, write);
+          } catch (e) {
+            // Some firmware strips every permission from the token once getAssertion used it
+            // (CTAP 2.1 keeps lbw). python-fido2 gives up here; a token with only lbw, from
+            // the PIN given for this ceremony, makes the write work without a second prompt.
+            const consumed = e instanceof CtapError && e.code === CTAP_STATUS.PIN_AUTH_INVALID;
+            if (!consumed || !renewToken || !token) throw e;
+            const fresh = await renewToken(PERM_LARGE_BLOB_WRITE);
+            await new LargeBlobs(ctx.ctap, ctx.protocol, fresh).putBlob(key, write);
+          }
           return { largeBlob: { written: true } };
         }
         const blob = await new LargeBlobs(ctx.ctap).getBlob(key);

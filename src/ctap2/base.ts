@@ -570,9 +570,24 @@ export class Ctap2 {
     await this.sendCbor(CMD.SELECTION, undefined, opts);
   }
 
-  #pick(option: string, cmd: number, preview: string, previewCmd: number, what: string): number {
-    if (option in this.info.options) return cmd;
-    if (preview in this.info.options) return previewCmd;
+  /**
+   * The final command when getInfo advertises it, else the 2.1-PRE prototype when a
+   * FIDO_2_1_PRE key advertises that; anything else would be an unknown command to the key.
+   * `present` says whether the option's mere presence means support (bioEnroll: false = no
+   * enrollment yet) or it must be true (credMgmt).
+   */
+  #pick(
+    option: string,
+    cmd: number,
+    preview: string,
+    previewCmd: number,
+    what: string,
+    present: boolean,
+  ): number {
+    const o = this.info.options;
+    const has = (name: string) => present ? name in o : o[name] === true;
+    if (has(option)) return cmd;
+    if (this.info.versions.includes("FIDO_2_1_PRE") && has(preview)) return previewCmd;
     throw new CtapError(CTAP_STATUS.INVALID_COMMAND, `Authenticator does not support ${what}`);
   }
 
@@ -593,6 +608,7 @@ export class Ctap2 {
       "credentialMgmtPreview",
       CMD.CREDENTIAL_MGMT_PRE,
       "credential management",
+      false,
     );
     return await this.#sendMap(
       cmd,
@@ -612,6 +628,7 @@ export class Ctap2 {
       "userVerificationMgmtPreview",
       CMD.BIO_ENROLLMENT_PRE,
       "biometric enrollment",
+      true,
     );
     return await this.#sendMap(
       cmd,

@@ -39,6 +39,11 @@ export interface CtapHidServerOptions {
   readonly keepaliveInterval?: number;
   /** Faults applied to outgoing packets (tests). */
   readonly faults?: HidFaults;
+  /**
+   * While this returns true, CTAPHID_INIT gets no answer at all: firmware that is still
+   * booting after power-up (seen on real keys for the first seconds).
+   */
+  readonly ignoreInit?: () => boolean;
 }
 
 interface Assembly {
@@ -72,6 +77,7 @@ export class CtapHidServer {
   #lock: { cid: number; until: number } | undefined;
   #writes: Promise<void> = Promise.resolve();
   #injector: FaultInjector;
+  readonly #ignoreInit?: () => boolean;
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
 
@@ -85,6 +91,7 @@ export class CtapHidServer {
     this.#msgTimeout = opts.msgTimeout ?? 500;
     this.#keepaliveInterval = opts.keepaliveInterval ?? 100;
     this.#injector = this.#makeInjector(opts.faults ?? {});
+    this.#ignoreInit = opts.ignoreInit;
   }
 
   #makeInjector(faults: HidFaults): FaultInjector {
@@ -215,6 +222,7 @@ export class CtapHidServer {
   }
 
   #init(cid: number, packet: Uint8Array): void {
+    if (this.#ignoreInit?.()) return;
     const bcnt = (packet[5] << 8) | packet[6];
     if (bcnt !== 8) return this.#error(cid, HID_ERR.INVALID_LEN);
     let newCid: number;

@@ -110,6 +110,12 @@ export interface PinUvAuthApi {
    * does not offer hmac-secret. Throws `CtapError(INVALID_PARAMETER)` for a bad key.
    */
   decapsulate?(protocol: number, keyAgreement: CborMap): Uint8Array;
+  /**
+   * The persistentPinUvAuthToken (CTAP 2.2: a token whose only permission is pcmr; it
+   * survives power cycles and does not expire), for the protocol it was issued under, or
+   * undefined. getInfo encrypts `encIdentifier` under it.
+   */
+  persistentToken?(): Uint8Array | undefined;
   /** After a UP-consuming mc/ga: clears the token's UP/UV flags and non-LBW permissions. */
   consumeToken(): void;
   /** Handles authenticatorClientPin (0x06). */
@@ -173,4 +179,16 @@ export interface PinUvAuthOptions {
    * UNAUTHORIZED_PERMISSION. Default: every bit, except `be` without `verifyUser`.
    */
   readonly supportedPermissions?: number;
+  /**
+   * The token model. "ctap2.1" (default): permission-scoped tokens bound to an RP and
+   * consumed by a UP-checked mc/ga (all but lbw). "ctap2.0" (also 2.1-PRE): one pinToken per
+   * power cycle with every right the key has, no permissions, no RP binding, never consumed.
+   */
+  readonly tokenModel?: "ctap2.0" | "ctap2.1";
+  /** clientPin subcommands the key knows (default: all of CTAP 2.1). */
+  readonly subcommands?: readonly number[];
+  /** Status for any other subcommand (default CTAP2_ERR_INVALID_SUBCOMMAND). */
+  readonly unknownSubcommandStatus?: number;
+  /** Quirk: a consumed token loses every permission, lbw included. */
+  readonly tokenSingleUse?: boolean;
 }
