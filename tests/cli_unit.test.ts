@@ -58,8 +58,15 @@ describe("cli: argv", () => {
       rp: "e.com",
       exclude: ["-E", "-F"],
     });
-    // Known options keep their meaning next to such IDs.
+    // Known options keep their meaning next to such IDs, short ones as parseArgs reads them.
     assert.deepEqual(p(["creds", "delete", dashId, "-h"]).values, { help: true });
+    assert.deepEqual(p(["blobs", "get", dashId, "-oblob.bin"]), {
+      command: "blobs get",
+      positionals: [dashId],
+      values: { out: "blob.bin" },
+    });
+    assert.deepEqual(p(["blobs", "get", dashId, "-o", "b"]).values, { out: "b" });
+    assert.deepEqual(p(["reset", "-yh"]).values, { yes: true, help: true });
   });
 
   it('a "-" argument anywhere else is a usage error that names the ways to pass an ID', () => {

@@ -169,11 +169,19 @@ export interface Parsed {
 /** Options whose value is a credential ID (base64url, which may start with "-"). */
 const CREDENTIAL_ID_OPTIONS: ReadonlySet<string> = new Set(["cred", "exclude"]);
 
-/** Whether `arg` is one of `specs`' options (`--name`, `--name=…`, or a cluster of shorts). */
+/**
+ * Whether `arg` is one of `specs`' options: `--name`, `--name=…`, or shorts as parseArgs reads
+ * them (`-h`, `-yh`, `-o FILE`, `-oFILE`: a string option's short takes the rest as its value).
+ */
 function isKnownOption(arg: string, specs: Record<string, OptionSpec>): boolean {
   if (arg.startsWith("--")) return Object.hasOwn(specs, arg.slice(2).split("=")[0]);
-  const shorts = new Set(Object.values(specs).map((o) => o.short).filter(Boolean));
-  return [...arg.slice(1)].every((c) => shorts.has(c));
+  const shorts = new Map(Object.values(specs).filter((o) => o.short).map((o) => [o.short, o]));
+  for (const c of arg.slice(1)) {
+    const o = shorts.get(c);
+    if (!o) return false;
+    if (o.type === "string") return true;
+  }
+  return true;
 }
 
 /** The positional slot `index` of `cmd` takes a credential ID (per its synopsis). */
