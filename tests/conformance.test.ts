@@ -18,6 +18,8 @@ import assert from "node:assert/strict";
 import { type CborMap, type CborValue, decode, encode } from "../src/cbor.ts";
 import { CAPABILITY } from "../src/ctap.ts";
 import { Fido2Client } from "../src/client/fido2.ts";
+import { main } from "../src/cli/main.ts";
+import { EXIT } from "../src/cli/errors.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { UserInteraction } from "../src/client/interaction.ts";
 import { createConnectionPair, type HidConnection } from "../src/hid/connection.ts";
@@ -837,6 +839,35 @@ describe("conformance: U2F-only (libfido2 fuzz/wiredata_u2f.h, issue #342) repla
 });
 
 describe("conformance: a client on the YubiKey 4 lookalike", () => {
+  /** `fido2 ARGS` in-process on a fresh YubiKey 4 lookalike: exit code, stdout, stderr. */
+  async function cli(args: string[]) {
+    let out = "";
+    let err = "";
+    const code = await main(
+      [...args, "--virtual=", "--profile", "u2f-only", "--quirk", "u2f-cbor-bit"],
+      {
+        stdout: { write: (t: string | Uint8Array) => (out += t) },
+        stderr: { write: (t: string | Uint8Array) => (err += t) },
+        env: {},
+      },
+    );
+    return { code, out, err };
+  }
+
+  it("fido2 info reports a U2F-only key, as libfido2 does, instead of failing on getInfo", async () => {
+    const r = await cli(["info", "--json"]);
+    assert.equal(r.code, EXIT.OK, r.err);
+    const json = JSON.parse(r.out) as { device: { capabilities: string[] }; info: unknown };
+    assert.deepEqual(json.info, { versions: ["U2F_V2"] });
+    assert.ok(json.device.capabilities.includes("CBOR"));
+  });
+
+  it("CTAP2-only commands say the key is U2F-only (exit code UNSUPPORTED)", async () => {
+    const r = await cli(["creds", "list"]);
+    assert.equal(r.code, EXIT.UNSUPPORTED, r.err);
+    assert.match(r.err, /U2F-only/);
+  });
+
   it("Fido2Client sees getInfo refused, falls back to U2F and registers and signs", async () => {
     const va = virtualKey("u2f-only", { quirks: { cborCapabilityWithoutCtap2: true } });
     const device = await va.device();
