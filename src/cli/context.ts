@@ -3,7 +3,7 @@
  * the opened device, the Ctrl-C signal, and helpers for CTAP2 sessions and PIN tokens.
  * @module
  */
-import { type CallOptions, STATUS } from "../ctap.ts";
+import { type CallOptions, CTAP_STATUS, CtapError, STATUS } from "../ctap.ts";
 import { Ctap2, type PinAuth } from "../ctap2/base.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { CtapHidDevice } from "../hid/mod.ts";
@@ -11,6 +11,7 @@ import { CliError, EXIT } from "./errors.ts";
 import type { Output } from "./output.ts";
 import type { Prompter } from "./prompt.ts";
 import type { OpenedDevice } from "./device.ts";
+import { type CliSystem, hostSystem } from "./windows.ts";
 
 /** Option values after parsing (strings, booleans, repeated strings). */
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
@@ -32,6 +33,7 @@ export function forcePinChange(): CliError {
 /** The state of one CLI invocation. */
 export class Context {
   #ctap?: Ctap2;
+  #noCtap2 = false;
   #opened?: OpenedDevice;
   #touchPrompted = false;
 
@@ -44,7 +46,18 @@ export class Context {
     /** Aborted on Ctrl-C. */
     readonly signal: AbortSignal,
     readonly openDevice: () => Promise<OpenedDevice>,
+    /** The OS and elevation the command decides on. */
+    readonly system: CliSystem = hostSystem(),
+    /** Whether --device, --virtual or --udp chose the authenticator (else: the default). */
+    readonly explicitDevice: boolean = false,
   ) {}
+
+  readonly #closers: (() => Promise<void>)[] = [];
+
+  /** Runs `close` when the command ends (e.g. a client's DLL or device). */
+  onClose(close: () => Promise<void>): void {
+    this.#closers.push(close);
+  }
 
   /** A string option, or undefined. */
   str(name: string): string | undefined {
@@ -63,11 +76,15 @@ export class Context {
     return this.#opened.device;
   }
 
-  /** Closes the device if one was opened. */
+  /** Closes the device if one was opened, and whatever {@linkcode onClose} registered. */
   async close(): Promise<void> {
+    const closers = this.#closers.splice(0).reverse();
     const opened = this.#opened;
     this.#opened = undefined;
+    let failure: unknown;
+    for (const c of closers) await c().catch((e) => (failure ??= e));
     await opened?.close();
+    if (failure !== undefined) throw failure;
   }
 
   /** Prints the touch prompt once per operation when the key asks for user presence. */
@@ -91,12 +108,31 @@ export class Context {
 
   /** A CTAP2 session; keys without CTAP2 are refused with exit code 6. */
   async ctap2(): Promise<Ctap2> {
+    const ctap = await this.ctap2IfAny();
+    if (!ctap) throw new CliError(EXIT.UNSUPPORTED, "This authenticator is U2F-only (no CTAP2)");
+    return ctap;
+  }
+
+  /**
+   * A CTAP2 session, or undefined for a U2F-only key. A key that sets the CBOR capability bit
+   * but refuses getInfo with INVALID_COMMAND while still speaking U2F (YubiKey 4) is U2F-only,
+   * as libfido2 and `Fido2Client` treat it.
+   */
+  async ctap2IfAny(): Promise<Ctap2 | undefined> {
     if (this.#ctap) return this.#ctap;
     const device = await this.device();
-    if (!device.supportsCbor) {
-      throw new CliError(EXIT.UNSUPPORTED, "This authenticator is U2F-only (no CTAP2)");
+    if (!device.supportsCbor || this.#noCtap2) return undefined;
+    try {
+      this.#ctap = await Ctap2.create(device, { signal: this.signal });
+    } catch (e) {
+      if (
+        !(e instanceof CtapError && e.code === CTAP_STATUS.INVALID_COMMAND) || !device.supportsMsg
+      ) {
+        throw e;
+      }
+      this.#noCtap2 = true;
+      return undefined;
     }
-    this.#ctap = await Ctap2.create(device, { signal: this.signal });
     return this.#ctap;
   }
 
