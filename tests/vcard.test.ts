@@ -454,6 +454,18 @@ describe("connectVpcd: the vpcd protocol against a stand-in driver", () => {
     await vpcd.close();
   });
 
+  it("the reader going away (pcscd stopped) ends the link and unpowers the card", async () => {
+    const vpcd = await fakeVpcd();
+    const link = await new VirtualAuthenticator().connectVpcd({ port: vpcd.port });
+    await vpcd.send(vpcd.frame(new Uint8Array([1])));
+    await link.ready;
+    assert.equal(link.card.powered, true);
+    await vpcd.close();
+    await link.closed;
+    assert.equal(link.card.powered, false);
+    await link.close(); // closing again is harmless
+  });
+
   it("rejects a bad port with RangeError", async () => {
     await assert.rejects(new VirtualAuthenticator().connectVpcd({ port: 70000 }), RangeError);
   });
