@@ -36,7 +36,16 @@ import { repoRoot } from "./build_fixture.ts";
 
 /** The vpcd driver Debian's vsmartcard-vpcd installs. */
 export const VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
-const PACKAGES = ["pcscd", "vsmartcard-vpcd", "pcsc-tools", "libpcsclite-dev", "gcc"];
+/** The daemon and driver, scriptor, the C client's headers, python-fido2's NFC client. */
+const PACKAGES = [
+  "pcscd",
+  "vsmartcard-vpcd",
+  "pcsc-tools",
+  "libpcsclite-dev",
+  "gcc",
+  "python3-fido2",
+  "python3-pyscard",
+];
 
 /** The test bed could not be provided; the message says what is missing and how to fix it. */
 export class PcscdUnavailable extends Error {
