@@ -425,3 +425,23 @@ describe("virtual card through the real pcscd", () => {
     );
   });
 });
+
+describe("pcscd test bed", () => {
+  it("a daemon restarted in the same process keeps the socket name libpcsclite cached", async () => {
+    const first = await usePcscd();
+    const name = first.env.PCSCLITE_CSOCK_NAME;
+    await releasePcscd();
+    const second = await usePcscd();
+    try {
+      assert.equal(second.env.PCSCLITE_CSOCK_NAME, name);
+      const c = await PcscClient.open(second);
+      try {
+        assert.deepEqual(await c.readers(), [...second.readers]);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await releasePcscd();
+    }
+  });
+});
