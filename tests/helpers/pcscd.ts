@@ -145,10 +145,12 @@ async function start(): Promise<PcscBed> {
         return await startPrivate();
       } catch (e) {
         last = e;
+        // Root without CAP_SYS_ADMIN (a restricted container): no namespace, use the system's.
+        if (e instanceof PcscdUnavailable && /^unshare: |^mount: /m.test(e.message)) break;
         if (!(e instanceof PortRace)) throw e;
       }
     }
-    throw last;
+    if (!(last instanceof PcscdUnavailable)) throw last;
   }
   return await startSystem();
 }
