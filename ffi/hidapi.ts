@@ -381,6 +381,8 @@ export class HidApiConnection implements HidConnection {
   readonly #waiters: Waiter[] = [];
   readonly #received: Uint8Array[] = [];
   #pumping = false;
+  // Native calls queued or running under the lock.
+  #busy = 0;
   // One extra byte so an over-long report is detected rather than silently truncated.
   readonly #readBuf: Uint8Array;
   readonly #sliceMs: number;
@@ -440,9 +442,10 @@ export class HidApiConnection implements HidConnection {
   /** Resolves with the next input report (without report ID). */
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new TransportError("Connection is closed"));
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    // Reports that already arrived are served even to an aborted signal (drain relies on it).
     const queued = this.#received.shift();
     if (queued) return Promise.resolve(queued);
+    if (signal?.aborted) return this.#readArrived(signal);
     return new Promise<Uint8Array>((resolve, reject) => {
       const onAbort = () => {
         const i = this.#waiters.indexOf(waiter);
@@ -463,6 +466,16 @@ export class HidApiConnection implements HidConnection {
       this.#waiters.push(waiter);
       void this.#pump();
     });
+  }
+
+  // An aborted reader still gets a report the OS already holds: one zero-timeout read, unless
+  // a native call is in flight (its report, if any, lands in #received for the next reader).
+  async #readArrived(signal: AbortSignal): Promise<Uint8Array> {
+    if (this.#busy === 0 && !this.#pumping) {
+      const report = await this.#exclusive(() => this.#readOnce(0));
+      if (report) return report;
+    }
+    throw new AbortError(undefined, { cause: signal.reason });
   }
 
   /** Raw report descriptor of this device, or `undefined` before hidapi 0.14. */
@@ -492,10 +505,11 @@ export class HidApiConnection implements HidConnection {
 
   // Runs `fn` after every earlier native call on this device has finished.
   #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.#busy++;
     const run = this.#lock.then(() => {
       if (this.#closed || !this.#dev) throw new TransportError("Connection is closed");
       return fn();
-    });
+    }).finally(() => this.#busy--);
     this.#lock = run.catch(() => {});
     return run;
   }
@@ -537,9 +551,8 @@ export class HidApiConnection implements HidConnection {
   }
 
   // One hid_read_timeout: a slice on a worker thread in Deno, a zero-timeout poll elsewhere.
-  async #readOnce(): Promise<Uint8Array | null> {
+  async #readOnce(timeout = runtime === "deno" ? this.#sliceMs : 0): Promise<Uint8Array | null> {
     const buf = this.#readBuf;
-    const timeout = runtime === "deno" ? this.#sliceMs : 0;
     const n = await this.#lib.symbols.hid_read_timeout(
       this.#dev,
       buf,
