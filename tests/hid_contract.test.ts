@@ -65,16 +65,16 @@ async function udpPeer() {
   };
 }
 
-async function memoryRig(): Promise<Rig> {
+function memoryRig(): Promise<Rig> {
   const [conn, far] = createConnectionPair();
-  return {
+  return Promise.resolve({
     conn,
     async deliver(...packets) {
       for (const p of packets) await far.writePacket(p);
     },
     received: () => far.readPacket(),
     dispose: async () => await conn.close(),
-  };
+  });
 }
 
 async function udpRig(): Promise<Rig> {
