@@ -6,6 +6,7 @@
  */
 import { AbortError, TransportError } from "../errors.ts";
 import { type CallOptions, CAPABILITY, type CtapDevice, CtapError, STATUS } from "../ctap.ts";
+import { clearTimeout as clearTimer, setTimeout as setTimer } from "node:timers";
 import { bytesEqual, randomBytes, sleep } from "../utils.ts";
 import type { HidConnection, HidDescriptor } from "./connection.ts";
 import {
@@ -68,6 +69,7 @@ export class CtapHidDevice implements CtapDevice {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #needsResync = false;
+  readonly #watchdog = new Watchdog();
   readonly #readTimeout: number;
   readonly #cancelTimeout: number;
   readonly #busyTimeout: number;
@@ -104,11 +106,13 @@ export class CtapHidDevice implements CtapDevice {
     for (const p of fragment(BROADCAST_CID, CTAPHID.INIT, nonce, descriptor.reportSizeOut)) {
       await connection.writePacket(p);
     }
-    const wait = new Waiter(readTimeout, opts.signal);
+    const watchdog = new Watchdog();
+    const wait = new Waiter(readTimeout, opts.signal, watchdog);
     try {
       return await CtapHidDevice.#awaitInit(descriptor, connection, opts, nonce, wait);
     } finally {
       wait.dispose();
+      watchdog.dispose();
     }
   }
 
@@ -254,7 +258,7 @@ export class CtapHidDevice implements CtapDevice {
     const nonce = randomBytes(8);
     const out = this.descriptor.reportSizeOut;
     await this.connection.writePacket(fragment(this.channelId, CTAPHID.INIT, nonce, out)[0]);
-    const wait = new Waiter(this.#readTimeout);
+    const wait = new Waiter(this.#readTimeout, undefined, this.#watchdog);
     try {
       while (true) {
         const p = await wait.read(this.connection);
@@ -281,7 +285,7 @@ export class CtapHidDevice implements CtapDevice {
     const reasm = new Reassembler(this.channelId, this.descriptor.reportSizeIn);
     let lastStatus = 0;
     let cancelled = false;
-    let wait = new Waiter(this.#readTimeout, signal);
+    let wait = new Waiter(this.#readTimeout, signal, this.#watchdog);
     try {
       while (true) {
         if (signal?.aborted && !cancelled) {
@@ -290,7 +294,7 @@ export class CtapHidDevice implements CtapDevice {
           await this.connection.writePacket(
             fragment(this.channelId, CTAPHID.CANCEL, undefined, this.descriptor.reportSizeOut)[0],
           );
-          wait = new Waiter(this.#cancelTimeout);
+          wait = new Waiter(this.#cancelTimeout, undefined, this.#watchdog);
         }
         const packet = await wait.read(this.connection);
         if (packet === undefined) {
@@ -384,16 +388,21 @@ export class CtapHidDevice implements CtapDevice {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#watchdog.dispose();
     await this.connection.close();
   }
 }
+
+/** A signal that is already aborted: `readPacket` with it returns only what has arrived. */
+let arrivedOnly: AbortSignal | undefined;
 
 /**
  * Discards reports already queued (late replies to an earlier, failed transaction). Resolves
  * false when DRAIN_LIMIT reports were discarded and more may be waiting.
  */
 async function drain(connection: HidConnection): Promise<boolean> {
-  const aborted = AbortSignal.abort();
+  // One shared aborted signal: creating one costs more than the rest of a drain.
+  const aborted = arrivedOnly ??= AbortSignal.abort();
   for (let i = 0; i < DRAIN_LIMIT; i++) {
     try {
       await connection.readPacket(aborted);
@@ -406,37 +415,88 @@ async function drain(connection: HidConnection): Promise<boolean> {
 }
 
 /**
- * An inactivity deadline for a run of reads, optionally tied to a caller's signal. Extending
- * it costs no timer churn: the single timer re-arms itself when it fires early.
+ * One inactivity timer per device, kept across transactions: arming it for the next
+ * transaction moves a deadline instead of creating a timer (timer setup costs more than a
+ * loopback packet in Deno). It fires at most once per timeout period and re-arms itself when
+ * the deadline moved; while disarmed it is unref'd, so an idle device never keeps the process
+ * alive.
  */
-class Waiter {
-  readonly #ctl = new AbortController();
-  #deadline: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = () => this.#ctl.abort();
+class Watchdog {
+  #timer: ReturnType<typeof setTimer> | undefined;
+  #due = 0;
+  #deadline = 0;
+  #onExpire: (() => void) | undefined;
 
-  constructor(ms: number, signal?: AbortSignal) {
-    this.#deadline = Date.now() + ms;
-    this.#signal = signal;
-    if (signal?.aborted) this.#ctl.abort();
-    else {
-      signal?.addEventListener("abort", this.#onAbort, { once: true });
-      this.#arm(ms);
-    }
-  }
-
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      const left = this.#deadline - Date.now();
-      if (left > 0) this.#arm(left);
-      else this.#ctl.abort();
-    }, Math.max(0, ms));
+  /** Calls `onExpire` once `ms` pass without {@linkcode extend} or {@linkcode disarm}. */
+  arm(ms: number, onExpire: () => void): void {
+    this.#onExpire = onExpire;
+    this.extend(ms);
+    this.#timer?.ref();
   }
 
   /** Pushes the deadline to `ms` from now. */
   extend(ms: number): void {
     this.#deadline = Date.now() + ms;
+    // An existing timer due no later than the deadline re-arms itself when it fires.
+    if (this.#timer && this.#due <= this.#deadline) return;
+    this.#schedule(ms);
+  }
+
+  disarm(): void {
+    this.#onExpire = undefined;
+    this.#timer?.unref();
+  }
+
+  /** Stops the timer for good (device closed). */
+  dispose(): void {
+    this.#onExpire = undefined;
+    if (this.#timer) clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(ms: number): void {
+    if (this.#timer) clearTimer(this.#timer);
+    this.#due = Date.now() + ms;
+    this.#timer = setTimer(() => this.#fire(), Math.max(0, ms));
+    if (!this.#onExpire) this.#timer.unref();
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const onExpire = this.#onExpire;
+    if (!onExpire) return;
+    const left = this.#deadline - Date.now();
+    if (left > 0) this.#schedule(left);
+    else {
+      this.#onExpire = undefined;
+      onExpire();
+    }
+  }
+}
+
+/**
+ * An inactivity deadline for a run of reads, optionally tied to a caller's signal, timed by a
+ * (shared) {@linkcode Watchdog}.
+ */
+class Waiter {
+  readonly #ctl = new AbortController();
+  readonly #signal: AbortSignal | undefined;
+  readonly #watchdog: Watchdog;
+  readonly #onAbort = () => this.#ctl.abort();
+
+  constructor(ms: number, signal?: AbortSignal, watchdog: Watchdog = new Watchdog()) {
+    this.#signal = signal;
+    this.#watchdog = watchdog;
+    if (signal?.aborted) this.#ctl.abort();
+    else {
+      signal?.addEventListener("abort", this.#onAbort, { once: true });
+      watchdog.arm(ms, this.#onAbort);
+    }
+  }
+
+  /** Pushes the deadline to `ms` from now. */
+  extend(ms: number): void {
+    this.#watchdog.extend(ms);
   }
 
   /** Next packet, or `undefined` once the deadline passed or the signal aborted. */
@@ -451,7 +511,7 @@ class Waiter {
   }
 
   dispose(): void {
-    clearTimeout(this.#timer);
+    this.#watchdog.disarm();
     this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 }
