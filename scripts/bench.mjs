@@ -37,7 +37,14 @@ function fail(what, r) {
 
 /** deno bench --json: one result per case, times in ns. */
 function runDeno() {
-  const r = spawnSync(bin("deno"), ["bench", "-A", "--no-check", "--json", ...files], {
+  const r = spawnSync(bin("deno"), [
+    "bench",
+    "-A",
+    "--unstable-net",
+    "--no-check",
+    "--json",
+    ...files,
+  ], {
     cwd: root,
     env,
     encoding: "utf8",

@@ -16,6 +16,7 @@ import {
   UdpHidConnection,
 } from "../src/hid/mod.ts";
 import { fragment } from "../src/hid/framing.ts";
+import { type DatagramApi, nativeDatagramBackend } from "../src/hid/datagram.ts";
 import { buildFixture } from "./helpers/build_fixture.ts";
 
 const FAKE = buildFixture("fake_hidapi");
@@ -77,9 +78,9 @@ function memoryRig(): Promise<Rig> {
   });
 }
 
-async function udpRig(): Promise<Rig> {
+async function udpRig(api: DatagramApi): Promise<Rig> {
   const peer = await udpPeer();
-  const conn = await UdpHidConnection.open({ port: peer.port, localPort: 0 });
+  const conn = await UdpHidConnection.open({ port: peer.port, localPort: 0, api });
   return {
     conn,
     deliver: (...packets) => peer.send(packets, { port: conn.localPort, address: "127.0.0.1" }),
@@ -123,7 +124,14 @@ const report = (n: number) => new Uint8Array(64).map((_, i) => (i * 31 + n) & 0x
 
 const IMPLEMENTATIONS: [string, () => Promise<Rig>][] = [
   ["in-memory pair", memoryRig],
-  ["UDP client", udpRig],
+  ["UDP client (node:dgram)", () => udpRig("node:dgram")],
+  // Bun.udpSocket on Bun; Deno.listenDatagram where --unstable-net enables it (npm test does).
+  ...(nativeDatagramBackend()
+    ? [[`UDP client (${nativeDatagramBackend()})`, () => udpRig("native")] as [
+      string,
+      () => Promise<Rig>,
+    ]]
+    : []),
   ["hidapi (fake libhidapi)", hidapiRig],
 ];
 
