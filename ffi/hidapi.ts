@@ -23,6 +23,7 @@ import {
   type SymbolTable,
   wcharSize,
 } from "./runtime.ts";
+import { WorkerReader } from "./hidapi_reader.ts";
 
 const SYMBOLS = {
   hid_init: { parameters: [], result: "i32" },
@@ -36,6 +37,12 @@ const SYMBOLS = {
     parameters: ["ptr", "buffer", "usize", "i32"],
     result: "i32",
     nonblocking: true,
+  },
+  // The same call on the JS thread, for zero-timeout reads of reports that already arrived.
+  hid_read_poll: {
+    symbol: "hid_read_timeout",
+    parameters: ["ptr", "buffer", "usize", "i32"],
+    result: "i32",
   },
   hid_error: { parameters: ["ptr"], result: "ptr" },
   hid_version: { parameters: [], result: "ptr", optional: true },
@@ -73,25 +80,17 @@ export interface LoadHidApiOptions {
    */
   readonly path?: string;
   /**
-   * Deno: length of each `hid_read_timeout` slice run on a worker thread (default 50 ms). An
-   * abort rejects at once, but a write queued behind a slice waits for it to end.
+   * Length of each blocking `hid_read_timeout` slice (default 50 ms), run off the JS thread
+   * (Deno: a non-blocking FFI call; Bun: a Worker). A read wakes as soon as a report arrives;
+   * the slice bounds how long a write or `close` queued behind an idle read waits.
    */
   readonly readSliceMs?: number;
-  /**
-   * Bun: pause between non-blocking polls (default 2 ms; 8 ms once nothing has arrived for
-   * 50 ms). Bun FFI calls run on the JS thread, so reads poll with a zero timeout and yield
-   * to the event loop in between.
-   */
-  readonly pollIntervalMs?: number;
 }
 
 /** Size of the report descriptor buffer (`HID_API_MAX_REPORT_DESCRIPTOR_SIZE`). */
 const MAX_REPORT_DESCRIPTOR_SIZE = 4096;
 /** Enumeration entries beyond this mean a corrupt list, not a real machine. */
 const MAX_ENUMERATION = 4096;
-/** Bun polling: after this long without a report, poll every IDLE_POLL_MS. */
-const IDLE_AFTER_MS = 50;
-const IDLE_POLL_MS = 8;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
 const MAX_BUFFERED_REPORTS = 256;
 
@@ -361,11 +360,15 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /**
  * One open hidapi device. Every native call on it runs under one FIFO lock (hidapi is not
  * safe for concurrent calls on a device, and `hid_close` must never overlap a read).
+ *
+ * Reads: a report the OS already holds is taken with a zero-timeout `hid_read_timeout` on the
+ * JS thread (no thread hop); otherwise one blocking read at a time runs off the JS thread
+ * (Deno: a non-blocking FFI call; Bun: a Worker) and wakes the reader when a report arrives.
+ * Nothing polls: an idle connection costs one wake-up per read slice while someone waits, and
+ * nothing at all otherwise.
  */
 export class HidApiConnection implements HidConnection {
   /** The hidapi path this connection was opened with. */
@@ -386,7 +389,7 @@ export class HidApiConnection implements HidConnection {
   // One extra byte so an over-long report is detected rather than silently truncated.
   readonly #readBuf: Uint8Array;
   readonly #sliceMs: number;
-  readonly #pollMs: number;
+  readonly #reader: WorkerReader | undefined;
 
   /** Use {@linkcode HidApi.open}. */
   constructor(
@@ -404,7 +407,8 @@ export class HidApiConnection implements HidConnection {
     this.reportSizeOut = reportSizeOut;
     this.#readBuf = new Uint8Array(reportSizeIn + 1);
     this.#sliceMs = Math.max(1, Math.trunc(opts.readSliceMs ?? 50));
-    this.#pollMs = Math.max(0, opts.pollIntervalMs ?? 2);
+    // Started now so the first blocking read does not wait for the thread to boot.
+    this.#reader = runtime === "bun" ? new WorkerReader(lib.path) : undefined;
   }
 
   /** Whether {@linkcode close} has been called. */
@@ -439,13 +443,26 @@ export class HidApiConnection implements HidConnection {
     });
   }
 
-  /** Resolves with the next input report (without report ID). */
+  /**
+   * Resolves with the next input report (without report ID). Reports that have already
+   * arrived are served even when `signal` is aborted (what `drain` relies on).
+   */
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new TransportError("Connection is closed"));
-    // Reports that already arrived are served even to an aborted signal (drain relies on it).
     const queued = this.#received.shift();
     if (queued) return Promise.resolve(queued);
-    if (signal?.aborted) return this.#readArrived(signal);
+    if (this.#busy === 0) {
+      // Nothing native in flight: a report the OS holds is one synchronous call away.
+      try {
+        const buf = this.#readBuf;
+        const n = this.#lib.symbols.hid_read_poll(this.#dev, buf, buf.length, 0) as number;
+        const report = this.#take(n);
+        if (report) return Promise.resolve(report);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     return new Promise<Uint8Array>((resolve, reject) => {
       const onAbort = () => {
         const i = this.#waiters.indexOf(waiter);
@@ -468,16 +485,6 @@ export class HidApiConnection implements HidConnection {
     });
   }
 
-  // An aborted reader still gets a report the OS already holds: one zero-timeout read, unless
-  // a native call is in flight (its report, if any, lands in #received for the next reader).
-  async #readArrived(signal: AbortSignal): Promise<Uint8Array> {
-    if (this.#busy === 0 && !this.#pumping) {
-      const report = await this.#exclusive(() => this.#readOnce(0));
-      if (report) return report;
-    }
-    throw new AbortError(undefined, { cause: signal.reason });
-  }
-
   /** Raw report descriptor of this device, or `undefined` before hidapi 0.14. */
   getReportDescriptor(): Promise<Uint8Array | undefined> {
     if (!this.#lib.symbols.hid_get_report_descriptor) return Promise.resolve(undefined);
@@ -496,6 +503,7 @@ export class HidApiConnection implements HidConnection {
     const run = this.#lock.then(() => {
       const dev = this.#dev;
       this.#dev = 0;
+      this.#reader?.close();
       if (dev) this.#lib.symbols.hid_close(dev);
     });
     this.#lock = run.catch(() => {});
@@ -514,16 +522,15 @@ export class HidApiConnection implements HidConnection {
     return run;
   }
 
-  // Reads while anyone waits: one native read per turn, never overlapping other calls.
+  // Reads while anyone waits: one blocking native read per turn, never overlapping other calls.
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      let idleSince = performance.now();
       while (!this.#closed && this.#waiters.length > 0) {
-        let report: Uint8Array | null;
+        let report: Uint8Array | undefined;
         try {
-          report = await this.#exclusive(() => this.#readOnce());
+          report = await this.#exclusive(() => this.#readBlocking());
         } catch (e) {
           if (this.#closed) break;
           const err = e instanceof Error ? e : new TransportError(String(e));
@@ -531,18 +538,13 @@ export class HidApiConnection implements HidConnection {
           break;
         }
         if (this.#closed) break;
-        if (report) {
-          idleSince = performance.now();
-          const w = this.#waiters.shift();
-          if (w) w.resolve(report);
-          else {
-            this.#received.push(report);
-            if (this.#received.length > MAX_BUFFERED_REPORTS) this.#received.shift();
-          }
-        } else if (runtime !== "deno") {
-          // Poll fast while reports flow (continuation packets), slower once idle.
-          const idle = performance.now() - idleSince > IDLE_AFTER_MS;
-          await sleep(idle ? Math.max(this.#pollMs, IDLE_POLL_MS) : this.#pollMs);
+        if (!report) continue;
+        const w = this.#waiters.shift();
+        if (w) w.resolve(report);
+        else {
+          // Its reader aborted meanwhile: keep it for the next one.
+          this.#received.push(report);
+          if (this.#received.length > MAX_BUFFERED_REPORTS) this.#received.shift();
         }
       }
     } finally {
@@ -550,23 +552,31 @@ export class HidApiConnection implements HidConnection {
     }
   }
 
-  // One hid_read_timeout: a slice on a worker thread in Deno, a zero-timeout poll elsewhere.
-  async #readOnce(timeout = runtime === "deno" ? this.#sliceMs : 0): Promise<Uint8Array | null> {
+  // One hid_read_timeout slice off the JS thread; undefined when the slice ended empty.
+  async #readBlocking(): Promise<Uint8Array | undefined> {
+    if (this.#reader) {
+      const r = await this.#reader.read(this.#dev, this.#readBuf.length, this.#sliceMs);
+      return typeof r === "number" ? this.#take(r) : this.#check(r);
+    }
     const buf = this.#readBuf;
-    const n = await this.#lib.symbols.hid_read_timeout(
-      this.#dev,
-      buf,
-      buf.length,
-      timeout,
-    ) as number;
-    if (n === 0) return null;
+    const n = await this.#lib.symbols.hid_read_timeout(this.#dev, buf, buf.length, this.#sliceMs);
+    return this.#take(n as number);
+  }
+
+  // The report hid_read_timeout left in #readBuf, given its result `n`.
+  #take(n: number): Uint8Array | undefined {
+    if (n === 0) return undefined;
     if (n < 0) throw new TransportError(`hid_read_timeout failed: ${this.#errorText(true)}`);
-    if (n !== this.reportSizeIn) {
+    return this.#check(this.#readBuf.slice(0, n));
+  }
+
+  #check(report: Uint8Array): Uint8Array {
+    if (report.length !== this.reportSizeIn) {
       throw new TransportError(
-        `HID input report has ${n} bytes, expected ${this.reportSizeIn}`,
+        `HID input report has ${report.length} bytes, expected ${this.reportSizeIn}`,
       );
     }
-    return buf.slice(0, n);
+    return report;
   }
 
   // hidapi's message for the last failure on this device (hid_read_error for reads, ≥ 0.15).

@@ -515,6 +515,34 @@ describe("hidapi binding: report I/O", () => {
     });
   });
 
+  it("waits for a report in the kernel, one native read per slice, without polling", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014, readSliceMs: 100 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      const before = ctl.stat("reads");
+      await assert.rejects(c.readPacket(AbortSignal.timeout(500)), AbortError);
+      // One zero-timeout try, then blocking 100 ms slices until the abort (plus the slice
+      // still running then). Polling every few ms would make well over 50 calls.
+      const reads = ctl.stat("reads") - before;
+      assert.ok(reads >= 2 && reads <= 8, `${reads} native reads in 500 ms`);
+    });
+  });
+
+  it("hands over a report that arrives on the next USB frame", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("pace_us", 1000);
+      for (let i = 0; i < 5; i++) {
+        await c.writePacket(packet(i));
+        assert.deepEqual(await c.readPacket(), packet(i));
+      }
+      assert.equal(ctl.stat("max_concurrency"), 1);
+    });
+  });
+
   it("measures write+read round trips through the fake", async () => {
     const ctl = await control(FAKE_014);
     ctl.setup([KEY]);

@@ -1,0 +1,89 @@
+/**
+ * Bun: `hid_read_timeout` on a Worker thread, so a read blocks in the kernel and wakes the
+ * event loop when a report arrives, instead of polling from the JS thread (Bun's FFI has no
+ * non-blocking calls; Deno's `nonblocking` symbols do the same job there).
+ *
+ * The Worker's source is inlined and started from a Blob URL: it needs nothing but `bun:ffi`,
+ * and an inline Worker keeps working inside `bun build --compile` binaries, where a Worker
+ * file next to this module would have to be listed as an extra entry point.
+ * @module
+ */
+import { TransportError } from "../src/errors.ts";
+
+// Runs on the Worker: binds hid_read_timeout from the same library (same process, so the same
+// hidapi state and device handles), then answers each request with the report bytes or the
+// hid_read_timeout result (0 = nothing within the timeout, negative = error).
+const WORKER_SOURCE = `
+import { dlopen } from "bun:ffi";
+let read;
+let buf = new Uint8Array(0);
+self.onmessage = (ev) => {
+  const m = ev.data;
+  if (m.path !== undefined) {
+    read = dlopen(m.path, {
+      hid_read_timeout: { args: ["ptr", "buffer", "usize", "i32"], returns: "i32" },
+    }).symbols.hid_read_timeout;
+    return;
+  }
+  if (buf.length < m.length) buf = new Uint8Array(m.length);
+  const n = read(m.dev, buf, m.length, m.timeout);
+  self.postMessage(n > 0 ? buf.slice(0, n) : n);
+};
+`;
+
+let workerUrl: string | undefined;
+
+/** One Worker that runs `hid_read_timeout` calls for one device, one at a time. */
+export class WorkerReader {
+  // deno-lint-ignore no-explicit-any
+  readonly #worker: any;
+  #pending: { resolve(v: Uint8Array | number): void; reject(e: Error): void } | undefined;
+  #failed: Error | undefined;
+
+  /** Starts the Worker and has it bind `hid_read_timeout` from `libraryPath`. */
+  constructor(libraryPath: string) {
+    // One Blob URL per process, kept: a Worker loads it asynchronously.
+    workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+    this.#worker = new Worker(workerUrl, { type: "module" });
+    // An idle reader must not keep the process alive; it is ref'd while a read runs.
+    this.#worker.unref?.();
+    this.#worker.onmessage = (ev: MessageEvent) => {
+      const p = this.#pending;
+      this.#pending = undefined;
+      this.#worker.unref?.();
+      p?.resolve(ev.data as Uint8Array | number);
+    };
+    this.#worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault?.();
+      this.#fail(new TransportError(`hidapi reader thread failed: ${ev.message}`));
+    };
+    this.#worker.postMessage({ path: libraryPath });
+  }
+
+  /**
+   * `hid_read_timeout(dev, buf, length, timeoutMs)` on the Worker: the report bytes, or the
+   * call's result when it returned no data (0 on timeout, negative on error).
+   */
+  read(dev: number, length: number, timeoutMs: number): Promise<Uint8Array | number> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#pending) return Promise.reject(new Error("WorkerReader: one read at a time"));
+    return new Promise((resolve, reject) => {
+      this.#pending = { resolve, reject };
+      this.#worker.ref?.();
+      this.#worker.postMessage({ dev, length, timeout: timeoutMs });
+    });
+  }
+
+  /** Stops the Worker (call it only when no read is running). */
+  close(): void {
+    this.#fail(new TransportError("Connection is closed"));
+    this.#worker.terminate();
+  }
+
+  #fail(e: Error): void {
+    this.#failed ??= e;
+    const p = this.#pending;
+    this.#pending = undefined;
+    p?.reject(e);
+  }
+}
