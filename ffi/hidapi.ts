@@ -448,19 +448,11 @@ export class HidApiConnection implements HidConnection {
    * arrived are served even when `signal` is aborted (what `drain` relies on).
    */
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new TransportError("Connection is closed"));
-    const queued = this.#received.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#busy === 0) {
-      // Nothing native in flight: a report the OS holds is one synchronous call away.
-      try {
-        const buf = this.#readBuf;
-        const n = this.#lib.symbols.hid_read_poll(this.#dev, buf, buf.length, 0) as number;
-        const report = this.#take(n);
-        if (report) return Promise.resolve(report);
-      } catch (e) {
-        return Promise.reject(e);
-      }
+    try {
+      const report = this.readArrived();
+      if (report) return Promise.resolve(report);
+    } catch (e) {
+      return Promise.reject(e);
     }
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     return new Promise<Uint8Array>((resolve, reject) => {
@@ -483,6 +475,18 @@ export class HidApiConnection implements HidConnection {
       this.#waiters.push(waiter);
       void this.#pump();
     });
+  }
+
+  /**
+   * A report that has already arrived, or `undefined` (never waits): one kept for an aborted
+   * reader, else, when no native call is in flight, a zero-timeout read on this thread.
+   */
+  readArrived(): Uint8Array | undefined {
+    if (this.#closed) throw new TransportError("Connection is closed");
+    const queued = this.#received.shift();
+    if (queued || this.#busy !== 0) return queued;
+    const buf = this.#readBuf;
+    return this.#take(this.#lib.symbols.hid_read_poll(this.#dev, buf, buf.length, 0) as number);
   }
 
   /** Raw report descriptor of this device, or `undefined` before hidapi 0.14. */

@@ -158,6 +158,22 @@ for (const [name, makeRig] of IMPLEMENTATIONS) {
     );
 
     it(
+      "readArrived, where implemented, serves the same reports without waiting",
+      withRig(async (rig) => {
+        const readArrived = rig.conn.readArrived?.bind(rig.conn);
+        // Every connection of this library implements the synchronous form.
+        assert.equal(typeof readArrived, "function");
+        assert.equal(readArrived!(), undefined);
+        await rig.deliver(report(9), report(10));
+        assert.deepEqual(readArrived!(), report(9));
+        assert.deepEqual(await rig.conn.readPacket(AbortSignal.abort()), report(10));
+        assert.equal(readArrived!(), undefined);
+        await rig.conn.close();
+        assert.throws(() => readArrived!(), TransportError);
+      }),
+    );
+
+    it(
       "rejects an aborted read with nothing queued with AbortError at once",
       withRig(async (rig) => {
         const t0 = performance.now();

@@ -34,6 +34,14 @@ export interface HidConnection {
    * is gone.
    */
   readPacket(signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * The next report that has already arrived, or `undefined`; never waits. The same as
+   * `readPacket` with an aborted signal (which every connection must also support: reports
+   * that arrived are served, then `AbortError`), minus the promise and the error per call;
+   * `CtapHidDevice` drains stale reports with it before each transaction. Throws
+   * `TransportError` when the connection is closed.
+   */
+  readArrived?(): Uint8Array | undefined;
   /** Releases the connection; idempotent. Pending reads reject with `TransportError`. */
   close(): Promise<void> | void;
 }
@@ -164,6 +172,11 @@ class MemoryEndpoint implements HidConnection {
     }
     this.peer.packets.push(packet.slice());
     return Promise.resolve();
+  }
+
+  readArrived(): Uint8Array | undefined {
+    if (this.closed) throw new TransportError("Connection is closed");
+    return this.packets.take();
   }
 
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {

@@ -202,6 +202,14 @@ export class CtapHidDevice implements CtapDevice {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (!signal) {
+      const task = this.#queue.then(() => {
+        if (this.#closed) throw new TransportError("Device is closed");
+        return this.#callWithBusyRetry(cmd, packets, opts);
+      });
+      this.#queue = task.then(noop, noop);
+      return task;
+    }
     return new Promise((resolve, reject) => {
       // While queued, an abort rejects at once; once running, it goes through CANCEL.
       const onAbort = () => reject(new AbortError(undefined, { cause: signal?.reason }));
@@ -240,7 +248,12 @@ export class CtapHidDevice implements CtapDevice {
     const answered = { value: false };
     try {
       // More stale reports than drain() takes: resynchronize rather than misread the rest.
-      if (this.#needsResync || !(await drain(this.connection))) await this.#resync();
+      if (this.#needsResync) await this.#resync();
+      else {
+        let clean = drain(this.connection);
+        if (typeof clean !== "boolean") clean = await clean;
+        if (!clean) await this.#resync();
+      }
       return await this.#exchange(cmd, packets, opts, answered);
     } catch (e) {
       // Unless the device answered cleanly, late packets of this transaction may still come:
@@ -395,12 +408,22 @@ export class CtapHidDevice implements CtapDevice {
 
 /** A signal that is already aborted: `readPacket` with it returns only what has arrived. */
 let arrivedOnly: AbortSignal | undefined;
+const noop = () => {};
 
 /**
  * Discards reports already queued (late replies to an earlier, failed transaction). Resolves
  * false when DRAIN_LIMIT reports were discarded and more may be waiting.
  */
-async function drain(connection: HidConnection): Promise<boolean> {
+function drain(connection: HidConnection): boolean | Promise<boolean> {
+  if (connection.readArrived) {
+    // The synchronous form: no promise, no AbortError per transaction.
+    for (let i = 0; i < DRAIN_LIMIT; i++) if (!connection.readArrived()) return true;
+    return false;
+  }
+  return drainAsync(connection);
+}
+
+async function drainAsync(connection: HidConnection): Promise<boolean> {
   // One shared aborted signal: creating one costs more than the rest of a drain.
   const aborted = arrivedOnly ??= AbortSignal.abort();
   for (let i = 0; i < DRAIN_LIMIT; i++) {

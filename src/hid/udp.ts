@@ -113,6 +113,11 @@ class DatagramConnection implements HidConnection {
     }
   }
 
+  readArrived(): Uint8Array | undefined {
+    if (this.#closed) throw new TransportError("Connection is closed");
+    return this.#packets.take();
+  }
+
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new TransportError("Connection is closed"));
     const queued = this.#packets.take();
@@ -188,6 +193,11 @@ export class UdpHidConnection implements HidConnection {
   /** Next datagram from the authenticator. */
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
     return this.#conn.readPacket(signal);
+  }
+
+  /** A datagram that has already arrived, or `undefined` (never waits). */
+  readArrived(): Uint8Array | undefined {
+    return this.#conn.readArrived();
   }
 
   /** Closes the socket; idempotent. */
