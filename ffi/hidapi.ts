@@ -7,8 +7,13 @@
  * `bus_type` field of `struct hid_device_info` is read only from 0.13 on.
  * @module
  */
-import { AbortError, FormatError, TransportError } from "../src/errors.ts";
-import type { HidBackend, HidConnection, HidDeviceInfo } from "../src/hid/connection.ts";
+import { FormatError, TransportError } from "../src/errors.ts";
+import {
+  type HidBackend,
+  type HidConnection,
+  type HidDeviceInfo,
+  PacketQueue,
+} from "../src/hid/connection.ts";
 import {
   cString,
   getEnv,
@@ -355,11 +360,6 @@ function readDescriptor(lib: HidLib, dev: number): Uint8Array | undefined {
   return buf.slice(0, n);
 }
 
-interface Waiter {
-  resolve(report: Uint8Array): void;
-  reject(error: Error): void;
-}
-
 /**
  * One open hidapi device. Every native call on it runs under one FIFO lock (hidapi is not
  * safe for concurrent calls on a device, and `hid_close` must never overlap a read).
@@ -381,8 +381,8 @@ export class HidApiConnection implements HidConnection {
   #written = false;
   #closing?: Promise<void>;
   #lock: Promise<unknown> = Promise.resolve();
-  readonly #waiters: Waiter[] = [];
-  readonly #received: Uint8Array[] = [];
+  // Reports received after their reader aborted wait here for the next one.
+  readonly #packets = new PacketQueue(MAX_BUFFERED_REPORTS);
   #pumping = false;
   // Native calls queued or running under the lock.
   #busy = 0;
@@ -454,27 +454,9 @@ export class HidApiConnection implements HidConnection {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new AbortError(undefined, { cause: signal?.reason }));
-      };
-      const waiter: Waiter = {
-        resolve: (r) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(r);
-        },
-        reject: (e) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-      void this.#pump();
-    });
+    const read = this.#packets.wait(signal);
+    void this.#pump();
+    return read;
   }
 
   /**
@@ -483,7 +465,7 @@ export class HidApiConnection implements HidConnection {
    */
   readArrived(): Uint8Array | undefined {
     if (this.#closed) throw new TransportError("Connection is closed");
-    const queued = this.#received.shift();
+    const queued = this.#packets.take();
     if (queued || this.#busy !== 0) return queued;
     const buf = this.#readBuf;
     return this.#take(this.#lib.symbols.hid_read_poll(this.#dev, buf, buf.length, 0) as number);
@@ -502,8 +484,8 @@ export class HidApiConnection implements HidConnection {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    this.#received.length = 0;
-    for (const w of this.#waiters.splice(0)) w.reject(new TransportError("Connection is closed"));
+    this.#packets.clear();
+    this.#packets.fail(new TransportError("Connection is closed"));
     const run = this.#lock.then(() => {
       const dev = this.#dev;
       this.#dev = 0;
@@ -531,25 +513,20 @@ export class HidApiConnection implements HidConnection {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (!this.#closed && this.#waiters.length > 0) {
+      while (!this.#closed && this.#packets.waiting > 0) {
         let report: Uint8Array | undefined;
         try {
           report = await this.#exclusive(() => this.#readBlocking());
         } catch (e) {
           if (this.#closed) break;
           const err = e instanceof Error ? e : new TransportError(String(e));
-          for (const w of this.#waiters.splice(0)) w.reject(err);
+          this.#packets.fail(err);
           break;
         }
         if (this.#closed) break;
         if (!report) continue;
-        const w = this.#waiters.shift();
-        if (w) w.resolve(report);
-        else {
-          // Its reader aborted meanwhile: keep it for the next one.
-          this.#received.push(report);
-          if (this.#received.length > MAX_BUFFERED_REPORTS) this.#received.shift();
-        }
+        // To the first waiting reader; kept for the next one if its reader aborted meanwhile.
+        this.#packets.push(report);
       }
     } finally {
       this.#pumping = false;

@@ -438,17 +438,30 @@ async function drainAsync(connection: HidConnection): Promise<boolean> {
 }
 
 /**
- * One inactivity timer per device, kept across transactions: arming it for the next
- * transaction moves a deadline instead of creating a timer (timer setup costs more than a
- * loopback packet in Deno). It fires at most once per timeout period and re-arms itself when
- * the deadline moved; while disarmed it is unref'd, so an idle device never keeps the process
- * alive.
+ * One inactivity timer and one read signal per device, kept across transactions: arming it
+ * for the next transaction moves a deadline instead of creating a timer (timer setup costs
+ * more than a loopback packet in Deno), and reads keep passing the same signal so the
+ * connection's abort listener stays registered. The timer fires at most once per timeout
+ * period and re-arms itself when the deadline moved; while disarmed it is unref'd, so an idle
+ * device never keeps the process alive. The signal is replaced once it has aborted.
  */
 class Watchdog {
   #timer: ReturnType<typeof setTimer> | undefined;
   #due = 0;
   #deadline = 0;
   #onExpire: (() => void) | undefined;
+  #ctl = new AbortController();
+
+  /** The signal to read with: aborts when the armed deadline passes or {@linkcode abortReads}. */
+  get signal(): AbortSignal {
+    if (this.#ctl.signal.aborted) this.#ctl = new AbortController();
+    return this.#ctl.signal;
+  }
+
+  /** Aborts the reads running with {@linkcode signal}. */
+  abortReads(): void {
+    this.#ctl.abort();
+  }
 
   /** Calls `onExpire` once `ms` pass without {@linkcode extend} or {@linkcode disarm}. */
   arm(ms: number, onExpire: () => void): void {
@@ -502,15 +515,20 @@ class Watchdog {
  * (shared) {@linkcode Watchdog}.
  */
 class Waiter {
-  readonly #ctl = new AbortController();
   readonly #signal: AbortSignal | undefined;
   readonly #watchdog: Watchdog;
-  readonly #onAbort = () => this.#ctl.abort();
+  readonly #readSignal: AbortSignal;
+  #expired = false;
+  readonly #onAbort = () => {
+    this.#expired = true;
+    this.#watchdog.abortReads();
+  };
 
   constructor(ms: number, signal?: AbortSignal, watchdog: Watchdog = new Watchdog()) {
     this.#signal = signal;
     this.#watchdog = watchdog;
-    if (signal?.aborted) this.#ctl.abort();
+    this.#readSignal = watchdog.signal;
+    if (signal?.aborted) this.#expired = true;
     else {
       signal?.addEventListener("abort", this.#onAbort, { once: true });
       watchdog.arm(ms, this.#onAbort);
@@ -524,11 +542,11 @@ class Waiter {
 
   /** Next packet, or `undefined` once the deadline passed or the signal aborted. */
   async read(connection: HidConnection): Promise<Uint8Array | undefined> {
-    if (this.#ctl.signal.aborted) return undefined;
+    if (this.#expired) return undefined;
     try {
-      return await connection.readPacket(this.#ctl.signal);
+      return await connection.readPacket(this.#readSignal);
     } catch (e) {
-      if (e instanceof AbortError && this.#ctl.signal.aborted) return undefined;
+      if (e instanceof AbortError && this.#expired) return undefined;
       throw e;
     }
   }
