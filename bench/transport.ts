@@ -38,6 +38,8 @@ import { fragment } from "../src/hid/framing.ts";
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 const RUNTIME = g.Deno ? `Deno ${g.Deno.version.deno}` : `Bun ${g.Bun.version}`;
+const PACED = "hidapi at USB pacing (1 ms frames): report arrival → reader resumes";
+const IDLE = "hidapi idle: CPU µs per second, a read waiting (stack CPU column: open, no reader)";
 const ROUNDS = Number(process.env.TRANSPORT_ROUNDS ?? 25);
 const BATCH_MS = 4;
 
@@ -100,6 +102,20 @@ async function paired(group: string, floorName: string, floor: Op, stack: Op): P
     overheadUs: median(d),
     stackCpuUs: median(c),
   });
+}
+
+/** A bare Worker that runs one hid_read_timeout per message and posts the result back. */
+function rawReadWorker(libPath: string): Worker {
+  const src = `
+    import { dlopen } from "bun:ffi";
+    const read = dlopen(${JSON.stringify(libPath)}, {
+      hid_read_timeout: { args: ["ptr", "buffer", "usize", "i32"], returns: "i32" },
+    }).symbols.hid_read_timeout;
+    const buf = new Uint8Array(65);
+    self.onmessage = (ev) => self.postMessage(read(ev.data, buf, 65, 1000));
+  `;
+  const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+  return new Worker(url, { type: "module" });
 }
 
 /** A CtapHidDevice on `conn` with a fixed channel (the reflectors cannot answer INIT). */
@@ -222,7 +238,8 @@ const fake = await fakeHidapi();
   }
   s.hid_close(raw);
 
-  // USB pacing: wake-up latency per report, floor = the runtime's own blocking read.
+  // USB pacing: wake-up latency per report against the runtime's own way to be woken by a
+  // blocking read (Deno: a nonblocking FFI call; Bun: a bare Worker posting the result).
   fake.pace(1000);
   const wake = async (read: () => Promise<unknown> | unknown, write: () => unknown) => {
     const lat: number[] = [];
@@ -235,44 +252,76 @@ const fake = await fakeHidapi();
     return median(lat);
   };
   const raw2 = s.hid_open_path(cString(fake.devicePath)) as number;
-  const floorWake = g.Deno
-    ? await wake(
-      () => s.hid_read_timeout_nb(raw2, inBuf, inBuf.length, 1000),
-      () => s.hid_write(raw2, out, out.length),
-    )
-    : await wake(
-      () => s.hid_read_timeout(raw2, inBuf, inBuf.length, 1000),
-      () => s.hid_write(raw2, out, out.length),
+  const write2 = () => s.hid_write(raw2, out, out.length);
+  let floorWake: number;
+  let floorName: string;
+  if (g.Deno) {
+    floorName = "raw nonblocking FFI read";
+    floorWake = await wake(() => s.hid_read_timeout_nb(raw2, inBuf, inBuf.length, 1000), write2);
+  } else {
+    floorName = "raw hid_read_timeout on a bare Worker";
+    const worker = rawReadWorker(fake.path);
+    let done: () => void = () => {};
+    worker.onmessage = () => done();
+    floorWake = await wake(
+      () =>
+        new Promise<void>((r) => {
+          done = r;
+          worker.postMessage(raw2);
+        }),
+      write2,
     );
+    worker.terminate();
+    rows.push({
+      runtime: RUNTIME,
+      group: PACED,
+      floor: "blocking read on the JS thread (freezes the event loop)",
+      floorUs: await wake(() => s.hid_read_timeout(raw2, inBuf, inBuf.length, 1000), write2),
+      stackUs: NaN,
+      overheadUs: NaN,
+      stackCpuUs: NaN,
+    });
+  }
   s.hid_close(raw2);
   const stackWake = await wake(() => conn.readPacket(), () => conn.writePacket(REQUEST));
   const paced = await batch(() => ping(dev), 200);
   rows.push({
     runtime: RUNTIME,
-    group: "hidapi at USB pacing (1 ms frames): report arrival → reader resumes",
-    floor: g.Deno ? "Deno nonblocking FFI read" : "blocking read on the JS thread",
+    group: PACED,
+    floor: floorName,
     floorUs: floorWake,
     stackUs: stackWake,
     overheadUs: stackWake - floorWake,
     stackCpuUs: paced.cpu,
   });
 
-  // Idle: a read waiting 1 s for a report that never comes.
+  // CPU µs per second: a sleeping process (the runtime's own idle cost), the device open with
+  // nobody reading, and a read waiting for a report that never comes (a wake-up per slice).
   fake.pace(0);
-  const c0 = cpuUs();
-  const t0 = performance.now();
-  await conn.readPacket(AbortSignal.timeout(1000)).catch(() => {});
-  const idleCpuMs = (cpuUs() - c0) / 1000;
+  const cpuPerSecond = async (what: () => Promise<unknown>) => {
+    const c0 = cpuUs();
+    const t0 = performance.now();
+    await what();
+    return (cpuUs() - c0) / ((performance.now() - t0) / 1000);
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await conn.close();
+  const baseline = await cpuPerSecond(() => sleep(1000));
+  const conn2 = await api.open(fake.devicePath);
+  const open = await cpuPerSecond(() => sleep(1000));
+  const reading = await cpuPerSecond(() =>
+    conn2.readPacket(AbortSignal.timeout(1000)).catch(() => {})
+  );
+  await conn2.close();
   rows.push({
     runtime: RUNTIME,
-    group: "hidapi idle read, CPU per second of waiting (µs)",
-    floor: "—",
-    floorUs: 0,
-    stackUs: (idleCpuMs * 1000) / ((performance.now() - t0) / 1000),
-    overheadUs: 0,
-    stackCpuUs: 0,
+    group: IDLE,
+    floor: "sleeping process",
+    floorUs: baseline,
+    stackUs: reading,
+    overheadUs: reading - baseline,
+    stackCpuUs: open,
   });
-  await conn.close();
 }
 
 if (process.env.BENCH_JSON === "1") {
