@@ -66,7 +66,7 @@ class DatagramConnection implements HidConnection {
     const conn = new DatagramConnection(remote, reportSize, acceptFrom);
     conn.#socket = await bindDatagram(address, port, {
       message: (data, port, address) => conn.#receive(data, port, address),
-      error: (e) => conn.#fail(new TransportError(`UDP socket error: ${e.message}`, { cause: e })),
+      error: (e) => conn.#fail(socketError(e)),
     }, api);
     return conn;
   }
@@ -133,6 +133,13 @@ class DatagramConnection implements HidConnection {
     this.#fail(new TransportError("Connection is closed"));
     return this.#socket.close();
   }
+}
+
+function socketError(e: unknown): TransportError {
+  // Bun reports an ICMP "port unreachable" as an error event without an Error object.
+  const why = (e as Error | undefined)?.message ??
+    "the peer is unreachable (is the authenticator listening on its port?)";
+  return new TransportError(`UDP socket error: ${why}`, { cause: e });
 }
 
 function sendError(e: unknown): TransportError {
