@@ -17,6 +17,8 @@ export {
   CTAP_STATUS,
   type CtapDevice,
   CtapError,
+  type CtapProcessor,
+  type RequestContext,
   STATUS,
 } from "./src/ctap.ts";
 export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";
@@ -67,14 +69,20 @@ export {
   type RegistrationExtensionProcessor,
   type RegistrationProcessing,
   ThirdPartyPaymentExtension,
+  type TokenRenewer,
 } from "./src/client/extensions.ts";
-export { verifyRpId } from "./src/rpid.ts";
+export { rpIdToAscii, verifyRpId } from "./src/rpid.ts";
 export * from "./src/webauthn.ts";
 export {
   CtapHidDevice,
   type CtapHidDeviceOptions,
+  getDescriptor,
+  HidAccessError,
   HidError,
+  listDescriptors,
   listDevices,
+  type ListDevicesOptions,
   openDevice,
   UdpHidConnection,
+  type UnopenableDevice,
 } from "./src/hid/mod.ts";

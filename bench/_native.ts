@@ -45,7 +45,6 @@ export async function startReflector(): Promise<Reflector> {
     child.once("error", reject);
     child.stdout!.once("data", (d) => resolve(Number(String(d).trim())));
   });
-  child.stdout!.unref?.();
   // deno-lint-ignore no-explicit-any
   (child as any).unref?.();
   return {

@@ -5,11 +5,12 @@
 import { CAPABILITY } from "../ctap.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { HidDescriptor } from "../hid/connection.ts";
-import { listDevices } from "../hid/mod.ts";
+import { accessErrorMessage, listDevices, type UnopenableDevice } from "../hid/mod.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
-import { CliError, EXIT } from "./errors.ts";
+import { CliError, EXIT, exitCodeFor, messageFor } from "./errors.ts";
 import { formatFields, formatTable } from "./output.ts";
+import { webauthnDllInfo } from "./windows.ts";
 
 const hex4 = (n: number) => n.toString(16).padStart(4, "0");
 
@@ -34,10 +35,15 @@ const list: Command = {
   async run(ctx) {
     expectArgs(ctx, this, 0);
     const found: ReturnType<typeof describe>[] = [];
-    for await (const device of listDevices()) {
+    const unopenable: UnopenableDevice[] = [];
+    // Keys found but not openable end the listing with an error naming the fix when none
+    // opened; when some did, the others are reported beside the table.
+    const onUnopenable = (d: UnopenableDevice) => unopenable.push(d);
+    for await (const device of listDevices(undefined, { onUnopenable })) {
       found.push(describe(device.descriptor));
       await device.close();
     }
+    if (unopenable.length) ctx.out.status(accessErrorMessage(unopenable));
     ctx.out.result(found, () =>
       found.length === 0 ? "No FIDO security keys found.\n" : formatTable(
         ["PATH", "VID:PID", "PRODUCT", "SERIAL"],
@@ -46,68 +52,119 @@ const list: Command = {
   },
 };
 
-const info: Command = {
-  name: "info",
-  summary: "Show the authenticator's transport and getInfo data",
-  async run(ctx) {
-    expectArgs(ctx, this, 0);
-    const device = await ctx.device();
-    const transport = {
-      ...describe(device.descriptor),
-      ctaphidVersion: device.ctaphidVersion,
-      deviceVersion: device.deviceVersion.join("."),
-      capabilities: capabilityNames(device.capabilities),
+/** A section of `fido2 info`: its JSON members and its human lines. */
+interface InfoSection {
+  readonly json: Record<string, unknown>;
+  readonly fields: [string, string][];
+}
+
+/** The authenticator's transport and getInfo data. */
+async function deviceInfo(ctx: Context): Promise<InfoSection> {
+  const device = await ctx.device();
+  const transport = {
+    ...describe(device.descriptor),
+    ctaphidVersion: device.ctaphidVersion,
+    deviceVersion: device.deviceVersion.join("."),
+    capabilities: capabilityNames(device.capabilities),
+  };
+  if (!device.supportsCbor) {
+    return {
+      json: { device: transport, info: { versions: ["U2F_V2"] } },
+      fields: [
+        ["Path", transport.path],
+        ["Capabilities", transport.capabilities.join(" ")],
+        ["Versions", "U2F_V2 (no CTAP2)"],
+      ],
     };
-    if (!device.supportsCbor) {
-      ctx.out.result({ device: transport, info: { versions: ["U2F_V2"] } }, () =>
-        formatFields([
-          ["Path", transport.path],
-          ["Capabilities", transport.capabilities.join(" ")],
-          ["Versions", "U2F_V2 (no CTAP2)"],
-        ]));
-      return;
-    }
-    const ctap = await ctx.ctap2();
-    const i = ctap.info;
-    let pinRetries: number | undefined;
-    if (i.options.clientPin === true) {
-      pinRetries = (await new ClientPin(ctap).getPinRetries(ctx.call())).retries;
-    }
-    const json = {
+  }
+  const ctap = await ctx.ctap2();
+  const i = ctap.info;
+  let pinRetries: number | undefined;
+  if (i.options.clientPin === true) {
+    pinRetries = (await new ClientPin(ctap).getPinRetries(ctx.call())).retries;
+  }
+  const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
+  const fields: [string, string][] = [
+    ["Path", transport.path],
+    ["Product", transport.product || "-"],
+    ["VID:PID", `${transport.vendorId}:${transport.productId}`],
+    ["Device version", transport.deviceVersion],
+    ["Capabilities", transport.capabilities.join(" ")],
+    ["Versions", i.versions.join(" ")],
+    ["AAGUID", i.aaguid.toString()],
+    ["Extensions", i.extensions.join(" ") || "-"],
+    ["Options", opts || "-"],
+    ["PIN/UV protocols", i.pinUvProtocols.join(" ") || "-"],
+    ["Algorithms", i.algorithms.map((a) => String(a.alg)).join(" ") || "-"],
+    ["Transports", i.transports.join(" ") || "-"],
+    ["Max message size", String(i.maxMsgSize)],
+    ["Max creds in list", String(i.maxCredsInList)],
+    ["Max cred ID length", String(i.maxCredIdLength)],
+    ["Min PIN length", String(i.minPinLength)],
+    ["Force PIN change", String(i.forcePinChange)],
+    ["Large blob storage", i.maxLargeBlob ? `${i.maxLargeBlob} bytes` : "-"],
+    [
+      "Remaining disc. creds",
+      i.remainingDiscCreds === undefined ? "-" : String(i.remainingDiscCreds),
+    ],
+    ["Firmware version", String(i.firmwareVersion)],
+  ];
+  if (pinRetries !== undefined) fields.push(["PIN retries", String(pinRetries)]);
+  return {
+    json: {
       device: transport,
       info: i.toJSON(),
       ...(pinRetries === undefined ? {} : { pinRetries }),
-    };
-    ctx.out.result(json, () => {
-      const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
-      const fields: [string, string][] = [
-        ["Path", transport.path],
-        ["Product", transport.product || "-"],
-        ["VID:PID", `${transport.vendorId}:${transport.productId}`],
-        ["Device version", transport.deviceVersion],
-        ["Capabilities", transport.capabilities.join(" ")],
-        ["Versions", i.versions.join(" ")],
-        ["AAGUID", i.aaguid.toString()],
-        ["Extensions", i.extensions.join(" ") || "-"],
-        ["Options", opts || "-"],
-        ["PIN/UV protocols", i.pinUvProtocols.join(" ") || "-"],
-        ["Algorithms", i.algorithms.map((a) => String(a.alg)).join(" ") || "-"],
-        ["Transports", i.transports.join(" ") || "-"],
-        ["Max message size", String(i.maxMsgSize)],
-        ["Max creds in list", String(i.maxCredsInList)],
-        ["Max cred ID length", String(i.maxCredIdLength)],
-        ["Min PIN length", String(i.minPinLength)],
-        ["Force PIN change", String(i.forcePinChange)],
-        ["Large blob storage", i.maxLargeBlob ? `${i.maxLargeBlob} bytes` : "-"],
-        [
-          "Remaining disc. creds",
-          i.remainingDiscCreds === undefined ? "-" : String(i.remainingDiscCreds),
-        ],
-        ["Firmware version", String(i.firmwareVersion)],
-      ];
-      if (pinRetries !== undefined) fields.push(["PIN retries", String(pinRetries)]);
-      return formatFields(fields);
-    });
+    },
+    fields,
+  };
+}
+
+/**
+ * Windows without a device option: webauthn.dll's API version and Windows Hello, then the
+ * first key's details when the prompt is elevated (Windows allows raw CTAP only there).
+ */
+async function windowsInfo(ctx: Context): Promise<InfoSection> {
+  const dll = await webauthnDllInfo();
+  const fields: [string, string][] = "error" in dll
+    ? [["webauthn.dll", `unavailable (${dll.error})`]]
+    : [
+      ["webauthn.dll", dll.path],
+      ["API version", String(dll.apiVersion)],
+      ["Platform authenticator", dll.platformAuthenticator ? "available" : "not available"],
+    ];
+  const json: Record<string, unknown> = { webauthn: dll };
+  let elevated = false;
+  try {
+    elevated = await ctx.system.isElevated();
+  } catch {
+    elevated = false;
+  }
+  json.elevated = elevated;
+  if (!elevated) {
+    fields.push(["Security keys", "details need an elevated prompt (Run as administrator)"]);
+    return { json, fields };
+  }
+  try {
+    const d = await deviceInfo(ctx);
+    return { json: { ...json, ...d.json }, fields: [...fields, ...d.fields] };
+  } catch (e) {
+    // No key, or no hidapi.dll: webauthn.dll's part still stands.
+    if (exitCodeFor(e) !== EXIT.NO_DEVICE) throw e;
+    fields.push(["Security keys", `none reachable (${messageFor(e).split("\n")[0]})`]);
+    return { json: { ...json, deviceError: messageFor(e) }, fields };
+  }
+}
+
+const info: Command = {
+  name: "info",
+  summary: "Show the authenticator's transport and getInfo data (Windows: webauthn.dll too)",
+  async run(ctx) {
+    expectArgs(ctx, this, 0);
+    const section = ctx.system.os === "win32" && !ctx.explicitDevice
+      ? await windowsInfo(ctx)
+      : await deviceInfo(ctx);
+    ctx.out.result(section.json, () => formatFields(section.fields));
   },
 };
 

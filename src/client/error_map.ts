@@ -39,7 +39,10 @@ const BY_STATUS = new Map<number, number>([
   [S.UV_BLOCKED, E.BAD_REQUEST],
   [S.UV_INVALID, E.BAD_REQUEST],
   [S.REQUEST_TOO_LARGE, E.BAD_REQUEST],
-  [S.OPERATION_DENIED, E.BAD_REQUEST],
+  // The user declined (CTAP 2.1 §6.1.2 step 14, §6.2.2): NotAllowedError in a browser,
+  // which is TIMEOUT here ("timed out or cancelled"); python-fido2 says BAD_REQUEST, which
+  // reads as malformed input. WindowsClient maps a closed Windows dialog onto the same code.
+  [S.OPERATION_DENIED, E.TIMEOUT],
   [S.UNAUTHORIZED_PERMISSION, E.BAD_REQUEST],
 ]);
 
