@@ -182,6 +182,20 @@ for (const [api, raw, label] of udpApis) {
   const conn = await UdpHidConnection.open({ port: reflector.port, localPort: 0, api });
   const dev = device(conn);
   await paired(`UDP (${label})`, `${label} 64 B round trip`, await rawUdp(raw), () => ping(dev));
+  if (raw === "deno") {
+    // A connection must keep receiving (unsolicited reports, stale replies to drain), so its
+    // receive is pending before the reply arrives; Deno completes such a receive a loop turn
+    // later than one issued after the reply is already there (the sequential floor above).
+    const s = g.Deno.listenDatagram({ transport: "udp", port: 0, hostname: "127.0.0.1" });
+    const to = { transport: "udp", hostname: "127.0.0.1", port: reflector.port };
+    const buf = new Uint8Array(2048);
+    await paired(`UDP (${label})`, `${label}, receive pending before the send`, async () => {
+      const r = s.receive(buf);
+      await s.send(REQUEST, to);
+      await r;
+    }, () => ping(dev));
+    s.close();
+  }
   await conn.close();
 }
 reflector.stop();

@@ -534,7 +534,7 @@ export class HidApiConnection implements HidConnection {
     this.#readBuf = new Uint8Array(reportSizeIn + 1);
     this.#sliceMs = Math.max(1, Math.trunc(opts.readSliceMs ?? 50));
     // Started now so the first blocking read does not wait for the thread to boot.
-    this.#reader = runtime === "bun" ? new WorkerReader(lib.path) : undefined;
+    this.#reader = runtime === "bun" ? new WorkerReader(lib.path, this.#readBuf.length) : undefined;
   }
 
   /** Whether {@linkcode close} has been called. */
@@ -662,7 +662,7 @@ export class HidApiConnection implements HidConnection {
   // One hid_read_timeout slice off the JS thread; undefined when the slice ended empty.
   async #readBlocking(): Promise<Uint8Array | undefined> {
     if (this.#reader) {
-      const r = await this.#reader.read(this.#dev, this.#readBuf.length, this.#sliceMs);
+      const r = await this.#reader.read(this.#dev, this.#sliceMs);
       return typeof r === "number" ? this.#take(r) : this.#check(r);
     }
     const buf = this.#readBuf;

@@ -11,23 +11,23 @@
 import { TransportError } from "../src/errors.ts";
 
 // Runs on the Worker: binds hid_read_timeout from the same library (same process, so the same
-// hidapi state and device handles), then answers each request with the report bytes or the
-// hid_read_timeout result (0 = nothing within the timeout, negative = error).
+// hidapi state and device handles), reads into the shared buffer it was given and answers
+// each request with the hid_read_timeout result (bytes read; 0 = nothing within the timeout,
+// negative = error). Posting a number instead of the bytes spares a structured clone.
 const WORKER_SOURCE = `
 import { dlopen } from "bun:ffi";
 let read;
-let buf = new Uint8Array(0);
+let buf;
 self.onmessage = (ev) => {
   const m = ev.data;
   if (m.path !== undefined) {
     read = dlopen(m.path, {
       hid_read_timeout: { args: ["ptr", "buffer", "usize", "i32"], returns: "i32" },
     }).symbols.hid_read_timeout;
+    buf = new Uint8Array(m.shared);
     return;
   }
-  if (buf.length < m.length) buf = new Uint8Array(m.length);
-  const n = read(m.dev, buf, m.length, m.timeout);
-  self.postMessage(n > 0 ? buf.slice(0, n) : n);
+  self.postMessage(read(m.dev, buf, buf.length, m.timeout));
 };
 `;
 
@@ -37,11 +37,13 @@ let workerUrl: string | undefined;
 export class WorkerReader {
   // deno-lint-ignore no-explicit-any
   readonly #worker: any;
-  #pending: { resolve(v: Uint8Array | number): void; reject(e: Error): void } | undefined;
+  /** Where the Worker puts each report (shared memory, so only the length crosses over). */
+  readonly #shared: Uint8Array;
+  #pending: { resolve(n: number): void; reject(e: Error): void } | undefined;
   #failed: Error | undefined;
 
   /** Starts the Worker and has it bind `hid_read_timeout` from `libraryPath`. */
-  constructor(libraryPath: string) {
+  constructor(libraryPath: string, length: number) {
     // One Blob URL per process, kept: a Worker loads it asynchronously.
     workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     this.#worker = new Worker(workerUrl, { type: "module" });
@@ -51,27 +53,30 @@ export class WorkerReader {
       const p = this.#pending;
       this.#pending = undefined;
       this.#worker.unref?.();
-      p?.resolve(ev.data as Uint8Array | number);
+      p?.resolve(ev.data as number);
     };
     this.#worker.onerror = (ev: ErrorEvent) => {
       ev.preventDefault?.();
       this.#fail(new TransportError(`hidapi reader thread failed: ${ev.message}`));
     };
-    this.#worker.postMessage({ path: libraryPath });
+    const shared = new SharedArrayBuffer(length);
+    this.#shared = new Uint8Array(shared);
+    this.#worker.postMessage({ path: libraryPath, shared });
   }
 
   /**
    * `hid_read_timeout(dev, buf, length, timeoutMs)` on the Worker: the report bytes, or the
    * call's result when it returned no data (0 on timeout, negative on error).
    */
-  read(dev: number, length: number, timeoutMs: number): Promise<Uint8Array | number> {
-    if (this.#failed) return Promise.reject(this.#failed);
-    if (this.#pending) return Promise.reject(new Error("WorkerReader: one read at a time"));
-    return new Promise((resolve, reject) => {
+  async read(dev: number, timeoutMs: number): Promise<Uint8Array | number> {
+    if (this.#failed) throw this.#failed;
+    if (this.#pending) throw new Error("WorkerReader: one read at a time");
+    const n = await new Promise<number>((resolve, reject) => {
       this.#pending = { resolve, reject };
       this.#worker.ref?.();
-      this.#worker.postMessage({ dev, length, timeout: timeoutMs });
+      this.#worker.postMessage({ dev, timeout: timeoutMs });
     });
+    return n > 0 ? this.#shared.slice(0, n) : n;
   }
 
   /** Stops the Worker (call it only when no read is running). */

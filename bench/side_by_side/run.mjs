@@ -90,12 +90,19 @@ try {
     });
   }
   const udp = `127.0.0.1:${plain.port}`;
-  for (const [name, rt] of [["Deno", ["run", "-A"]], ["Bun", []]]) {
-    console.error(`side by side: ${name} (n=${n})…`);
+  for (
+    const [name, rt, label] of [
+      ["Deno", ["run", "-A"], ""],
+      // Deno.listenDatagram instead of node:dgram.
+      ["Deno", ["run", "-A", "--unstable-net"], " --unstable-net"],
+      ["Bun", [], ""],
+    ]
+  ) {
+    console.error(`side by side: ${name}${label} (n=${n})…`);
     const exe = bin(name.toLowerCase());
     const result = JSON.parse(run(exe, [...rt, join(here, "client.ts"), ...ports], name));
     clients.push({
-      name: result.runtime,
+      name: result.runtime + label,
       result,
       cold: {
         script: coldStart(exe, [...rt, join(here, "cold.ts"), ports[0]]),
