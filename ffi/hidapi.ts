@@ -47,6 +47,8 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  // Bun: its FFI calls run on the JS thread whatever the flag; bound without the promise.
+  hid_write_now: { symbol: "hid_write", parameters: ["ptr", "buffer", "usize"], result: "i32" },
   // The same call on the JS thread, for zero-timeout reads of reports that already arrived.
   hid_read_poll: {
     symbol: "hid_read_timeout",
@@ -552,21 +554,42 @@ export class HidApiConnection implements HidConnection {
     if (this.#closed) throw new TransportError("Connection is closed");
     const buf = new Uint8Array(packet.length + 1);
     buf.set(packet, 1);
-    await this.#exclusive(async () => {
-      const n = await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number;
-      if (n < 0 && !this.#written && platform() === "win32") {
-        // Windows lets anyone open a FIDO key but only administrators write to it.
-        throw new TransportError(
-          `hid_write failed: ${this.#errorText(false)}. On Windows, security keys are reserved ` +
-            "to webauthn.dll unless the process runs as administrator: use WindowsClient.",
+    if (runtime !== "deno") {
+      // Bun's FFI calls are synchronous anyway: with nothing in flight, write at once.
+      if (this.#busy === 0) {
+        return this.#wrote(
+          this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
+          buf.length,
         );
       }
-      if (n < 0) throw new TransportError(`hid_write failed: ${this.#errorText(false)}`);
-      this.#written = true;
-      if (n < buf.length) {
-        throw new TransportError(`hid_write wrote ${n} of ${buf.length} bytes`);
-      }
-    });
+      await this.#exclusive(() =>
+        this.#wrote(
+          this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
+          buf.length,
+        )
+      );
+      return;
+    }
+    await this.#exclusive(async () =>
+      this.#wrote(
+        await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number,
+        buf.length,
+      )
+    );
+  }
+
+  // Checks hid_write's result `n` for a report of `length` bytes (report ID included).
+  #wrote(n: number, length: number): void {
+    if (n < 0 && !this.#written && platform() === "win32") {
+      // Windows lets anyone open a FIDO key but only administrators write to it.
+      throw new TransportError(
+        `hid_write failed: ${this.#errorText(false)}. On Windows, security keys are reserved ` +
+          "to webauthn.dll unless the process runs as administrator: use WindowsClient.",
+      );
+    }
+    if (n < 0) throw new TransportError(`hid_write failed: ${this.#errorText(false)}`);
+    this.#written = true;
+    if (n < length) throw new TransportError(`hid_write wrote ${n} of ${length} bytes`);
   }
 
   /**
