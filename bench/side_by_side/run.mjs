@@ -171,9 +171,9 @@ table("### Cold start: process start to first getInfo answer, ms (median of 5)",
 const err = base && ROWS.map(([k]) => base.result[k]?.error).find(Boolean);
 if (err) {
   console.log(
-    `\n¹ python-fido2 ${py.version}: ${err}. 0.9.1 sends \`length\` with every fragment of a ` +
-      "multi-fragment large-blob write (the spec wants it with the first only), so a conforming " +
-      "authenticator rejects the write.",
+    `\n¹ python-fido2 ${py.version}: ${err}. 0.9.1 sends each fragment's own size as ` +
+      "`length` (the spec wants the total, with the first fragment only), so a conforming " +
+      "authenticator checks the array's hash after the first fragment and rejects the write.",
   );
 }
 console.log(
