@@ -323,6 +323,8 @@ const fake = await fakeHidapi();
   await conn.close();
   const baseline = await cpuPerSecond(() => sleep(1000));
   const conn2 = await api.open(fake.devicePath);
+  // Past the 2 s after which Bun stops an idle reader Worker (an idle Worker costs CPU).
+  await sleep(2200);
   const open = await cpuPerSecond(() => sleep(1000));
   const reading = await cpuPerSecond(() =>
     conn2.readPacket(AbortSignal.timeout(1000)).catch(() => {})

@@ -543,6 +543,21 @@ describe("hidapi binding: report I/O", () => {
     });
   });
 
+  it("still wakes on a late report after the connection sat idle (Bun restarts its reader)", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("pace_us", 20000);
+      await c.writePacket(packet(1));
+      assert.deepEqual(await c.readPacket(), packet(1));
+      // Longer than the 2 s after which Bun stops an idle reader Worker.
+      await new Promise((r) => setTimeout(r, 2300));
+      await c.writePacket(packet(2));
+      assert.deepEqual(await c.readPacket(), packet(2));
+    });
+  });
+
   it("measures write+read round trips through the fake", async () => {
     const ctl = await control(FAKE_014);
     ctl.setup([KEY]);
