@@ -94,7 +94,8 @@ export interface LoadHidApiOptions {
   /**
    * Length of each blocking `hid_read_timeout` slice (default 50 ms), run off the JS thread
    * (Deno: a non-blocking FFI call; Bun: a Worker). A read wakes as soon as a report arrives;
-   * the slice bounds how long a write or `close` queued behind an idle read waits.
+   * the slice bounds how long a write or `close` queued behind an idle read waits. Slices that
+   * end empty double, up to 8 times this, until a report arrives.
    */
   readonly readSliceMs?: number;
   /**
@@ -108,6 +109,13 @@ export interface LoadHidApiOptions {
 const MAX_REPORT_DESCRIPTOR_SIZE = 4096;
 /** Enumeration entries beyond this mean a corrupt list, not a real machine. */
 const MAX_ENUMERATION = 4096;
+/**
+ * Empty read slices double up to this factor (50 ms → 400 ms by default): a device silent for
+ * a while costs a few wake-ups a second, and a write queued behind such a slice waits at most
+ * that long. Keys send keepalives every 100 ms while they wait for a touch, which keeps the
+ * slices short then.
+ */
+const MAX_SLICE_GROWTH = 8;
 /** Bun: the reader Worker stops after this long without a blocking read. */
 const READER_IDLE_MS = 2000;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
@@ -520,6 +528,8 @@ export class HidApiConnection implements HidConnection {
   // One extra byte so an over-long report is detected rather than silently truncated.
   readonly #readBuf: Uint8Array;
   readonly #sliceMs: number;
+  // The next slice: #sliceMs, doubled after each empty one up to MAX_SLICE_GROWTH times it.
+  #slice: number;
   // Bun: the Worker that runs blocking reads; stopped after READER_IDLE_MS without reads (an
   // idle Bun Worker still costs ~0.3 ms of CPU per second) and started again on demand.
   #reader: WorkerReader | undefined;
@@ -541,6 +551,7 @@ export class HidApiConnection implements HidConnection {
     this.reportSizeOut = reportSizeOut;
     this.#readBuf = new Uint8Array(reportSizeIn + 1);
     this.#sliceMs = Math.max(1, Math.trunc(opts.readSliceMs ?? 50));
+    this.#slice = this.#sliceMs;
     // Started now so the first blocking read does not wait for the thread to boot.
     if (runtime === "bun") {
       this.#reader = new WorkerReader(lib.path, this.#readBuf.length);
@@ -691,21 +702,27 @@ export class HidApiConnection implements HidConnection {
     }
   }
 
-  // One hid_read_timeout slice off the JS thread; undefined when the slice ended empty.
+  // One hid_read_timeout slice off the JS thread; undefined when the slice ended empty. A
+  // silent device gets longer slices (fewer wake-ups while nothing comes); a report resets them.
   async #readBlocking(): Promise<Uint8Array | undefined> {
+    const slice = this.#slice;
+    let report: Uint8Array | undefined;
     if (runtime === "bun") {
       this.#reader ??= new WorkerReader(this.#lib.path, this.#readBuf.length);
       let r: Uint8Array | number;
       try {
-        r = await this.#reader.read(this.#dev, this.#sliceMs);
+        r = await this.#reader.read(this.#dev, slice);
       } finally {
         this.#stopReaderWhenIdle();
       }
-      return typeof r === "number" ? this.#take(r) : this.#check(r);
+      report = typeof r === "number" ? this.#take(r) : this.#check(r);
+    } else {
+      const buf = this.#readBuf;
+      const n = await this.#lib.symbols.hid_read_timeout(this.#dev, buf, buf.length, slice);
+      report = this.#take(n as number);
     }
-    const buf = this.#readBuf;
-    const n = await this.#lib.symbols.hid_read_timeout(this.#dev, buf, buf.length, this.#sliceMs);
-    return this.#take(n as number);
+    this.#slice = report ? this.#sliceMs : Math.min(slice * 2, this.#sliceMs * MAX_SLICE_GROWTH);
+    return report;
   }
 
   #stopReaderWhenIdle(): void {

@@ -522,8 +522,8 @@ describe("hidapi binding: report I/O", () => {
     await withConnection(api, "/dev/hidraw3", async (c) => {
       const before = ctl.stat("reads");
       await assert.rejects(c.readPacket(AbortSignal.timeout(500)), AbortError);
-      // One zero-timeout try, then blocking 100 ms slices until the abort (plus the slice
-      // still running then). Polling every few ms would make well over 50 calls.
+      // One zero-timeout try, then blocking slices (100, 200, 400 ms: empty ones double) until
+      // the abort. Polling every few ms would make well over 50 calls.
       const reads = ctl.stat("reads") - before;
       assert.ok(reads >= 2 && reads <= 8, `${reads} native reads in 500 ms`);
     });
