@@ -328,7 +328,7 @@ const fake = await fakeHidapi();
   const baseline = await cpuPerSecond(() => sleep(1000));
   const conn2 = await api.open(fake.devicePath);
   // Past the 2 s after which Bun stops an idle reader Worker (an idle Worker costs CPU).
-  await sleep(2200);
+  await sleep(3000); // and past its teardown
   const open = await cpuPerSecond(() => sleep(1000));
   // Bun starts its reader Worker again here (once, ~10 ms of CPU): not part of the steady state.
   await conn2.readPacket(AbortSignal.timeout(200)).catch(() => {});
