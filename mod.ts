@@ -52,6 +52,7 @@ export {
   type WebAuthnClient,
 } from "./src/client/selection.ts";
 export { CLIENT_ERR, ClientError, PinRequiredError } from "./src/client/errors.ts";
+export { AuthenticatorResponseError, type CheckedCommand } from "./src/client/validate.ts";
 export {
   type AuthenticationExtensionProcessor,
   type AuthenticationProcessing,

@@ -6,6 +6,7 @@
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { AbortError, FormatError, TransportError, UnsupportedAlgorithmError } from "../errors.ts";
 import { ClientError } from "./errors.ts";
+import { AuthenticatorResponseError } from "./validate.ts";
 
 const S = CTAP_STATUS;
 const E = ClientError.ERR;
@@ -67,6 +68,12 @@ export function toClientError(err: unknown): ClientError {
   }
   if (err instanceof UnsupportedAlgorithmError) {
     return new ClientError(E.CONFIGURATION_UNSUPPORTED, err.message, { cause: err });
+  }
+  if (err instanceof AuthenticatorResponseError) {
+    // Chromium: kAuthenticatorResponseInvalid, reported to the page as NotAllowedError.
+    return new ClientError(E.OTHER_ERROR, `Invalid authenticator response: ${err.message}`, {
+      cause: err,
+    });
   }
   if (err instanceof FormatError) {
     return new ClientError(E.OTHER_ERROR, `Malformed data: ${err.message}`, { cause: err });

@@ -18,7 +18,7 @@ import { Info } from "../ctap2/info.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
 import { AbortError, FormatError } from "../errors.ts";
-import { bytesEqual, sha256, sleep, utf8Encode } from "../utils.ts";
+import { sha256, sleep, utf8Encode } from "../utils.ts";
 import { rpIdToAscii } from "../rpid.ts";
 import {
   AuthenticatorAttestationResponse,
@@ -45,6 +45,12 @@ import {
   type TokenRenewer,
 } from "./extensions.ts";
 import { UserInteraction } from "./interaction.ts";
+import {
+  assertedCredential,
+  checkAssertion,
+  checkRegistration,
+  collectAssertions,
+} from "./validate.ts";
 import {
   type AssertionSelection,
   AssertionSelection as Selection,
@@ -458,10 +464,7 @@ class Ctap2Backend implements Backend {
           pinUvAuthParam: param,
           pinUvAuthProtocol: param ? auth.protocol!.version : undefined,
         }, { signal });
-        if (chunk.length === 1) return chunk[0];
-        const id = a.credential?.id;
-        return chunk.find((c) => id && bytesEqual(c.id, id)) ??
-          (id ? { type: "public-key", id } : chunk[0]);
+        return assertedCredential(a, chunk);
       } catch (e) {
         if (e instanceof CtapError && e.code === CTAP_STATUS.NO_CREDENTIALS) {
           i += chunk.length;
@@ -565,8 +568,9 @@ class Ctap2Backend implements Backend {
           throw new CtapError(CTAP_STATUS.CREDENTIAL_EXCLUDED);
         }
       }
+      let extInputs: Record<string, CborValue> = {};
       const send = async (excludeList: CredentialDescriptor[] | undefined) => {
-        const extInputs: Record<string, CborValue> = {};
+        extInputs = {};
         for (const p of processing) Object.assign(extInputs, await p.prepareInputs?.(auth.token));
         const opts: Record<string, boolean> = {};
         if (rk) opts.rk = true;
@@ -608,6 +612,13 @@ class Ctap2Backend implements Backend {
         const match = await this.#preflight(rpId, exclude, auth, signal);
         response = await send(match ? [match] : undefined);
       }
+      checkRegistration(response, {
+        rpId,
+        algorithms: params.filter((p) => p.type === "public-key").map((p) => p.alg),
+        uv: auth.token !== undefined || auth.internalUv === true,
+        enterpriseAttestation: ep !== undefined,
+        extensions: extInputs,
+      });
       const results: Record<string, unknown> = {};
       for (const p of processing) {
         Object.assign(results, await p.prepareOutputs?.(response, auth.token));
@@ -688,7 +699,7 @@ class Ctap2Backend implements Backend {
         const param = auth.token
           ? await auth.protocol!.authenticate(auth.token, clientData.hash)
           : undefined;
-        return await this.ctap.getAssertions({
+        const first = await this.ctap.getAssertion({
           rpId: targetRp,
           clientDataHash: clientData.hash,
           allowList,
@@ -697,6 +708,12 @@ class Ctap2Backend implements Backend {
           pinUvAuthParam: param,
           pinUvAuthProtocol: param ? auth.protocol!.version : undefined,
         }, { signal, onKeepalive });
+        return await collectAssertions(first, () => this.ctap.getNextAssertion({ signal }), {
+          rpId: targetRp,
+          allowList,
+          rpAllowList: given,
+          uv: param !== undefined || auth.internalUv === true,
+        });
       };
       let assertions: AssertionResponse[];
       try {
@@ -715,19 +732,15 @@ class Ctap2Backend implements Backend {
           Object.assign(results, await p.prepareOutputs?.(a, auth.token, renew));
         }
         if (appid) results.appid = usedAppid;
-        // A key may omit the credential when the allow list had exactly one entry.
-        const credentialId = a.credential?.id ?? (list?.length === 1 ? list[0].id : undefined);
-        if (!credentialId) {
-          throw new FormatError("Assertion without a credential ID");
-        }
+        // Checked answers name their credential (filled in for a one-entry allow list).
         out.push({
-          credentialId,
+          credentialId: a.credential!.id,
           authenticatorData: a.authData,
           signature: a.signature,
           userHandle: a.user?.id,
           user: a.user,
           clientExtensionResults: results,
-          response: a.credential ? a : a.withCredential({ type: "public-key", id: credentialId }),
+          response: a,
         });
       }
       return out;
@@ -857,13 +870,15 @@ class Ctap1Backend implements Backend {
       () => this.ctap.register(clientData.hash, appParam, { signal }),
       signal,
     );
+    const attestationObject = AttestationObject.fromCtap1(appParam, reg);
+    checkRegistration(attestationObject, { rpId, algorithms: [-7], uv: false }, "U2F register");
     const results: Record<string, unknown> = {};
     if (inputs.credProps === true) results.credProps = { rk: false };
     // No extension reaches a U2F key: say so where WebAuthn has an output for "no".
     if (inputs.prf !== undefined) results.prf = { enabled: false };
     if (inputs.largeBlob !== undefined) results.largeBlob = { supported: false };
     return {
-      attestationObject: AttestationObject.fromCtap1(appParam, reg),
+      attestationObject,
       credentialId: reg.keyHandle,
       extensionResults: results,
       transports: ["usb"],
@@ -899,7 +914,12 @@ class Ctap1Backend implements Backend {
           () => this.ctap.authenticate(clientData.hash, app, cred.id, false, { signal }),
           signal,
         );
-        const response = AssertionResponse.fromCtap1(app, cred, sig);
+        const response = checkAssertion(
+          AssertionResponse.fromCtap1(app, cred, sig),
+          { rpId: isAppid ? inputs.appid as string : rpId, allowList: [cred], uv: false },
+          0,
+          "U2F authenticate",
+        );
         const results: Record<string, unknown> = {};
         if (typeof inputs.appid === "string") results.appid = isAppid;
         return [{
