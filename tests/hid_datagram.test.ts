@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { TransportError } from "../src/errors.ts";
 import { bindDatagram, type DatagramApi, nativeDatagramBackend } from "../src/hid/datagram.ts";
+import { CtapHidDevice, HidError, UdpHidConnection } from "../src/hid/mod.ts";
 import { repoRoot } from "./helpers/build_fixture.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -58,6 +59,26 @@ describe("datagram sockets", () => {
         await a.close();
         await b.close();
         await b.close();
+      }
+    });
+  }
+
+  for (const api of apis) {
+    it(`${api}: nothing listening at the authenticator's port is a timeout, not a dead socket`, async () => {
+      // A port that was free a moment ago: datagrams to it bounce (ICMP port unreachable).
+      const probe = await bindDatagram("127.0.0.1", 0, ignore, api);
+      const port = probe.port;
+      await probe.close();
+      const conn = await UdpHidConnection.open({ port, localPort: 0, api });
+      try {
+        await assert.rejects(
+          CtapHidDevice.open(conn.descriptor, conn, { readTimeout: 300 }),
+          (e) => e instanceof HidError && /No CTAPHID_INIT response/.test(e.message),
+        );
+        // The connection still works once something answers (here: another write).
+        await conn.writePacket(new Uint8Array(64));
+      } finally {
+        await conn.close();
       }
     });
   }

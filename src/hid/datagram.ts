@@ -96,7 +96,12 @@ async function bindBun(
           blocked.shift()!.done();
         }
       },
-      error: (_s: unknown, e: Error) => handlers.error(e),
+      error: (_s: unknown, e: unknown) => {
+        // Bun reports an ICMP "port unreachable" for an earlier datagram (nothing listens
+        // there yet) as an error without an Error. node:dgram and Deno never report it: the
+        // read times out the same way on every backend.
+        if (e instanceof Error) handlers.error(e);
+      },
     },
   });
   return {

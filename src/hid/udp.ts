@@ -135,11 +135,8 @@ class DatagramConnection implements HidConnection {
   }
 }
 
-function socketError(e: unknown): TransportError {
-  // Bun reports an ICMP "port unreachable" as an error event without an Error object.
-  const why = (e as Error | undefined)?.message ??
-    "the peer is unreachable (is the authenticator listening on its port?)";
-  return new TransportError(`UDP socket error: ${why}`, { cause: e });
+function socketError(e: Error): TransportError {
+  return new TransportError(`UDP socket error: ${e.message}`, { cause: e });
 }
 
 function sendError(e: unknown): TransportError {
