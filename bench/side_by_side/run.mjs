@@ -4,6 +4,7 @@
 //
 //   node bench/side_by_side/run.mjs [--n 200] [--json]
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,7 +13,9 @@ const root = join(here, "..", "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const args = process.argv.slice(2);
 const n = Number(args[args.indexOf("--n") + 1]) || 200;
-const PYTHON = "/usr/bin/python3";
+// Debian's interpreter, where python3-fido2 installs (FIDO2_BENCH_PYTHON overrides it).
+const PYTHON = process.env.FIDO2_BENCH_PYTHON ??
+  (existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
 
 /** python-fido2's version, installing python3-fido2 with apt-get when it is missing. */
 function pythonFido2() {
@@ -29,9 +32,10 @@ function pythonFido2() {
   if (r.status === 0) return { version: r.stdout.trim() };
   const why = apt.error?.message ?? (apt.stderr || apt.stdout || "").trim().split("\n").pop();
   return {
-    skip: `python-fido2 group skipped: python3-fido2 is not installed and apt-get could not ` +
-      `install it (${why || `exit ${apt.status}`}); install it (apt-get install python3-fido2) ` +
-      `and rerun`,
+    skip: `python-fido2 group skipped: ${PYTHON} cannot import fido2, and ` +
+      `apt-get install -y python3-fido2 did not change that (${why || `exit ${apt.status}`}). ` +
+      `Install python3-fido2 (Debian: apt-get install python3-fido2; other interpreters: ` +
+      `FIDO2_BENCH_PYTHON=/path/to/python3 with fido2 0.9 importable) and rerun.`,
   };
 }
 
