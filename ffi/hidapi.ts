@@ -534,6 +534,7 @@ export class HidApiConnection implements HidConnection {
   // idle Bun Worker still costs ~0.3 ms of CPU per second) and started again on demand.
   #reader: WorkerReader | undefined;
   #readerIdle: ReturnType<typeof setTimer> | undefined;
+  #lastBlockingRead = 0;
 
   /** Use {@linkcode HidApi.open}. */
   constructor(
@@ -725,14 +726,22 @@ export class HidApiConnection implements HidConnection {
     return report;
   }
 
+  // Stops the reader READER_IDLE_MS after the last blocking read. One timer, re-armed only when
+  // it fires early: no timer work per read.
   #stopReaderWhenIdle(): void {
-    if (this.#readerIdle) clearTimer(this.#readerIdle);
+    this.#lastBlockingRead = performance.now();
+    if (!this.#readerIdle) this.#armReaderIdle(READER_IDLE_MS);
+  }
+
+  #armReaderIdle(ms: number): void {
     this.#readerIdle = setTimer(() => {
       this.#readerIdle = undefined;
+      const left = this.#lastBlockingRead + READER_IDLE_MS - performance.now();
       // Reads run under the lock: with nothing in flight, no read is using the Worker.
-      if (this.#busy === 0) this.#stopReader();
-      else this.#stopReaderWhenIdle();
-    }, READER_IDLE_MS);
+      if (left > 0) this.#armReaderIdle(left);
+      else if (this.#busy !== 0) this.#armReaderIdle(READER_IDLE_MS); // a read is running
+      else this.#stopReader();
+    }, ms);
     this.#readerIdle.unref();
   }
 
