@@ -67,7 +67,8 @@ async function deviceInfo(ctx: Context): Promise<InfoSection> {
     deviceVersion: device.deviceVersion.join("."),
     capabilities: capabilityNames(device.capabilities),
   };
-  if (!device.supportsCbor) {
+  const ctap = await ctx.ctap2IfAny();
+  if (!ctap) {
     return {
       json: { device: transport, info: { versions: ["U2F_V2"] } },
       fields: [
@@ -77,7 +78,6 @@ async function deviceInfo(ctx: Context): Promise<InfoSection> {
       ],
     };
   }
-  const ctap = await ctx.ctap2();
   const i = ctap.info;
   let pinRetries: number | undefined;
   if (i.options.clientPin === true) {

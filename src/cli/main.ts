@@ -50,7 +50,7 @@ const GLOBAL: Record<string, OptionSpec> = {
     type: "string",
     multiple: true,
     help: "NAME  --virtual firmware quirk (repeat): token-single-use, rp-name-is-user-name, " +
-      "no-algorithms, credmgmt-on-pre",
+      "no-algorithms, credmgmt-on-pre, u2f-cbor-bit (with --profile u2f-only)",
   },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
   "udp-local-port": {
