@@ -253,6 +253,11 @@ async function startPrivate(): Promise<PcscBed> {
     await cleanup();
     throw new PortRace(`vpcd could not listen on ${port}:\n${daemon.log()}`);
   }
+  // On a loaded machine "daemon ready" has been seen before clients could connect (a restarted
+  // daemon answered SCardEstablishContext with "Service not available"): wait for the socket.
+  for (let i = 0; i < 100 && !existsSync(join(run, "pcscd.comm")); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   // libpcsclite reads the socket name once per process: a daemon started later in this process
   // (the next test file) must be reachable under the same name, so clients get a stable link.
   const tmp = `${STABLE_SOCKET}.${Date.now()}`;
