@@ -1,11 +1,7 @@
 // PIN/UV auth protocol costs. Run: node scripts/bench.mjs pin   (or: node_modules/.bin/deno bench
 // -A bench/pin.bench.ts, node_modules/.bin/bun bench/pin.bench.ts)
-import {
-  decapsulate,
-  generateKeyAgreementKey,
-  PinProtocolV1,
-  PinProtocolV2,
-} from "../src/ctap2/pin_protocol.ts";
+import { decapsulate, generateKeyAgreementKey } from "../src/ctap2/key_agreement.ts";
+import { PinProtocolV1, PinProtocolV2 } from "../src/ctap2/pin_protocol.ts";
 import { bench } from "./_harness.ts";
 
 const authKey = generateKeyAgreementKey();

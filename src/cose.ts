@@ -3,11 +3,8 @@
  * verification for every algorithm a WebAuthn relying party meets in practice.
  * @module
  */
-import { ed25519 } from "@noble/curves/ed25519.js";
-import { ed448 } from "@noble/curves/ed448.js";
 import type { ECDSA } from "@noble/curves/abstract/weierstrass.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { sha256 as nobleSha256, sha384, sha512 } from "@noble/hashes/sha2.js";
 import { type CborMap, type CborValue, encode as encodeCbor } from "./cbor.ts";
 import { FormatError, UnsupportedAlgorithmError } from "./errors.ts";
@@ -15,6 +12,16 @@ import { b64urlDecode, b64urlEncode, concat } from "./utils.ts";
 
 /** The noble ECDSA curve an {@linkcode EcKey} verifies with. */
 export type Curve = ECDSA;
+
+// The curves few keys use are loaded with the first key that needs them: importing them costs
+// ~8 ms at start on Deno and Bun (P-256/384/521 stay static: PIN protocols need P-256 anyway).
+let secp256k1Curve: Promise<Curve> | undefined;
+let ed25519Verify:
+  | Promise<(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array) => boolean>
+  | undefined;
+let ed448Verify:
+  | Promise<(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array) => boolean>
+  | undefined;
 
 function bytesParam(map: CborMap, key: number, what: string, len?: number): Uint8Array {
   const v = map.get(key);
@@ -130,8 +137,8 @@ export class UnsupportedKey extends CoseKey {
 
 /** Elliptic-curve ECDSA keys (kty EC2); subclasses fix the curve and hash. */
 export abstract class EcKey extends CoseKey {
-  /** The noble curve that checks signatures. */
-  protected abstract readonly curve: Curve;
+  /** The noble curve that checks signatures (a promise for curves loaded on first use). */
+  protected abstract readonly curve: Curve | Promise<Curve>;
   /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected abstract readonly crv: number;
   /** Length of one coordinate / public key in bytes. */
@@ -140,27 +147,23 @@ export abstract class EcKey extends CoseKey {
   protected abstract hash(m: Uint8Array): Uint8Array;
 
   /** Resolves false for a bad signature; rejects with FormatError for a malformed key. */
-  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    try {
-      if (this.map.get(-1) !== this.crv) {
-        throw new UnsupportedAlgorithmError(
-          `Unsupported elliptic curve ${String(this.map.get(-1))}`,
-        );
-      }
-      const point = this.point();
-      // WebAuthn signatures are DER and may carry a high S: accept both halves.
-      return Promise.resolve(
-        this.curve.verify(signature, this.hash(message), point, {
-          prehash: false,
-          format: "der",
-          lowS: false,
-        }),
+  async verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (this.map.get(-1) !== this.crv) {
+      throw new UnsupportedAlgorithmError(
+        `Unsupported elliptic curve ${String(this.map.get(-1))}`,
       );
-    } catch (e) {
-      if (e instanceof UnsupportedAlgorithmError || e instanceof FormatError) {
-        return Promise.reject(e);
-      }
-      return Promise.resolve(false);
+    }
+    const point = this.point(); // FormatError for a malformed key
+    const curve = await this.curve;
+    try {
+      // WebAuthn signatures are DER and may carry a high S: accept both halves.
+      return curve.verify(signature, this.hash(message), point, {
+        prehash: false,
+        format: "der",
+        lowS: false,
+      });
+    } catch {
+      return false;
     }
   }
 
@@ -259,8 +262,12 @@ export class ESP512 extends ES512 {
 export class ES256K extends EcKey {
   /** Matched against the key's `alg` by `CoseKey.parse`. */
   static override readonly ALGORITHM: number = -47;
-  /** The noble curve that checks signatures. */
-  protected readonly curve = secp256k1 as unknown as Curve;
+  /** The noble curve that checks signatures, loaded with the first secp256k1 key verified. */
+  protected get curve(): Promise<Curve> {
+    return secp256k1Curve ??= import("@noble/curves/secp256k1.js").then((m) =>
+      m.secp256k1 as unknown as Curve
+    );
+  }
   /** The COSE `crv` value (RFC 9053) the key must carry. */
   protected readonly crv = 8;
   /** Length of one coordinate / public key in bytes. */
@@ -278,20 +285,22 @@ export abstract class OkpKey extends CoseKey {
   /** Length of one coordinate / public key in bytes. */
   protected abstract readonly size: number;
   /** Checks a raw signature `sig` over `msg` with public key `pub`. */
-  protected abstract check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean;
+  protected abstract check(
+    sig: Uint8Array,
+    msg: Uint8Array,
+    pub: Uint8Array,
+  ): boolean | Promise<boolean>;
   /** Resolves false for a bad signature; rejects with FormatError for a malformed key. */
-  verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  async verify(message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (this.map.get(-1) !== this.crv) {
-      return Promise.reject(
-        new UnsupportedAlgorithmError(`Unsupported OKP curve ${String(this.map.get(-1))}`),
-      );
+      throw new UnsupportedAlgorithmError(`Unsupported OKP curve ${String(this.map.get(-1))}`);
     }
+    const x = bytesParam(this.map, -2, "x", this.size); // FormatError for a malformed key
     try {
-      const x = bytesParam(this.map, -2, "x", this.size);
-      return Promise.resolve(this.check(signature, message, x));
+      return await this.check(signature, message, x);
     } catch (e) {
-      if (e instanceof FormatError) return Promise.reject(e);
-      return Promise.resolve(false);
+      if (e instanceof FormatError) throw e;
+      return false;
     }
   }
 }
@@ -305,8 +314,12 @@ export class EdDSA extends OkpKey {
   /** Length of one coordinate / public key in bytes. */
   protected readonly size = 32;
   /** Checks a raw signature `sig` over `msg` with public key `pub`. */
-  protected check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
-    return ed25519.verify(sig, msg, pub);
+  protected async check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): Promise<boolean> {
+    const verify =
+      await (ed25519Verify ??= import("@noble/curves/ed25519.js").then((m) => (s, d, p) =>
+        m.ed25519.verify(s, d, p)
+      ));
+    return verify(sig, msg, pub);
   }
 }
 
@@ -325,8 +338,12 @@ export class Ed448 extends OkpKey {
   /** Length of one coordinate / public key in bytes. */
   protected readonly size = 57;
   /** Checks a raw signature `sig` over `msg` with public key `pub`. */
-  protected check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): boolean {
-    return ed448.verify(sig, msg, pub);
+  protected async check(sig: Uint8Array, msg: Uint8Array, pub: Uint8Array): Promise<boolean> {
+    const verify =
+      await (ed448Verify ??= import("@noble/curves/ed448.js").then((m) => (s, d, p) =>
+        m.ed448.verify(s, d, p)
+      ));
+    return verify(sig, msg, pub);
   }
 }
 

@@ -3,13 +3,8 @@ import assert from "node:assert/strict";
 import type { CborMap, CborValue } from "../src/cbor.ts";
 import { CTAP_STATUS, CtapError } from "../src/ctap.ts";
 import { FormatError } from "../src/errors.ts";
-import {
-  decapsulate,
-  generateKeyAgreementKey,
-  PinProtocolV1,
-  PinProtocolV2,
-  verify,
-} from "../src/ctap2/pin_protocol.ts";
+import { decapsulate, generateKeyAgreementKey } from "../src/ctap2/key_agreement.ts";
+import { PinProtocolV1, PinProtocolV2, verify } from "../src/ctap2/pin_protocol.ts";
 import { fromHex, sha256, toHex, utf8Encode } from "../src/utils.ts";
 
 // research/python-fido2-vectors.md §3.1 (verbatim python-fido2 tests) and §3.2 (derived v2).

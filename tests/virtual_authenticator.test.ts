@@ -24,12 +24,8 @@ import {
   derTlv,
   derUnsignedInteger,
 } from "../src/virtual/attestation_cert.ts";
-import {
-  decapsulate,
-  generateKeyAgreementKey,
-  PinProtocolV1,
-  PinProtocolV2,
-} from "../src/ctap2/pin_protocol.ts";
+import { decapsulate, generateKeyAgreementKey } from "../src/ctap2/key_agreement.ts";
+import { PinProtocolV1, PinProtocolV2 } from "../src/ctap2/pin_protocol.ts";
 import { verifyAuthenticationResponse, verifyRegistrationResponse } from "@simplewebauthn/server";
 import fc from "fast-check";
 import { AsnConvert } from "@peculiar/asn1-schema";

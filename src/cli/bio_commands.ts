@@ -2,7 +2,7 @@
  * `bio list|enroll|rename|delete`: fingerprint templates (CTAP 2.1 bioEnrollment).
  * @module
  */
-import { BioEnrollment, CaptureError, FPBioEnrollment } from "../ctap2/bio.ts";
+import type { FPBioEnrollment } from "../ctap2/bio.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { bytesEqual } from "../utils.ts";
 import { type Command, expectArgs } from "./command.ts";
@@ -14,6 +14,7 @@ import { b64, parseCredentialId } from "./util.ts";
 const MAX_BAD_SAMPLES = 10;
 
 async function bio(ctx: Context): Promise<FPBioEnrollment> {
+  const { BioEnrollment, FPBioEnrollment } = await import("../ctap2/bio.ts");
   const ctap = await ctx.ctap2();
   if (!BioEnrollment.isSupported(ctap.info)) {
     throw new CliError(EXIT.UNSUPPORTED, "This authenticator does not support fingerprints");
@@ -58,6 +59,7 @@ const enroll: Command = {
   async run(ctx) {
     expectArgs(ctx, this, 0);
     const b = await bio(ctx);
+    const { CaptureError } = await import("../ctap2/bio.ts");
     const enrollment = b.enroll();
     let id: Uint8Array | undefined;
     let bad = 0;

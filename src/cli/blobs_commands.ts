@@ -3,9 +3,7 @@
  * by credential ID; the largeBlobKey is found through credential management.
  * @module
  */
-import { readFile, writeFile } from "node:fs/promises";
 import process from "node:process";
-import { LargeBlobs } from "../ctap2/blob.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
@@ -20,6 +18,7 @@ import { formatTable } from "./output.ts";
 import { b64, parseCredentialId } from "./util.ts";
 
 async function largeBlobs(ctx: Context, write: boolean) {
+  const { LargeBlobs } = await import("../ctap2/blob.ts");
   const ctap = await ctx.ctap2();
   if (!LargeBlobs.isSupported(ctap.info)) {
     throw new CliError(EXIT.UNSUPPORTED, "This authenticator does not support large blobs");
@@ -45,7 +44,10 @@ async function keyOf(ctx: Context, cm: Parameters<typeof findCredential>[1], tex
 }
 
 async function readInput(source: string): Promise<Uint8Array> {
-  if (source !== "-") return new Uint8Array(await readFile(source));
+  if (source !== "-") {
+    const { readFile } = await import("node:fs/promises");
+    return new Uint8Array(await readFile(source));
+  }
   const chunks: Uint8Array[] = [];
   for await (const chunk of process.stdin) chunks.push(new Uint8Array(chunk as Uint8Array));
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -93,6 +95,7 @@ const get: Command = {
     if (data === undefined) throw new CliError(EXIT.NOT_FOUND, `No large blob for ${b64(id)}`);
     const file = ctx.str("out");
     if (file !== undefined) {
+      const { writeFile } = await import("node:fs/promises");
       await writeFile(file, data);
       ctx.out.result(
         { credentialId: b64(id), size: data.length, file },

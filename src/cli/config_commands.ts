@@ -2,7 +2,7 @@
  * `config always-uv|min-pin-length|ea`: authenticatorConfig.
  * @module
  */
-import { Config } from "../ctap2/config.ts";
+import type { Config } from "../ctap2/config.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
@@ -10,6 +10,7 @@ import { CliError, EXIT, UsageError } from "./errors.ts";
 import { parseUint } from "./util.ts";
 
 async function config(ctx: Context): Promise<Config> {
+  const { Config } = await import("../ctap2/config.ts");
   const ctap = await ctx.ctap2();
   if (!Config.isSupported(ctap.info)) {
     throw new CliError(EXIT.UNSUPPORTED, "This authenticator does not support authenticatorConfig");

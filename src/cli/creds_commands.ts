@@ -3,7 +3,7 @@
  * @module
  */
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
-import { CredentialManagement, type ManagedCredential, type ManagedRp } from "../ctap2/credman.ts";
+import type { CredentialManagement, ManagedCredential, ManagedRp } from "../ctap2/credman.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { bytesEqual } from "../utils.ts";
 import { type Command, expectArgs } from "./command.ts";
@@ -23,6 +23,7 @@ export async function credentialManagement(
   ctx: Context,
   extraPermissions = 0,
 ): Promise<{ cm: CredentialManagement; token: Awaited<ReturnType<Context["token"]>> }> {
+  const { CredentialManagement } = await import("../ctap2/credman.ts");
   const ctap = await ctx.ctap2();
   if (!CredentialManagement.isSupported(ctap.info)) {
     throw new CliError(
@@ -138,6 +139,7 @@ const update: Command = {
       throw new UsageError("Give --name and/or --display-name");
     }
     const { cm } = await credentialManagement(ctx);
+    const { CredentialManagement } = await import("../ctap2/credman.ts");
     if (!CredentialManagement.isUpdateSupported(cm.ctap.info)) {
       throw new CtapError(CTAP_STATUS.INVALID_COMMAND, "updateUserInformation is not supported");
     }

@@ -4,12 +4,7 @@
  * @module
  */
 import { CtapHidDevice, listDevices, openDevice, UdpHidConnection } from "../hid/mod.ts";
-import {
-  type AuthenticatorProfile,
-  type AuthenticatorQuirks,
-  PROFILES,
-  VirtualAuthenticator,
-} from "../virtual/mod.ts";
+import type { AuthenticatorProfile, AuthenticatorQuirks } from "../virtual/mod.ts";
 import { CliError, EXIT, UsageError } from "./errors.ts";
 
 /** The device options of the command line. */
@@ -39,7 +34,7 @@ export const QUIRK_FLAGS: Readonly<Record<string, keyof AuthenticatorQuirks>> = 
   "u2f-cbor-bit": "cborCapabilityWithoutCtap2",
 };
 
-function virtualProfile(sel: DeviceSelection): {
+function virtualProfile(sel: DeviceSelection, PROFILES: readonly AuthenticatorProfile[]): {
   profile?: AuthenticatorProfile;
   quirks: AuthenticatorQuirks;
 } {
@@ -172,7 +167,9 @@ export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> 
   if (sel.virtual !== undefined) {
     const stateFile = sel.virtual === true ? undefined : sel.virtual;
     const uv = sel.virtualUv === true;
-    const { profile, quirks } = virtualProfile(sel);
+    // The virtual authenticator (and node:fs for its state file) only for --virtual.
+    const { PROFILES, VirtualAuthenticator } = await import("../virtual/mod.ts");
+    const { profile, quirks } = virtualProfile(sel, PROFILES);
     const va = new VirtualAuthenticator({
       stateFile,
       profile,

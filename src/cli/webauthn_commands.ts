@@ -3,36 +3,16 @@
  * W3C JSON options (from flags or `--options FILE`) and printing the W3C JSON response.
  * @module
  */
-import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { DefaultClientDataCollector } from "../client/collector.ts";
-import { createClient } from "../client/factory.ts";
-import { Fido2Client } from "../client/fido2.ts";
-import { UserInteraction } from "../client/interaction.ts";
 import type { WebAuthnClient } from "../client/selection.ts";
-import { listDevices } from "../hid/mod.ts";
 import { randomBytes } from "../utils.ts";
 import { type Command, expectArgs, type OptionSpec } from "./command.ts";
-import { type Context, forcePinChange } from "./context.ts";
+import type { Context } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { formatFields, formatTable } from "./output.ts";
 import { b64, parseCredentialId, parseUint } from "./util.ts";
-import { requireElevation } from "./windows.ts";
 
 const UV_VALUES = ["required", "preferred", "discouraged"];
-
-/** Routes the client's prompts to the terminal. */
-class CliInteraction extends UserInteraction {
-  constructor(readonly ctx: Context) {
-    super();
-  }
-  override promptUp(): void {
-    this.ctx.promptTouch();
-  }
-  override async requestPin(): Promise<string | undefined> {
-    return await this.ctx.prompter.pin();
-  }
-}
 
 async function readJson(source: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -42,6 +22,7 @@ async function readJson(source: string): Promise<Record<string, unknown>> {
     for await (const chunk of process.stdin) chunks.push(String(chunk));
     text = chunks.join("");
   } else {
+    const { readFile } = await import("node:fs/promises"); // node:fs costs ~10 ms at start
     text = await readFile(source, "utf8");
   }
   let json: unknown;
@@ -72,36 +53,10 @@ function challenge(ctx: Context): string {
   return c === undefined ? b64(randomBytes(32)) : b64(parseCredentialId(c, "challenge"));
 }
 
-/**
- * The client for a ceremony: on Windows without a device option, `createClient` (webauthn.dll
- * when usable; a USB key needs an elevated prompt otherwise); else a `Fido2Client` over the
- * selected device.
- */
+/** The ceremony's client; the WebAuthn client stack is loaded here, on first use. */
 async function client(ctx: Context, origin: string, command: string): Promise<WebAuthnClient> {
-  const collector = new DefaultClientDataCollector(origin);
-  const ui = new CliInteraction(ctx);
-  let c: Fido2Client;
-  if (ctx.system.os === "win32" && !ctx.explicitDevice) {
-    const created = await createClient(collector, {
-      userInteraction: ui,
-      platform: "win32",
-      listDevices: async function* () {
-        await requireElevation(ctx.system, command);
-        yield* listDevices();
-      },
-    });
-    ctx.onClose(() => created.close());
-    if (!(created instanceof Fido2Client)) {
-      ctx.out.status("Using Windows' security dialog (webauthn.dll)…");
-      return created;
-    }
-    c = created;
-  } else {
-    c = new Fido2Client(await ctx.device(), collector, ui);
-  }
-  const info = await c.ready();
-  if (info.forcePinChange) throw forcePinChange();
-  return c;
+  const { ceremonyClient } = await import("./webauthn_client.ts");
+  return await ceremonyClient(ctx, origin, command);
 }
 
 const COMMON: Record<string, OptionSpec> = {

@@ -10,11 +10,5 @@ export * from "./bio.ts";
 export * from "./blob.ts";
 export * from "./config.ts";
 export { ClientPin, type ClientPinCtap, encodePin, PinPolicyError } from "./pin.ts";
-export {
-  decapsulate,
-  generateKeyAgreementKey,
-  type KeyAgreementKey,
-  PinProtocolV1,
-  PinProtocolV2,
-  type PinUvAuthProtocol,
-} from "./pin_protocol.ts";
+export { decapsulate, generateKeyAgreementKey, type KeyAgreementKey } from "./key_agreement.ts";
+export { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "./pin_protocol.ts";

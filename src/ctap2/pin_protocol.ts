@@ -1,15 +1,15 @@
 /**
  * PIN/UV auth protocols 1 and 2 (CTAP 2.1 §6.5.6 and §6.5.7), shared by the client
- * (`ClientPin`, hmac-secret, credential management…) and the virtual authenticator.
+ * (`ClientPin`, hmac-secret, credential management…) and the virtual authenticator. The P-256
+ * side (key-agreement keys, decapsulate) is in key_agreement.ts, loaded with the first key
+ * agreement: importing the curve costs ~8 ms at start, which `fido2 info` does not need.
  *
  * ECDH and HMAC are synchronous (noble); AES-256-CBC without padding runs on WebCrypto,
  * which only offers PKCS#7-padded CBC, so the padding block is stripped on encryption and
  * synthesised on decryption (see `bench/pin.bench.ts`).
  * @module
  */
-import { p256 } from "@noble/curves/nist.js";
-import type { CborMap, CborValue } from "../cbor.ts";
-import { CTAP_STATUS, CtapError } from "../ctap.ts";
+import type { CborMap } from "../cbor.ts";
 import { FormatError } from "../errors.ts";
 import {
   concat,
@@ -50,17 +50,6 @@ const PAD_BLOCK = new Uint8Array(16).fill(16);
 const HKDF_SALT = new Uint8Array(32);
 const HKDF_INFO_HMAC = new TextEncoder().encode("CTAP2 HMAC key");
 const HKDF_INFO_AES = new TextEncoder().encode("CTAP2 AES key");
-
-// COSE key labels and values (RFC 9053) used by the key-agreement key.
-const COSE_KTY = 1;
-const COSE_ALG = 3;
-const COSE_CRV = -1;
-const COSE_X = -2;
-const COSE_Y = -3;
-const KTY_EC2 = 2;
-const CRV_P256 = 1;
-/** ECDH-ES+HKDF-256: what the spec says to put in `alg`, although it is not what is used. */
-const ALG_ECDH_ES_HKDF_256 = -25;
 
 function buf(data: Uint8Array): Uint8Array<ArrayBuffer> {
   return data as Uint8Array<ArrayBuffer>;
@@ -117,44 +106,6 @@ async function aesCbcDecrypt(
   return new Uint8Array(out);
 }
 
-/**
- * Parses a P-256 key-agreement COSE key into an uncompressed SEC1 point, checking that it
- * lies on the curve. `fail` builds the error: a `FormatError` when a client reads an
- * authenticator's response, a `CtapError` when the virtual authenticator reads a request.
- */
-function parsePeerKey(peer: CborMap, fail: (msg: string) => Error): Uint8Array {
-  if (!(peer instanceof Map)) throw fail("keyAgreement must be a COSE key map");
-  const kty = peer.get(COSE_KTY);
-  if (kty !== undefined && kty !== KTY_EC2) throw fail(`keyAgreement kty ${String(kty)} != 2`);
-  const crv = peer.get(COSE_CRV);
-  if (crv !== undefined && crv !== CRV_P256) throw fail(`keyAgreement crv ${String(crv)} != 1`);
-  const x: CborValue = peer.get(COSE_X);
-  const y: CborValue = peer.get(COSE_Y);
-  if (!(x instanceof Uint8Array) || x.length !== 32) {
-    throw fail("keyAgreement x must be 32 bytes");
-  }
-  if (!(y instanceof Uint8Array) || y.length !== 32) {
-    throw fail("keyAgreement y must be 32 bytes");
-  }
-  const point = concat(new Uint8Array([4]), x, y);
-  // The point at infinity has no uncompressed encoding, so on-curve is the whole check.
-  if (!p256.utils.isValidPublicKey(point, false)) {
-    throw fail("keyAgreement point is not on P-256");
-  }
-  return point;
-}
-
-/** COSE key map of an uncompressed P-256 public key, as CTAP's keyAgreement. */
-function coseKeyAgreement(publicKey: Uint8Array): CborMap {
-  return new Map<CborValue, CborValue>([
-    [COSE_KTY, KTY_EC2],
-    [COSE_ALG, ALG_ECDH_ES_HKDF_256],
-    [COSE_CRV, CRV_P256],
-    [COSE_X, publicKey.slice(1, 33)],
-    [COSE_Y, publicKey.slice(33, 65)],
-  ]);
-}
-
 const ECDH_P256 = { name: "ECDH", namedCurve: "P-256" } as const;
 
 /**
@@ -176,11 +127,6 @@ async function webCryptoEcdh(point: Uint8Array): Promise<{ publicKey: Uint8Array
   }
 }
 
-/** ECDH x-coordinate Z. */
-function ecdh(privateKey: Uint8Array, point: Uint8Array): Uint8Array {
-  return p256.getSharedSecret(privateKey, point, true).slice(1);
-}
-
 /** Protocol 1: SHA-256(Z) key, AES-256-CBC with a zero IV, HMAC truncated to 16 bytes. */
 export class PinProtocolV1 implements PinUvAuthProtocol {
   readonly version: 1 | 2 = 1;
@@ -198,20 +144,21 @@ export class PinProtocolV1 implements PinUvAuthProtocol {
     ephemeralKey?: Uint8Array,
   ): Promise<{ keyAgreement: CborMap; sharedSecret: Uint8Array }> {
     const kdf = (this.constructor as typeof PinProtocolV1).kdf;
-    try {
-      const point = parsePeerKey(peerCoseKey, (m) => new FormatError(m));
-      if (ephemeralKey === undefined) {
-        return webCryptoEcdh(point).then(({ publicKey, z }) => ({
-          keyAgreement: coseKeyAgreement(publicKey),
-          sharedSecret: kdf(z),
-        }));
-      }
-      const keyAgreement = coseKeyAgreement(p256.getPublicKey(ephemeralKey, false));
-      const sharedSecret = kdf(ecdh(ephemeralKey, point));
-      return Promise.resolve({ keyAgreement, sharedSecret });
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    // P-256 (the on-curve check, test-vector ECDH) is loaded with the first key agreement.
+    return import("./key_agreement.ts").then(
+      ({ coseKeyAgreement, ecdh, parsePeerKey, publicPoint }) => {
+        const point = parsePeerKey(peerCoseKey, (m) => new FormatError(m));
+        if (ephemeralKey === undefined) {
+          return webCryptoEcdh(point).then(({ publicKey, z }) => ({
+            keyAgreement: coseKeyAgreement(publicKey),
+            sharedSecret: kdf(z),
+          }));
+        }
+        const keyAgreement = coseKeyAgreement(publicPoint(ephemeralKey));
+        const sharedSecret = kdf(ecdh(ephemeralKey, point));
+        return { keyAgreement, sharedSecret };
+      },
+    );
   }
 
   encrypt(key: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
@@ -321,38 +268,6 @@ export function pinProtocol(version: number): PinProtocolV1 | undefined {
   if (version === 1) return new PinProtocolV1();
   if (version === 2) return new PinProtocolV2();
   return undefined;
-}
-
-/** An authenticator's key-agreement key pair (regenerated at power-up and after PIN errors). */
-export interface KeyAgreementKey {
-  /** P-256 private scalar. */
-  readonly privateKey: Uint8Array;
-  /** The COSE key returned by getKeyAgreement. */
-  readonly publicKey: CborMap;
-}
-
-/** Authenticator side: a fresh key-agreement key pair. */
-export function generateKeyAgreementKey(): KeyAgreementKey {
-  const privateKey = p256.utils.randomSecretKey();
-  return { privateKey, publicKey: coseKeyAgreement(p256.getPublicKey(privateKey, false)) };
-}
-
-/**
- * Authenticator side: the shared secret for the platform's `keyAgreement`. A malformed or
- * off-curve key is `CtapError(INVALID_PARAMETER)`, as the spec's decapsulate prescribes.
- */
-export function decapsulate(
-  version: number,
-  privateKey: Uint8Array,
-  peerCoseKey: CborMap,
-): Uint8Array {
-  const kdf = version === 1 ? PinProtocolV1.kdf : version === 2 ? PinProtocolV2.kdf : undefined;
-  if (!kdf) throw new CtapError(CTAP_STATUS.INVALID_PARAMETER, `Unknown PIN protocol ${version}`);
-  const point = parsePeerKey(
-    peerCoseKey,
-    (m) => new CtapError(CTAP_STATUS.INVALID_PARAMETER, m),
-  );
-  return kdf(ecdh(privateKey, point));
 }
 
 /** Authenticator side: constant-time pinUvAuthParam check for `version`. */

@@ -11,10 +11,8 @@ import {
   decapsulate,
   generateKeyAgreementKey,
   type KeyAgreementKey,
-  PinProtocolV1,
-  PinProtocolV2,
-  verify,
-} from "../ctap2/pin_protocol.ts";
+} from "../ctap2/key_agreement.ts";
+import { PinProtocolV1, PinProtocolV2, verify } from "../ctap2/pin_protocol.ts";
 import { constantTimeEqual, fromHex, randomBytes, sha256, toHex, utf8Decode } from "../utils.ts";
 import {
   PERMISSION,

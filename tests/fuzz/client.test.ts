@@ -14,7 +14,7 @@ import { Fido2Client } from "../../src/client/fido2.ts";
 import { UserInteraction } from "../../src/client/interaction.ts";
 import { CtapError } from "../../src/ctap.ts";
 import { ApduError } from "../../src/ctap1.ts";
-import { generateKeyAgreementKey } from "../../src/ctap2/pin_protocol.ts";
+import { generateKeyAgreementKey } from "../../src/ctap2/key_agreement.ts";
 import { PinPolicyError } from "../../src/ctap2/pin.ts";
 import {
   AbortError,

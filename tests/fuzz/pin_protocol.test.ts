@@ -7,13 +7,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { CborMap, CborValue } from "../../src/cbor.ts";
 import { CTAP_STATUS, CtapError } from "../../src/ctap.ts";
-import {
-  decapsulate,
-  generateKeyAgreementKey,
-  PinProtocolV1,
-  PinProtocolV2,
-  verify,
-} from "../../src/ctap2/pin_protocol.ts";
+import { decapsulate, generateKeyAgreementKey } from "../../src/ctap2/key_agreement.ts";
+import { PinProtocolV1, PinProtocolV2, verify } from "../../src/ctap2/pin_protocol.ts";
 import { FormatError } from "../../src/errors.ts";
 import { bytesEqual } from "../../src/utils.ts";
 import { fuzz, fuzzAsync, only, onlyAsync } from "./_fuzz.ts";
