@@ -1,0 +1,600 @@
+/**
+ * PC/SC through FFI: pcsclite (`libpcsclite.so.1`, Linux/BSD), the PCSC framework (macOS) and
+ * `winscard.dll` (Windows). Lists readers, connects to cards and moves raw APDUs; the CTAP NFC
+ * mapping lives in `src/pcsc/`.
+ *
+ * The three share an API but not an ABI:
+ * - pcsclite: `DWORD`/`LONG` are `unsigned long`/`long` (8 bytes on 64-bit Linux), and so are
+ *   `SCARDCONTEXT`/`SCARDHANDLE`; `SCARD_IO_REQUEST` is 16 bytes, `SCARD_READERSTATE` 80.
+ * - macOS: 4-byte `DWORD`/`LONG`/handles and `#pragma pack(1)` structs (`SCARD_READERSTATE`
+ *   61 bytes).
+ * - Windows: 4-byte `DWORD`/`LONG`, pointer-sized handles, UTF-16 `…W` entry points, a 36-byte
+ *   ATR buffer (`SCARD_READERSTATEW` 64 bytes), `SCARD_PROTOCOL_RAW` 0x10000.
+ * @module
+ */
+import { FormatError } from "../src/errors.ts";
+import type {
+  CardConnection,
+  Disposition,
+  PcscBackend,
+  ReaderInfo,
+} from "../src/pcsc/connection.ts";
+import { pcscError, SCARD } from "../src/pcsc/errors.ts";
+import {
+  addressOf,
+  getEnv,
+  LibraryLoadError,
+  type NativeLibrary,
+  type NativeType,
+  openLibrary,
+  platform,
+  type SymbolTable,
+} from "./runtime.ts";
+
+/** One PC/SC ABI: sizes, offsets and naming of a platform's library. */
+export interface PcscAbi {
+  /** Which library family. */
+  readonly name: "pcsclite" | "macos" | "windows";
+  /** Size of `DWORD` and `LONG`. */
+  readonly dword: 4 | 8;
+  /** Size of `SCARDCONTEXT` / `SCARDHANDLE`. */
+  readonly handle: 4 | 8;
+  /** Whether handles are signed (`LONG`-typed in pcsclite and macOS). */
+  readonly handleSigned: boolean;
+  /** `…W` entry points and UTF-16LE strings (Windows); otherwise UTF-8 and no suffix. */
+  readonly wide: boolean;
+  /** `sizeof(SCARD_IO_REQUEST)`. */
+  readonly ioRequestSize: number;
+  /** `SCARD_READERSTATE` layout. */
+  readonly readerState: {
+    readonly size: number;
+    readonly currentState: number;
+    readonly eventState: number;
+    readonly cbAtr: number;
+    readonly rgbAtr: number;
+    readonly atrMax: number;
+  };
+}
+
+/** The three ABIs, by family. */
+export const ABI: { readonly [K in PcscAbi["name"]]: PcscAbi } = {
+  pcsclite: {
+    name: "pcsclite",
+    dword: 8,
+    handle: 8,
+    handleSigned: true,
+    wide: false,
+    ioRequestSize: 16,
+    readerState: { size: 80, currentState: 16, eventState: 24, cbAtr: 32, rgbAtr: 40, atrMax: 33 },
+  },
+  macos: {
+    name: "macos",
+    dword: 4,
+    handle: 4,
+    handleSigned: true,
+    wide: false,
+    ioRequestSize: 8,
+    readerState: { size: 61, currentState: 16, eventState: 20, cbAtr: 24, rgbAtr: 28, atrMax: 33 },
+  },
+  windows: {
+    name: "windows",
+    dword: 4,
+    handle: 8,
+    handleSigned: false,
+    wide: true,
+    ioRequestSize: 8,
+    readerState: { size: 64, currentState: 16, eventState: 20, cbAtr: 24, rgbAtr: 28, atrMax: 36 },
+  },
+};
+
+/** The ABI of the running OS. */
+export function abiFor(os: string = platform()): PcscAbi {
+  return os === "win32" ? ABI.windows : os === "darwin" ? ABI.macos : ABI.pcsclite;
+}
+
+/** Libraries tried in order when no path is given, per `process.platform` value. */
+export function defaultLibraryCandidates(os: string = platform()): string[] {
+  switch (os) {
+    case "win32":
+      return ["winscard.dll"];
+    case "darwin":
+      return ["/System/Library/Frameworks/PCSC.framework/PCSC"];
+    default:
+      return ["libpcsclite.so.1", "libpcsclite.so", "/usr/local/lib/libpcsclite.so.1"];
+  }
+}
+
+const INSTALL_HINT = "install pcsc-lite (Debian/Ubuntu: apt-get install pcscd libpcsclite1; " +
+  "Fedora: dnf install pcsc-lite) or set FIDO2_PCSC_LIB to the library file";
+
+// Constants identical on every platform except where noted.
+const SCOPE_USER = 0;
+const SHARE_EXCLUSIVE = 1;
+const SHARE_SHARED = 2;
+const PROTOCOL_T0 = 1;
+const PROTOCOL_T1 = 2;
+const LEAVE_CARD = 0;
+const RESET_CARD = 1;
+const UNPOWER_CARD = 2;
+const STATE_UNAWARE = 0;
+const STATE_PRESENT = 0x20;
+const STATE_EXCLUSIVE = 0x80;
+const STATE_MUTE = 0x200;
+/** pcsclite's `MAX_BUFFER_SIZE_EXTENDED`: header, 3-byte Lc, 64 KiB data, Le, SW. */
+const RECV_BUFFER_SIZE = 4 + 3 + (1 << 16) + 3 + 2;
+/** Readers whose names mean "notify me of new readers", not a reader. */
+const PNP_NOTIFICATION = "\\\\?PnP?\\Notification";
+
+function symbolTable(abi: PcscAbi) {
+  const dw: NativeType = abi.dword === 8 ? "u64" : "u32";
+  const h: NativeType = abi.handle === 4 ? "i32" : abi.handleSigned ? "i64" : "u64";
+  const rv: NativeType = abi.dword === 8 ? "i64" : "i32";
+  const w = abi.wide ? "W" : "";
+  return {
+    SCardEstablishContext: {
+      parameters: [dw, "ptr", "ptr", "buffer"],
+      result: rv,
+      nonblocking: true,
+    },
+    SCardReleaseContext: { parameters: [h], result: rv },
+    [`SCardListReaders${w}`]: {
+      parameters: [h, "ptr", "ptr", "buffer"],
+      result: rv,
+      nonblocking: true,
+    },
+    [`SCardGetStatusChange${w}`]: {
+      parameters: [h, dw, "buffer", dw],
+      result: rv,
+      nonblocking: true,
+    },
+    [`SCardConnect${w}`]: {
+      parameters: [h, "buffer", dw, dw, "buffer", "buffer"],
+      result: rv,
+      nonblocking: true,
+    },
+    SCardReconnect: { parameters: [h, dw, dw, dw, "buffer"], result: rv, nonblocking: true },
+    SCardDisconnect: { parameters: [h, dw], result: rv, nonblocking: true },
+    SCardBeginTransaction: { parameters: [h], result: rv, nonblocking: true },
+    SCardEndTransaction: { parameters: [h, dw], result: rv, nonblocking: true },
+    [`SCardStatus${w}`]: {
+      parameters: [h, "ptr", "buffer", "buffer", "buffer", "buffer", "buffer"],
+      result: rv,
+    },
+    SCardTransmit: {
+      parameters: [h, "buffer", "buffer", dw, "ptr", "buffer", "buffer"],
+      result: rv,
+      nonblocking: true,
+    },
+  } satisfies SymbolTable;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyFn = (...args: any[]) => any;
+type PcscLib = NativeLibrary<Record<string, { parameters: NativeType[]; result: NativeType }>>;
+
+/** Options of {@linkcode loadPcsc}. */
+export interface LoadPcscOptions {
+  /** Library to load instead of the platform's (`FIDO2_PCSC_LIB` does the same). */
+  readonly path?: string;
+  /** The ABI to assume (default: the running OS's); tests load other layouts through it. */
+  readonly abi?: PcscAbi;
+}
+
+/**
+ * Loads the PC/SC library and establishes a context. Rejects with `LibraryLoadError` when no
+ * library loads and a typed `PcscError` (e.g. `ReaderGoneError` for SCARD_E_NO_SERVICE) when
+ * the service cannot be reached.
+ */
+export async function loadPcsc(opts: LoadPcscOptions = {}): Promise<Pcsc> {
+  const abi = opts.abi ?? abiFor();
+  const explicit = opts.path ?? getEnv("FIDO2_PCSC_LIB");
+  const candidates = explicit ? [explicit] : defaultLibraryCandidates();
+  let lib: PcscLib;
+  try {
+    lib = await openLibrary(candidates, symbolTable(abi)) as unknown as PcscLib;
+  } catch (e) {
+    if (!(e instanceof LibraryLoadError)) throw e;
+    throw new LibraryLoadError(`No PC/SC library: ${INSTALL_HINT}. ${e.message}`, { cause: e });
+  }
+  const pcsc = new Pcsc(lib, abi);
+  try {
+    await pcsc.establish();
+  } catch (e) {
+    lib.close();
+    throw e;
+  }
+  return pcsc;
+}
+
+/** Native integer helpers for one ABI. */
+class Marshal {
+  constructor(readonly abi: PcscAbi) {}
+
+  dwordBuf(value = 0): Uint8Array {
+    const b = new Uint8Array(this.abi.dword);
+    this.setDword(b, 0, value);
+    return b;
+  }
+
+  setDword(b: Uint8Array, off: number, value: number): void {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    if (this.abi.dword === 8) dv.setBigUint64(off, BigInt(value), true);
+    else dv.setUint32(off, value >>> 0, true);
+  }
+
+  getDword(b: Uint8Array, off = 0): number {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return this.abi.dword === 8 ? Number(dv.getBigUint64(off, true)) : dv.getUint32(off, true);
+  }
+
+  /** A handle read from an out-parameter, in the JS type the FFI expects for it. */
+  getHandle(b: Uint8Array): number | bigint {
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    if (this.abi.handle === 4) return dv.getInt32(0, true);
+    return this.abi.handleSigned ? dv.getBigInt64(0, true) : dv.getBigUint64(0, true);
+  }
+
+  /** The `dword` argument value (bigint for 8-byte DWORDs). */
+  dw(value: number): number | bigint {
+    return this.abi.dword === 8 ? BigInt(value) : value;
+  }
+
+  str(s: string): Uint8Array {
+    if (!this.abi.wide) {
+      const b = new TextEncoder().encode(s);
+      const out = new Uint8Array(b.length + 1);
+      out.set(b);
+      return out;
+    }
+    const out = new Uint8Array((s.length + 1) * 2);
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < s.length; i++) dv.setUint16(i * 2, s.charCodeAt(i), true);
+    return out;
+  }
+
+  /** Splits a `msz` multi-string (NUL-separated, double-NUL terminated) of `chars` units. */
+  multiString(b: Uint8Array, chars: number): string[] {
+    let text: string;
+    if (this.abi.wide) {
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      text = "";
+      for (let i = 0; i < chars && i * 2 + 1 < b.length; i++) {
+        text += String.fromCharCode(dv.getUint16(i * 2, true));
+      }
+    } else {
+      text = new TextDecoder().decode(b.subarray(0, Math.min(chars, b.length)));
+    }
+    return text.split("\0").filter((s) => s.length > 0);
+  }
+
+  ioRequest(protocol: number): Uint8Array {
+    const b = new Uint8Array(this.abi.ioRequestSize);
+    const half = this.abi.ioRequestSize / 2;
+    if (half === 8) {
+      this.setDword(b, 0, protocol);
+      this.setDword(b, 8, this.abi.ioRequestSize);
+    } else {
+      const dv = new DataView(b.buffer);
+      dv.setUint32(0, protocol, true);
+      dv.setUint32(4, this.abi.ioRequestSize, true);
+    }
+    return b;
+  }
+}
+
+function rc(v: number | bigint): number {
+  return Number(v) >>> 0;
+}
+
+/**
+ * A loaded PC/SC library with one context: lists readers and opens {@linkcode PcscCard}s. The
+ * context is released by `close()` once every card connection opened through it is closed.
+ */
+export class Pcsc implements PcscBackend {
+  /** The library file that was loaded. */
+  readonly libraryPath: string;
+  /** The ABI in use. */
+  readonly abi: PcscAbi;
+  #ctx: number | bigint = 0;
+  #open = new Set<PcscCard>();
+  #closing = false;
+  #released = false;
+  readonly #lib: PcscLib;
+  readonly #m: Marshal;
+  readonly #fn: Record<string, AnyFn>;
+
+  /** Use {@linkcode loadPcsc}. */
+  constructor(lib: PcscLib, abi: PcscAbi) {
+    this.#lib = lib;
+    this.abi = abi;
+    this.libraryPath = lib.path;
+    this.#m = new Marshal(abi);
+    const w = abi.wide ? "W" : "";
+    const s = lib.symbols as Record<string, AnyFn>;
+    this.#fn = {
+      establish: s.SCardEstablishContext,
+      release: s.SCardReleaseContext,
+      listReaders: s[`SCardListReaders${w}`],
+      getStatusChange: s[`SCardGetStatusChange${w}`],
+      connect: s[`SCardConnect${w}`],
+      reconnect: s.SCardReconnect,
+      disconnect: s.SCardDisconnect,
+      begin: s.SCardBeginTransaction,
+      end: s.SCardEndTransaction,
+      status: s[`SCardStatus${w}`],
+      transmit: s.SCardTransmit,
+    };
+  }
+
+  /** The raw functions, for `PcscCard` (internal). */
+  get fn(): Record<string, AnyFn> {
+    return this.#fn;
+  }
+
+  /** Marshalling helpers, for `PcscCard` (internal). */
+  get marshal(): Marshal {
+    return this.#m;
+  }
+
+  /** (Re-)establishes the context (internal; {@linkcode loadPcsc} calls it). */
+  async establish(): Promise<void> {
+    const out = new Uint8Array(this.abi.handle);
+    const r = rc(await this.#fn.establish(this.#m.dw(SCOPE_USER), 0, 0, out));
+    if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardEstablishContext");
+    this.#ctx = this.#m.getHandle(out);
+  }
+
+  /** Every reader (the PnP pseudo-reader excluded) with its card state. */
+  async listReaders(): Promise<ReaderInfo[]> {
+    this.#checkOpen();
+    let names: string[];
+    try {
+      names = await this.#readerNames();
+    } catch (e) {
+      // A context from before a pcscd restart is stale: retry once with a new one.
+      const code = (e as { code?: number }).code;
+      if (
+        code !== SCARD.E_INVALID_HANDLE && code !== SCARD.E_NO_SERVICE &&
+        code !== SCARD.E_SERVICE_STOPPED
+      ) throw e;
+      await this.establish();
+      names = await this.#readerNames();
+    }
+    names = names.filter((n) => n !== PNP_NOTIFICATION);
+    if (names.length === 0) return [];
+    return await this.#states(names);
+  }
+
+  async #readerNames(): Promise<string[]> {
+    const unit = this.abi.wide ? 2 : 1;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const len = this.#m.dwordBuf(0);
+      let r = rc(await this.#fn.listReaders(this.#ctx, 0, 0, len));
+      if (r === SCARD.E_NO_READERS_AVAILABLE) return [];
+      if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardListReaders");
+      const chars = this.#m.getDword(len);
+      if (chars === 0) return [];
+      const buf = new Uint8Array(chars * unit);
+      r = rc(await this.#fn.listReaders(this.#ctx, 0, addressOf(buf), len));
+      keep(buf);
+      if (r === SCARD.E_INSUFFICIENT_BUFFER) continue; // a reader appeared in between
+      if (r === SCARD.E_NO_READERS_AVAILABLE) return [];
+      if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardListReaders");
+      return this.#m.multiString(buf, this.#m.getDword(len));
+    }
+    throw pcscError(SCARD.E_INSUFFICIENT_BUFFER, "SCardListReaders");
+  }
+
+  async #states(names: string[]): Promise<ReaderInfo[]> {
+    const L = this.abi.readerState;
+    const strings = names.map((n) => this.#m.str(n));
+    const states = new Uint8Array(L.size * names.length);
+    const dv = new DataView(states.buffer);
+    strings.forEach((s, i) => {
+      dv.setBigUint64(i * L.size, BigInt(addressOf(s)), true);
+      this.#m.setDword(states, i * L.size + L.currentState, STATE_UNAWARE);
+    });
+    const r = rc(
+      await this.#fn.getStatusChange(this.#ctx, this.#m.dw(0), states, this.#m.dw(names.length)),
+    );
+    keep(strings);
+    if (r !== SCARD.S_SUCCESS && r !== SCARD.E_TIMEOUT) throw pcscError(r, "SCardGetStatusChange");
+    return names.map((name, i) => {
+      const base = i * L.size;
+      const event = this.#m.getDword(states, base + L.eventState);
+      const atrLen = Math.min(this.#m.getDword(states, base + L.cbAtr), L.atrMax);
+      const present = (event & STATE_PRESENT) !== 0 && (event & STATE_MUTE) === 0;
+      return {
+        name,
+        cardPresent: present,
+        atr: present ? states.slice(base + L.rgbAtr, base + L.rgbAtr + atrLen) : undefined,
+        exclusive: (event & STATE_EXCLUSIVE) !== 0,
+      };
+    });
+  }
+
+  /** Connects to the card in `reader` (T=0 or T=1, shared unless `exclusive`). */
+  async connect(reader: string, opts: { readonly exclusive?: boolean } = {}): Promise<PcscCard> {
+    this.#checkOpen();
+    const name = this.#m.str(reader);
+    const handle = new Uint8Array(this.abi.handle);
+    const proto = this.#m.dwordBuf(0);
+    const share = opts.exclusive ? SHARE_EXCLUSIVE : SHARE_SHARED;
+    const r = rc(
+      await this.#fn.connect(
+        this.#ctx,
+        name,
+        this.#m.dw(share),
+        this.#m.dw(PROTOCOL_T0 | PROTOCOL_T1),
+        handle,
+        proto,
+      ),
+    );
+    if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardConnect", reader);
+    const card = new PcscCard(
+      this,
+      reader,
+      this.#m.getHandle(handle),
+      this.#m.getDword(proto),
+      share,
+    );
+    this.#open.add(card);
+    try {
+      card.refreshAtr();
+    } catch (e) {
+      await card.close();
+      throw e;
+    }
+    return card;
+  }
+
+  /** Called by a card when it disconnects (internal). */
+  forget(card: PcscCard): void {
+    this.#open.delete(card);
+    if (this.#closing && this.#open.size === 0) this.#release();
+  }
+
+  /** Releases the context now, or once the last open card closes. */
+  close(): void {
+    this.#closing = true;
+    if (this.#open.size === 0) this.#release();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#fn.release(this.#ctx);
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw pcscError(SCARD.E_INVALID_HANDLE, "PC/SC context (closed)");
+  }
+}
+
+const DISPOSITION: Record<Disposition, number> = {
+  leave: LEAVE_CARD,
+  reset: RESET_CARD,
+  unpower: UNPOWER_CARD,
+};
+
+/** One card connection: raw APDUs through `SCardTransmit`. */
+export class PcscCard implements CardConnection {
+  #atr: Uint8Array = new Uint8Array(0);
+  #closed = false;
+  #protocol: number;
+  readonly #pcsc: Pcsc;
+  readonly #handle: number | bigint;
+  readonly #share: number;
+  readonly #recv = new Uint8Array(RECV_BUFFER_SIZE);
+
+  /** Use {@linkcode Pcsc.connect}. */
+  constructor(
+    pcsc: Pcsc,
+    readonly reader: string,
+    handle: number | bigint,
+    protocol: number,
+    share: number,
+  ) {
+    this.#pcsc = pcsc;
+    this.#handle = handle;
+    this.#protocol = protocol;
+    this.#share = share;
+  }
+
+  /** The card's ATR as of the last connect or reconnect. */
+  get atr(): Uint8Array {
+    return this.#atr;
+  }
+
+  /** The active protocol (`SCARD_PROTOCOL_T0` 1 or `SCARD_PROTOCOL_T1` 2). */
+  get protocol(): number {
+    return this.#protocol;
+  }
+
+  /** Reads the ATR with `SCardStatus` (internal). */
+  refreshAtr(): void {
+    const m = this.#pcsc.marshal;
+    const atrMax = this.#pcsc.abi.readerState.atrMax;
+    const nameLen = m.dwordBuf(0);
+    const state = m.dwordBuf(0);
+    const proto = m.dwordBuf(0);
+    const atr = new Uint8Array(atrMax);
+    const atrLen = m.dwordBuf(atrMax);
+    const r = rc(this.#pcsc.fn.status(this.#handle, 0, nameLen, state, proto, atr, atrLen));
+    if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardStatus", this.reader);
+    this.#atr = atr.slice(0, Math.min(m.getDword(atrLen), atrMax));
+  }
+
+  /** Sends one APDU; resolves with response data ‖ SW1 SW2. */
+  async transmit(apdu: Uint8Array): Promise<Uint8Array> {
+    this.#checkOpen();
+    if (apdu.length < 4 || apdu.length > RECV_BUFFER_SIZE) {
+      throw new FormatError(`APDU of ${apdu.length} bytes cannot be sent`);
+    }
+    const m = this.#pcsc.marshal;
+    const pci = m.ioRequest(this.#protocol);
+    const len = m.dwordBuf(this.#recv.length);
+    const r = rc(
+      await this.#pcsc.fn.transmit(this.#handle, pci, apdu, m.dw(apdu.length), 0, this.#recv, len),
+    );
+    if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardTransmit", this.reader);
+    const n = m.getDword(len);
+    if (n < 2 || n > this.#recv.length) {
+      throw pcscError(SCARD.F_COMM_ERROR, `SCardTransmit (${n}-byte response)`, this.reader);
+    }
+    return this.#recv.slice(0, n);
+  }
+
+  /** Resets or power-cycles the card and reconnects (refreshing the ATR). */
+  async reconnect(disposition: Disposition = "reset"): Promise<void> {
+    this.#checkOpen();
+    const m = this.#pcsc.marshal;
+    const proto = m.dwordBuf(0);
+    const r = rc(
+      await this.#pcsc.fn.reconnect(
+        this.#handle,
+        m.dw(this.#share),
+        m.dw(PROTOCOL_T0 | PROTOCOL_T1),
+        m.dw(DISPOSITION[disposition]),
+        proto,
+      ),
+    );
+    if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardReconnect", this.reader);
+    this.#protocol = m.getDword(proto);
+    this.refreshAtr();
+  }
+
+  /** `SCardBeginTransaction`: other connections wait until the transaction ends. */
+  async beginTransaction(): Promise<void> {
+    this.#checkOpen();
+    const r = rc(await this.#pcsc.fn.begin(this.#handle));
+    if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardBeginTransaction", this.reader);
+  }
+
+  /** `SCardEndTransaction`, leaving the card as it is. */
+  async endTransaction(): Promise<void> {
+    if (this.#closed) return;
+    const r = rc(await this.#pcsc.fn.end(this.#handle, this.#pcsc.marshal.dw(LEAVE_CARD)));
+    if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardEndTransaction", this.reader);
+  }
+
+  /** Disconnects (default: leave the card powered); calling it twice is harmless. */
+  async close(disposition: Disposition = "leave"): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#pcsc.fn.disconnect(this.#handle, this.#pcsc.marshal.dw(DISPOSITION[disposition]));
+    } finally {
+      this.#pcsc.forget(this);
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw pcscError(SCARD.E_INVALID_HANDLE, "PC/SC card connection (closed)", this.reader);
+    }
+  }
+}
+
+// Keeps buffers whose addresses were handed to native code reachable until this point.
+function keep(_: unknown): void {}
