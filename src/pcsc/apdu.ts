@@ -107,7 +107,11 @@ export function parseCommand(apdu: Uint8Array): CommandApdu {
   if (n === 3) return { cla, ins, p1, p2, data: empty, le: ((body[1] << 8) | body[2]) || 65536 }; // 2E
   if (n < 3) throw new FormatError("extended APDU: truncated length field");
   const lc = (body[1] << 8) | body[2];
-  if (lc === 0) throw new FormatError("extended APDU: Lc of 0");
+  if (lc === 0) {
+    // `00 0000 Le(2)`: what Ctap1/python-fido2 send for a command without data (U2F VERSION).
+    if (n === 5) return { cla, ins, p1, p2, data: empty, le: ((body[3] << 8) | body[4]) || 65536 };
+    throw new FormatError("extended APDU: Lc of 0");
+  }
   if (n === 3 + lc) return { cla, ins, p1, p2, data: body.slice(3) }; // case 3E
   if (n === 5 + lc) {
     const le = (body[3 + lc] << 8) | body[4 + lc];
@@ -251,16 +255,15 @@ export class ApduTransport {
       if (r.sw !== SW.OK) return { ...r, chained };
     }
     checkAborted(signal);
-    const le = cmd.le === undefined ? undefined : Math.min(cmd.le, 256);
-    const r = await this.#collect(encodeShort({ ...cmd, data, le }), signal);
+    const r = await this.#collect(encodeShort(shortLe({ ...cmd, data })), signal);
     return { ...r, chained };
   }
 
   async #sendExtended(cmd: CommandApdu, signal?: AbortSignal) {
     checkAborted(signal);
     // Short form when it fits: cards and readers that refuse extended APDUs still work.
-    const fitsShort = cmd.data.length <= 255 && (cmd.le === undefined || cmd.le <= 256);
-    const apdu = fitsShort ? encodeShort(cmd) : encodeExtended(cmd);
+    // (Le is then capped at 256: a longer answer arrives through 61xx.)
+    const apdu = cmd.data.length <= 255 ? encodeShort(shortLe(cmd)) : encodeExtended(cmd);
     return await this.#collect(apdu, signal);
   }
 
@@ -288,6 +291,11 @@ export class ApduTransport {
     }
     return { data: parts.length === 1 ? parts[0] : concat(...parts), sw: r.sw };
   }
+}
+
+/** `cmd` with Le capped to what a short APDU can ask for. */
+function shortLe(cmd: CommandApdu): CommandApdu {
+  return cmd.le === undefined || cmd.le <= 256 ? cmd : { ...cmd, le: 256 };
 }
 
 function checkAborted(signal?: AbortSignal): void {

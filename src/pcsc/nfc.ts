@@ -8,7 +8,13 @@ import { ApduError } from "../ctap1.ts";
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { AbortError, FormatError } from "../errors.ts";
 import { concat, sleep } from "../utils.ts";
-import { ApduTransport, type CommandApdu, parseCommand, type ResponseApdu, SW } from "./apdu.ts";
+import {
+  type ApduTransport,
+  type CommandApdu,
+  parseCommand,
+  type ResponseApdu,
+  SW,
+} from "./apdu.ts";
 
 /** The FIDO applet's AID (RID A000000647, PIX 2F0001). */
 export const AID_FIDO: Uint8Array = new Uint8Array([
@@ -34,6 +40,9 @@ export const NFCCTAP = {
   /** NFCCTAP_GETRESPONSE P1 asking the authenticator to cancel (answered with KEEPALIVE_CANCEL). */
   P1_CANCEL: 0x11,
 } as const;
+
+/** Ne asking for as much as the card has: 256 in a short APDU, 65536 in an extended one. */
+const MAX_LE = 65536;
 
 /** The version strings SELECT answers with. */
 export const APPLET_VERSION = { U2F: "U2F_V2", FIDO2: "FIDO_2_0" } as const;
@@ -69,7 +78,7 @@ export class NfcCtap {
       p1: 0x04,
       p2: 0x00,
       data: AID_FIDO,
-      le: 256,
+      le: MAX_LE,
     });
     if (r.sw !== SW.OK) throw new ApduError(r.sw, r.data);
     return new TextDecoder().decode(r.data);
@@ -90,7 +99,7 @@ export class NfcCtap {
         p1: NFCCTAP.P1_GETRESPONSE_SUPPORTED,
         p2: 0,
         data,
-        le: 256,
+        le: MAX_LE,
       },
     );
     let last = -1;
@@ -139,7 +148,7 @@ function getResponse(cancel: boolean): CommandApdu {
     p1: cancel ? NFCCTAP.P1_CANCEL : 0x00,
     p2: 0x00,
     data: new Uint8Array(0),
-    le: 256,
+    le: MAX_LE,
   };
 }
 
