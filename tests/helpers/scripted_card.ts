@@ -65,7 +65,7 @@ export const SELECT_HEX = "00a4040008a0000006472f000100";
 /** getInfo as NFCCTAP_MSG (P1 0x80: GETRESPONSE understood). */
 export const GET_INFO_HEX = "80108000010400";
 /** A minimal CTAP2 getInfo answer: status 0 ‖ {1: ["FIDO_2_0"], 3: 16 zero bytes} ‖ 9000. */
-export const INFO_OK = "00a20181684649444f5f325f30035010" + "00".repeat(16) + "9000";
+export const INFO_OK = "00a20181684649444f5f325f300350" + "00".repeat(16) + "9000";
 /** "U2F_V2" ‖ 9000. */
 export const U2F_V2 = "5532465f56329000";
 /** "FIDO_2_0" ‖ 9000. */
