@@ -5,7 +5,9 @@
 import { CAPABILITY } from "../ctap.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { HidDescriptor } from "../hid/connection.ts";
-import { listDevices } from "../hid/mod.ts";
+import { CtapHidDevice, listDevices } from "../hid/mod.ts";
+import { CtapPcscDevice, listPcscDevices } from "../pcsc/mod.ts";
+import { toHex } from "../utils.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -27,22 +29,56 @@ function describe(d: HidDescriptor) {
   };
 }
 
+/** A key on a PC/SC reader, as `list` and `info` show it. */
+function describeCard(d: CtapPcscDevice) {
+  return {
+    transport: "pcsc" as const,
+    reader: d.reader,
+    atr: toHex(d.atr),
+    applet: d.appletVersion,
+    capabilities: capabilityNames(d.capabilities),
+    extendedApdus: d.extendedApdus,
+  };
+}
+
+/** The keys on PC/SC readers; none when there is no PC/SC stack (library or service). */
+async function listCards(): Promise<ReturnType<typeof describeCard>[]> {
+  const found: ReturnType<typeof describeCard>[] = [];
+  try {
+    for await (const device of listPcscDevices()) {
+      found.push(describeCard(device));
+      await device.close();
+    }
+  } catch {
+    // No pcsclite / pcscd not running: USB keys only.
+  }
+  return found;
+}
+
 const list: Command = {
   name: "list",
-  summary: "List connected FIDO security keys (hidapi)",
+  summary: "List connected FIDO security keys (USB through hidapi, NFC/smart card through PC/SC)",
   needsDevice: false,
   async run(ctx) {
     expectArgs(ctx, this, 0);
-    const found: ReturnType<typeof describe>[] = [];
+    const found: (ReturnType<typeof describe> & { transport: "usb" })[] = [];
     for await (const device of listDevices()) {
-      found.push(describe(device.descriptor));
+      found.push({ transport: "usb", ...describe(device.descriptor) });
       await device.close();
     }
-    ctx.out.result(found, () =>
-      found.length === 0 ? "No FIDO security keys found.\n" : formatTable(
+    const cards = await listCards();
+    ctx.out.result([...found, ...cards], () => {
+      if (found.length === 0 && cards.length === 0) return "No FIDO security keys found.\n";
+      const usb = found.length === 0 ? "" : formatTable(
         ["PATH", "VID:PID", "PRODUCT", "SERIAL"],
         found.map((d) => [d.path, `${d.vendorId}:${d.productId}`, d.product, d.serialNumber]),
-      ));
+      );
+      const nfc = cards.length === 0 ? "" : formatTable(
+        ["READER", "APPLET", "CAPABILITIES", "ATR"],
+        cards.map((c) => [c.reader, c.applet, c.capabilities.join(" "), c.atr]),
+      );
+      return usb && nfc ? `${usb}\n${nfc}` : usb || nfc;
+    });
   },
 };
 
@@ -52,6 +88,7 @@ const info: Command = {
   async run(ctx) {
     expectArgs(ctx, this, 0);
     const device = await ctx.device();
+    if (device instanceof CtapPcscDevice) return await infoCard(ctx, device);
     const transport = {
       ...describe(device.descriptor),
       ctaphidVersion: device.ctaphidVersion,
@@ -67,49 +104,80 @@ const info: Command = {
         ]));
       return;
     }
-    const ctap = await ctx.ctap2();
-    const i = ctap.info;
-    let pinRetries: number | undefined;
-    if (i.options.clientPin === true) {
-      pinRetries = (await new ClientPin(ctap).getPinRetries(ctx.call())).retries;
-    }
-    const json = {
-      device: transport,
-      info: i.toJSON(),
-      ...(pinRetries === undefined ? {} : { pinRetries }),
-    };
-    ctx.out.result(json, () => {
-      const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
-      const fields: [string, string][] = [
-        ["Path", transport.path],
-        ["Product", transport.product || "-"],
-        ["VID:PID", `${transport.vendorId}:${transport.productId}`],
-        ["Device version", transport.deviceVersion],
-        ["Capabilities", transport.capabilities.join(" ")],
-        ["Versions", i.versions.join(" ")],
-        ["AAGUID", i.aaguid.toString()],
-        ["Extensions", i.extensions.join(" ") || "-"],
-        ["Options", opts || "-"],
-        ["PIN/UV protocols", i.pinUvProtocols.join(" ") || "-"],
-        ["Algorithms", i.algorithms.map((a) => String(a.alg)).join(" ") || "-"],
-        ["Transports", i.transports.join(" ") || "-"],
-        ["Max message size", String(i.maxMsgSize)],
-        ["Max creds in list", String(i.maxCredsInList)],
-        ["Max cred ID length", String(i.maxCredIdLength)],
-        ["Min PIN length", String(i.minPinLength)],
-        ["Force PIN change", String(i.forcePinChange)],
-        ["Large blob storage", i.maxLargeBlob ? `${i.maxLargeBlob} bytes` : "-"],
-        [
-          "Remaining disc. creds",
-          i.remainingDiscCreds === undefined ? "-" : String(i.remainingDiscCreds),
-        ],
-        ["Firmware version", String(i.firmwareVersion)],
-      ];
-      if (pinRetries !== undefined) fields.push(["PIN retries", String(pinRetries)]);
-      return formatFields(fields);
-    });
+    await printInfo(ctx, transport, [
+      ["Path", transport.path],
+      ["Product", transport.product || "-"],
+      ["VID:PID", `${transport.vendorId}:${transport.productId}`],
+      ["Device version", transport.deviceVersion],
+      ["Capabilities", transport.capabilities.join(" ")],
+    ]);
   },
 };
+
+/** `info` over PC/SC: the reader and applet, then the same getInfo fields. */
+async function infoCard(ctx: Context, device: CtapPcscDevice): Promise<void> {
+  const transport = describeCard(device);
+  const head: [string, string][] = [
+    ["Reader", transport.reader],
+    ["ATR", transport.atr],
+    ["Applet", transport.applet],
+    ["Capabilities", transport.capabilities.join(" ") || "-"],
+    ["APDUs", transport.extendedApdus ? "extended length" : "short, chained"],
+  ];
+  if (!device.supportsCbor) {
+    ctx.out.result(
+      { device: transport, info: { versions: ["U2F_V2"] } },
+      () => formatFields([...head, ["Versions", "U2F_V2 (no CTAP2)"]]),
+    );
+    return;
+  }
+  await printInfo(ctx, transport, head);
+}
+
+/** Prints getInfo (and the PIN retries) after the transport's own `head` fields. */
+async function printInfo(
+  ctx: Context,
+  transport: Record<string, unknown>,
+  head: [string, string][],
+): Promise<void> {
+  const ctap = await ctx.ctap2();
+  const i = ctap.info;
+  let pinRetries: number | undefined;
+  if (i.options.clientPin === true) {
+    pinRetries = (await new ClientPin(ctap).getPinRetries(ctx.call())).retries;
+  }
+  const json = {
+    device: transport,
+    info: i.toJSON(),
+    ...(pinRetries === undefined ? {} : { pinRetries }),
+  };
+  ctx.out.result(json, () => {
+    const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
+    const fields: [string, string][] = [
+      ...head,
+      ["Versions", i.versions.join(" ")],
+      ["AAGUID", i.aaguid.toString()],
+      ["Extensions", i.extensions.join(" ") || "-"],
+      ["Options", opts || "-"],
+      ["PIN/UV protocols", i.pinUvProtocols.join(" ") || "-"],
+      ["Algorithms", i.algorithms.map((a) => String(a.alg)).join(" ") || "-"],
+      ["Transports", i.transports.join(" ") || "-"],
+      ["Max message size", String(i.maxMsgSize)],
+      ["Max creds in list", String(i.maxCredsInList)],
+      ["Max cred ID length", String(i.maxCredIdLength)],
+      ["Min PIN length", String(i.minPinLength)],
+      ["Force PIN change", String(i.forcePinChange)],
+      ["Large blob storage", i.maxLargeBlob ? `${i.maxLargeBlob} bytes` : "-"],
+      [
+        "Remaining disc. creds",
+        i.remainingDiscCreds === undefined ? "-" : String(i.remainingDiscCreds),
+      ],
+      ["Firmware version", String(i.firmwareVersion)],
+    ];
+    if (pinRetries !== undefined) fields.push(["PIN retries", String(pinRetries)]);
+    return formatFields(fields);
+  });
+}
 
 const wink: Command = {
   name: "wink",
@@ -117,7 +185,7 @@ const wink: Command = {
   async run(ctx) {
     expectArgs(ctx, this, 0);
     const device = await ctx.device();
-    if (!(device.capabilities & CAPABILITY.WINK)) {
+    if (!(device instanceof CtapHidDevice) || !(device.capabilities & CAPABILITY.WINK)) {
       throw new CliError(EXIT.UNSUPPORTED, "This authenticator does not support wink");
     }
     await device.wink(ctx.call());

@@ -41,6 +41,10 @@ const GLOBAL: Record<string, OptionSpec> = {
     help: "give the virtual authenticator a (simulated) fingerprint sensor",
   },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
+  reader: {
+    type: "string",
+    help: "NAME  use the key on the PC/SC (NFC or smart-card) reader whose name contains NAME",
+  },
   pin: { type: "string", help: "PIN  the PIN (else FIDO2_PIN, else prompt / stdin line)" },
   json: { type: "boolean", help: "machine-readable JSON output on stdout" },
   help: { type: "boolean", short: "h", help: "show help" },
@@ -248,11 +252,14 @@ async function run(
       virtual,
       udp: v.udp as string | undefined,
       virtualUv: v["virtual-uv"] === true,
+      reader: v.reader as string | undefined,
     };
-    const given = [selection.device, selection.virtual, selection.udp].filter((x) =>
-      x !== undefined
-    );
-    if (given.length > 1) throw new UsageError("Use only one of --device, --virtual and --udp");
+    const given = [selection.device, selection.virtual, selection.udp, selection.reader].filter((
+      x,
+    ) => x !== undefined);
+    if (given.length > 1) {
+      throw new UsageError("Use only one of --device, --virtual, --udp and --reader");
+    }
     const prompter = new Prompter(out, {
       pin: (v.pin as string | undefined) ?? env.FIDO2_PIN,
       newPin: (v["new-pin"] as string | undefined) ?? env.FIDO2_NEW_PIN,

@@ -95,6 +95,11 @@ export class CtapPcscDevice implements CtapDevice {
     return this.#version;
   }
 
+  /** Whether the key answered CTAP2 getInfo (CAPABILITY.CBOR). */
+  get supportsCbor(): boolean {
+    return (this.#capabilities & CAPABILITY.CBOR) !== 0;
+  }
+
   /** 2 when the key speaks CTAP2, else 1 (python-fido2's `version`). */
   get version(): 1 | 2 {
     return this.#capabilities & CAPABILITY.CBOR ? 2 : 1;
