@@ -28,6 +28,8 @@ import { CredentialManagementHandler } from "./credman.ts";
 import { LargeBlobsHandler } from "./large_blobs.ts";
 import { ConfigHandler } from "./config.ts";
 import { BioEnrollmentHandler, type BioEnrollmentOptions, type BioTemplateJson } from "./bio.ts";
+import { CtapCard, type CtapCardOptions } from "./card.ts";
+import { connectVpcd, type VpcdConnection, type VpcdOptions } from "./vpcd.ts";
 
 export {
   type AttestationMode,
@@ -55,6 +57,17 @@ export {
   type CaptureSampleHook,
   SAMPLE_STATUS,
 } from "./bio.ts";
+export {
+  ApduFormatError,
+  type CommandApdu,
+  contactlessAtr,
+  CtapCard,
+  type CtapCardOptions,
+  FIDO_AID,
+  parseCommandApdu,
+  SW,
+} from "./card.ts";
+export { connectVpcd, VPCD_PORT, type VpcdConnection, type VpcdOptions } from "./vpcd.ts";
 export type {
   CtapProcessor,
   PinUvAuthApi,
@@ -350,6 +363,22 @@ export class VirtualAuthenticator {
     const entry = { stop: () => udp.close() };
     this.#servers.add(entry);
     return udp;
+  }
+
+  /**
+   * Inserts the authenticator as a smart card (NFC CTAP, CTAP 2.1 §11.3) into the
+   * vsmartcard-vpcd reader at `options.host:port` (default 127.0.0.1:35963, which the real
+   * pcscd shows as reader "Virtual PCD 00 00"). `close()` on the result, or on this instance,
+   * takes the card out; `remove()` pulls it out mid-command.
+   */
+  async connectVpcd(options: VpcdOptions & { readonly card?: CtapCardOptions } = {}): Promise<
+    VpcdConnection
+  > {
+    const link = await connectVpcd(new CtapCard(this.authenticator, options.card), options);
+    const entry = { stop: () => link.close() };
+    this.#servers.add(entry);
+    void link.closed.then(() => this.#servers.delete(entry));
+    return link;
   }
 
   /** Stops every transport started by this instance and saves the state file, if any. */

@@ -1,0 +1,279 @@
+// The virtual authenticator as a card in the REAL pcscd: connectVpcd puts it into the
+// vsmartcard-vpcd reader of a private pcscd (tests/helpers/pcscd.ts), and a C client built
+// against libpcsclite (tests/fixtures/pcsc_apdu.c; not this library's PC/SC binding) talks to
+// it with SCardTransmit, as any PC/SC program would.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { decode, encode } from "../src/cbor.ts";
+import type { CborMap } from "../src/cbor.ts";
+import { TransportError } from "../src/errors.ts";
+import { concat, randomBytes, toHex } from "../src/utils.ts";
+import { VirtualAuthenticator } from "../src/virtual/mod.ts";
+import {
+  type PcscBed,
+  PcscCallError,
+  PcscClient,
+  releasePcscd,
+  usePcscd,
+} from "./helpers/pcscd.ts";
+
+const SELECT = "00a4040008a0000006472f000100";
+const SCARD_W_REMOVED_CARD = 0x80100069;
+
+function sw(resp: string): string {
+  return resp.slice(-4);
+}
+
+function msg(p1: number, body: Uint8Array): string {
+  return toHex(
+    concat(new Uint8Array([0x80, 0x10, p1, 0x00, body.length]), body, new Uint8Array([0])),
+  );
+}
+
+function makeCredential(exclude: Uint8Array[] = []): Uint8Array {
+  const params = new Map<number, unknown>([
+    [1, randomBytes(32)],
+    [2, new Map([["id", "example.com"], ["name", "Example"]])],
+    [3, new Map<string, unknown>([["id", randomBytes(16)], ["name", "a"], ["displayName", "A"]])],
+    [4, [new Map<string, unknown>([["alg", -7], ["type", "public-key"]])]],
+    ...(exclude.length
+      ? [[5, exclude.map((id) => new Map<string, unknown>([["type", "public-key"], ["id", id]]))]]
+      : []) as Array<[number, unknown]>,
+  ]);
+  return concat(new Uint8Array([0x01]), encode(params));
+}
+
+/** Runs a tool asynchronously: the card answers from this process's event loop. */
+function run(
+  cmd: string,
+  args: string[],
+  input: string,
+  env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("error", reject);
+    const timer = setTimeout(() => child.kill(), 30_000);
+    child.once("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+async function collect(c: PcscClient, first: string): Promise<string> {
+  let out = first.slice(0, -4);
+  let r = first;
+  while (sw(r).startsWith("61")) {
+    r = await c.transmit(`00c00000${sw(r).slice(2)}`);
+    out += r.slice(0, -4);
+  }
+  assert.equal(sw(r), "9000");
+  return out;
+}
+
+describe("virtual card through the real pcscd", () => {
+  let bed: PcscBed;
+  let client: PcscClient;
+  const reader = () => bed.readers[0];
+
+  before(async () => {
+    bed = await usePcscd();
+    client = await PcscClient.open(bed);
+  });
+
+  after(async () => {
+    await client?.close();
+    await releasePcscd();
+  });
+
+  it("lists both vpcd readers", async () => {
+    assert.deepEqual(await client.readers(), [...bed.readers]);
+  });
+
+  it("a card inserted with connectVpcd shows up with its ATR, protocol T=1", async () => {
+    const va = new VirtualAuthenticator();
+    const link = await va.connectVpcd({ port: bed.ports[0] });
+    try {
+      await link.ready;
+      await client.waitCard(reader(), true);
+      const { protocol, atr } = await client.connect(reader());
+      assert.equal(protocol, "T1");
+      assert.equal(atr, toHex(link.card.atr));
+      assert.equal(await client.transmit(SELECT), "5532465f56329000");
+      await client.disconnect();
+    } finally {
+      await va.close();
+    }
+    await client.waitCard(reader(), false);
+  });
+
+  it("serves getInfo as short (61xx chained) and as extended APDUs", async () => {
+    const va = new VirtualAuthenticator({ u2f: false });
+    const link = await va.connectVpcd({ port: bed.ports[0] });
+    try {
+      await client.waitCard(reader(), true);
+      await client.connect(reader());
+      assert.equal(
+        await client.transmit(SELECT),
+        toHex(new TextEncoder().encode("FIDO_2_0")) + "9000",
+      );
+      const short = await collect(client, await client.transmit("80108000010400"));
+      const extended = await client.transmit("80108000000001040000");
+      assert.equal(sw(extended), "9000");
+      assert.equal(extended.slice(0, -4), short);
+      const info = decode(Buffer.from(short.slice(2), "hex")) as CborMap;
+      assert.deepEqual(info.get(1), ["FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]);
+      await client.disconnect();
+    } finally {
+      await link.close();
+    }
+    await client.waitCard(reader(), false);
+  });
+
+  it("reassembles a chained makeCredential (CLA 90) sent through pcscd", async () => {
+    const va = new VirtualAuthenticator();
+    const link = await va.connectVpcd({ port: bed.ports[0] });
+    try {
+      await client.waitCard(reader(), true);
+      await client.connect(reader());
+      await client.transmit(SELECT);
+      const mc = makeCredential([randomBytes(300), randomBytes(300)]);
+      const links: Uint8Array[] = [];
+      for (let i = 0; i < mc.length; i += 250) links.push(mc.subarray(i, i + 250));
+      for (const l of links.slice(0, -1)) {
+        const apdu = concat(
+          new Uint8Array([0x90, 0x10, 0x80, 0x00, l.length]),
+          l,
+          new Uint8Array([0]),
+        );
+        assert.equal(await client.transmit(toHex(apdu)), "9000");
+      }
+      const result = await collect(client, await client.transmit(msg(0x80, links.at(-1)!)));
+      assert.equal(result.slice(0, 2), "00");
+      assert.equal((decode(Buffer.from(result.slice(2), "hex")) as CborMap).get(1), "packed");
+      await client.disconnect();
+    } finally {
+      await link.close();
+    }
+    await client.waitCard(reader(), false);
+  });
+
+  it("answers 9100 with UPNEEDED while waiting for a touch, then the result; cancel gives 2D", async () => {
+    let approve!: () => void;
+    let touched = new Promise<void>((r) => (approve = r));
+    let decision: "approve" | "wait-cancel" = "approve";
+    const va = new VirtualAuthenticator({
+      userPresence: ({ signal }) =>
+        decision === "approve"
+          ? touched.then(() => "approve" as const)
+          : new Promise((_, reject) =>
+            signal.addEventListener("abort", () => reject(signal.reason))
+          ),
+    });
+    const link = await va.connectVpcd({ port: bed.ports[0], card: { statusDelayMs: 20 } });
+    try {
+      await client.waitCard(reader(), true);
+      await client.connect(reader());
+      await client.transmit(SELECT);
+      assert.equal(await client.transmit(msg(0x80, makeCredential())), "029100");
+      assert.equal(await client.transmit("8011000000"), "029100");
+      approve();
+      const done = await collect(client, await client.transmit("8011000000"));
+      assert.equal(done.slice(0, 2), "00");
+
+      decision = "wait-cancel";
+      touched = new Promise<void>((r) => (approve = r));
+      assert.equal(await client.transmit(msg(0x80, makeCredential())), "029100");
+      assert.equal(await client.transmit("8011110000"), "2d9000");
+      await client.disconnect();
+    } finally {
+      await link.close();
+    }
+    await client.waitCard(reader(), false);
+  });
+
+  it("card pulled out mid-command: the reader reports it removed (SCARD_W_REMOVED_CARD)", async () => {
+    const va = new VirtualAuthenticator({ userPresence: () => new Promise(() => {}) });
+    const link = await va.connectVpcd({ port: bed.ports[0], card: { statusDelayMs: 20 } });
+    await client.waitCard(reader(), true);
+    await client.connect(reader());
+    await client.transmit(SELECT);
+    assert.equal(await client.transmit(msg(0x80, makeCredential())), "029100");
+    link.remove();
+    await link.closed;
+    const watcher = await PcscClient.open(bed);
+    try {
+      await watcher.waitCard(reader(), false);
+    } finally {
+      await watcher.close();
+    }
+    await assert.rejects(
+      client.transmit("8011000000"),
+      (e) => e instanceof PcscCallError && e.code === SCARD_W_REMOVED_CARD,
+    );
+    await client.disconnect();
+    await va.close();
+  });
+
+  it("two readers hold two cards, each answering as its own profile", async () => {
+    const a = new VirtualAuthenticator();
+    const b = new VirtualAuthenticator({ u2f: false });
+    const la = await a.connectVpcd({ port: bed.ports[0] });
+    const lb = await b.connectVpcd({ port: bed.ports[1] });
+    const second = await PcscClient.open(bed);
+    try {
+      await client.waitCard(bed.readers[0], true);
+      await second.waitCard(bed.readers[1], true);
+      await client.connect(bed.readers[0]);
+      await second.connect(bed.readers[1]);
+      assert.equal(await client.transmit(SELECT), "5532465f56329000");
+      assert.equal(await second.transmit(SELECT), "4649444f5f325f309000");
+      await client.disconnect();
+      await second.disconnect();
+    } finally {
+      await second.close();
+      await la.close();
+      await lb.close();
+    }
+    await client.waitCard(bed.readers[0], false);
+  });
+
+  it("an off-the-shelf PC/SC tool (scriptor) selects the applet", async () => {
+    const va = new VirtualAuthenticator();
+    const link = await va.connectVpcd({ port: bed.ports[0] });
+    try {
+      await client.waitCard(reader(), true);
+      const r = await run(
+        "scriptor",
+        ["-r", reader()],
+        "00 A4 04 00 08 A0 00 00 06 47 2F 00 01 00\n80 10 80 00 01 04 00\n",
+        { ...bed.env },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /< 55 32 46 5F 56 32 90 00 : Normal processing\./);
+      assert.match(
+        r.stdout,
+        /< 00 [0-9A-F \n]+61 [0-9A-F]{2} : 0x[0-9A-F]{2} bytes of response still available\./,
+      );
+    } finally {
+      await link.close();
+    }
+    await client.waitCard(reader(), false);
+  });
+
+  it("connectVpcd to a port where no reader listens is a TransportError naming the fix", async () => {
+    const va = new VirtualAuthenticator();
+    await assert.rejects(
+      va.connectVpcd({ port: 1 }),
+      (e) => e instanceof TransportError && /apt-get install pcscd vsmartcard-vpcd/.test(e.message),
+    );
+  });
+});
