@@ -122,6 +122,8 @@ const STATE_EXCLUSIVE = 0x80;
 const STATE_MUTE = 0x200;
 /** pcsclite's `MAX_BUFFER_SIZE_EXTENDED`: header, 3-byte Lc, 64 KiB data, Le, SW. */
 const RECV_BUFFER_SIZE = 4 + 3 + (1 << 16) + 3 + 2;
+/** How long a failed exchange waits for pcscd to confirm that the card was removed. */
+const REMOVAL_SETTLE_MS = 1500;
 /** Readers whose names mean "notify me of new readers", not a reader. */
 const PNP_NOTIFICATION = "\\\\?PnP?\\Notification";
 
@@ -537,12 +539,39 @@ export class PcscCard implements CardConnection {
     const r = rc(
       await this.#pcsc.fn.transmit(this.#handle, pci, apdu, m.dw(apdu.length), 0, this.#recv, len),
     );
+    const n = r === SCARD.S_SUCCESS ? m.getDword(len) : 0;
+    if (r === SCARD.S_SUCCESS && n >= 2 && n <= this.#recv.length) return this.#recv.slice(0, n);
+    // A failed or empty exchange: if the card has left, say so (pcscd may report the removal
+    // only once its next poll of the reader notices it).
+    await this.#throwIfRemoved();
     if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardTransmit", this.reader);
-    const n = m.getDword(len);
-    if (n < 2 || n > this.#recv.length) {
-      throw pcscError(SCARD.F_COMM_ERROR, `SCardTransmit (${n}-byte response)`, this.reader);
+    throw pcscError(SCARD.F_COMM_ERROR, `SCardTransmit (${n}-byte response)`, this.reader);
+  }
+
+  /** Polls SCardStatus for up to `REMOVAL_SETTLE_MS`; throws its error when the card is gone. */
+  async #throwIfRemoved(): Promise<void> {
+    const deadline = Date.now() + REMOVAL_SETTLE_MS;
+    while (true) {
+      try {
+        this.refreshAtr();
+      } catch (e) {
+        const code = (e as { code?: number }).code;
+        if (
+          code === SCARD.W_REMOVED_CARD || code === SCARD.W_RESET_CARD ||
+          code === SCARD.W_UNPOWERED_CARD || code === SCARD.E_NO_SMARTCARD ||
+          code === SCARD.E_READER_UNAVAILABLE
+        ) {
+          throw pcscError(
+            code === SCARD.E_NO_SMARTCARD ? SCARD.W_REMOVED_CARD : code,
+            "SCardTransmit",
+            this.reader,
+          );
+        }
+        return;
+      }
+      if (Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
-    return this.#recv.slice(0, n);
   }
 
   /** Resets or power-cycles the card and reconnects (refreshing the ATR). */

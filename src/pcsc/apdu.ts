@@ -223,7 +223,7 @@ export class ApduTransport {
     const r = this.#extended
       ? await this.#sendExtended(cmd, signal)
       : await this.#sendShort(cmd, signal);
-    if (this.#mode === "auto" && !this.#switched && this.#refused(r, cmd)) {
+    if (this.#mode === "auto" && !this.#switched && this.#refused(r)) {
       // The card refused this form before executing anything: remember and resend once.
       this.#switched = true;
       this.#extended = !this.#extended;
@@ -232,8 +232,8 @@ export class ApduTransport {
     return r;
   }
 
-  #refused(r: ResponseApdu & { chained?: boolean }, cmd: CommandApdu): boolean {
-    if (this.#extended) return r.sw === SW.WRONG_LENGTH && cmd.data.length > 255;
+  #refused(r: ResponseApdu & { chained?: boolean; extendedSent?: boolean }): boolean {
+    if (this.#extended) return !!r.extendedSent && r.sw === SW.WRONG_LENGTH;
     return !!r.chained &&
       (r.sw === SW.CHAINING_NOT_SUPPORTED || r.sw === SW.LAST_COMMAND_EXPECTED ||
         r.sw === SW.CLA_NOT_SUPPORTED);
@@ -261,10 +261,11 @@ export class ApduTransport {
 
   async #sendExtended(cmd: CommandApdu, signal?: AbortSignal) {
     checkAborted(signal);
-    // Short form when it fits: cards and readers that refuse extended APDUs still work.
-    // (Le is then capped at 256: a longer answer arrives through 61xx.)
-    const apdu = cmd.data.length <= 255 ? encodeShort(shortLe(cmd)) : encodeExtended(cmd);
-    return await this.#collect(apdu, signal);
+    // The short form when it carries everything (SELECT, small commands with small answers):
+    // a reader that cannot transport extended APDUs still gets those through.
+    const fitsShort = cmd.data.length <= 255 && (cmd.le === undefined || cmd.le <= 256);
+    const apdu = fitsShort ? encodeShort(cmd) : encodeExtended(cmd);
+    return { ...await this.#collect(apdu, signal), extendedSent: !fitsShort };
   }
 
   /** Sends `apdu`, then follows 6Cxx and 61xx until the final status word. */

@@ -78,7 +78,7 @@ export class NfcCtap {
       p1: 0x04,
       p2: 0x00,
       data: AID_FIDO,
-      le: MAX_LE,
+      le: 256, // always a short APDU: the answer is a version string
     });
     if (r.sw !== SW.OK) throw new ApduError(r.sw, r.data);
     return new TextDecoder().decode(r.data);
