@@ -78,3 +78,16 @@ export {
   openDevice,
   UdpHidConnection,
 } from "./src/hid/mod.ts";
+export {
+  CardRemovedError,
+  CtapPcscDevice,
+  type CtapPcscDeviceOptions,
+  listPcscDevices,
+  type ListPcscDevicesOptions,
+  NoCardError,
+  NotFidoCardError,
+  PcscError,
+  ReaderGoneError,
+  SharingViolationError,
+  TransmitError,
+} from "./src/pcsc/mod.ts";

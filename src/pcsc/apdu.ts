@@ -34,10 +34,15 @@ export const INS_GET_RESPONSE = 0xc0;
 
 /** A command APDU, decoded. */
 export interface CommandApdu {
+  /** Class byte (0x80 for NFCCTAP; bit 0x10 marks a chained piece). */
   readonly cla: number;
+  /** Instruction byte. */
   readonly ins: number;
+  /** Parameter 1. */
   readonly p1: number;
+  /** Parameter 2. */
   readonly p2: number;
+  /** Command data (Lc bytes). */
   readonly data: Uint8Array;
   /** Expected response length Ne (absent: no response data expected). 256 / 65536 = max. */
   readonly le?: number;
@@ -45,7 +50,9 @@ export interface CommandApdu {
 
 /** A response APDU split into data and status word. */
 export interface ResponseApdu {
+  /** Response data (all of it, after GET RESPONSE chaining). */
   readonly data: Uint8Array;
+  /** The final status word, SW1 << 8 | SW2. */
   readonly sw: number;
 }
 

@@ -67,26 +67,31 @@ export class PcscError extends TransportError {
 
 /** The card left the reader (or lost power, or was reset by another program) mid-session. */
 export class CardRemovedError extends PcscError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "CardRemovedError";
 }
 
 /** The reader was unplugged or the PC/SC service went away. */
 export class ReaderGoneError extends PcscError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "ReaderGoneError";
 }
 
 /** Another program holds the card exclusively (or holds a transaction on it). */
 export class SharingViolationError extends PcscError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "SharingViolationError";
 }
 
 /** The APDU exchange itself failed (communication error, unresponsive card). */
 export class TransmitError extends PcscError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "TransmitError";
 }
 
 /** No reader is connected, or no card is in the reader asked for. */
 export class NoCardError extends PcscError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
   override name = "NoCardError";
 }
 

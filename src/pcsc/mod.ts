@@ -9,6 +9,8 @@ import type { PcscBackend } from "./connection.ts";
 import { CtapPcscDevice, type CtapPcscDeviceOptions } from "./device.ts";
 
 export { CtapPcscDevice, type CtapPcscDeviceOptions, NotFidoCardError } from "./device.ts";
+export type { CallOptions, CtapDevice } from "../ctap.ts";
+export { TransportError } from "../errors.ts";
 export type { CardConnection, Disposition, PcscBackend, ReaderInfo } from "./connection.ts";
 export {
   type ApduLengthMode,

@@ -49,7 +49,9 @@ export const APPLET_VERSION = { U2F: "U2F_V2", FIDO2: "FIDO_2_0" } as const;
 
 /** Options of {@linkcode NfcCtap.cbor}. */
 export interface NfcCallOptions {
+  /** Aborting sends NFCCTAP_GETRESPONSE with P1 0x11 (cancel). */
   readonly signal?: AbortSignal;
+  /** Called with each new status byte of a `9100` answer (1 PROCESSING, 2 UP_NEEDED). */
   readonly onKeepalive?: (status: number) => void;
 }
 
