@@ -367,6 +367,27 @@ describe("NFC client matrix through pcscd", () => {
   });
 });
 
+describe("examples/nfc.ts", () => {
+  it("--virtual inserts a card into the vpcd reader, then registers and authenticates", async () => {
+    const argv = process.versions.bun
+      ? [process.execPath, "examples/nfc.ts"]
+      : [process.execPath, "run", "-A", "examples/nfc.ts"];
+    const r = await run(argv, [
+      "--virtual",
+      "--vpcd-port",
+      String(bed.ports[0]),
+      "--reader",
+      bed.readers[0],
+    ]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Using Virtual PCD 00 00: applet U2F_V2, CTAP2, extended-length APDUs/);
+    assert.match(
+      r.stdout,
+      /^Done: registered and authenticated over PC\/SC \(Virtual PCD 00 00\)/m,
+    );
+  });
+});
+
 function run(argv: string[], args: string[]) {
   return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(argv[0], [...argv.slice(1), ...args], {
