@@ -361,6 +361,9 @@ describe("NFC client matrix through pcscd", () => {
     const human = await run(argv, ["info", "--reader", bed.readers[0]]);
     assert.match(human.stdout, /Reader:\s+Virtual PCD 00 00/);
     assert.match(human.stdout, /Versions:\s+.*FIDO_2_1/);
+    const missing = await run(argv, ["info", "--reader", "No Such Reader"]);
+    assert.equal(missing.status, 3, missing.stderr);
+    assert.match(missing.stderr, /No FIDO security key in a reader matching "No Such Reader"/);
     const list = await run(argv, ["list", "--json"]);
     const entries = JSON.parse(list.stdout) as { transport: string; reader?: string }[];
     assert.ok(entries.some((e) => e.transport === "pcsc" && e.reader === bed.readers[0]));

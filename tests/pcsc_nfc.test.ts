@@ -27,6 +27,8 @@ import { CtapError } from "../src/ctap.ts";
 import { ApduError, Ctap1 } from "../src/ctap1.ts";
 import { AbortError, FormatError, TransportError } from "../src/errors.ts";
 import { fromHex, toHex } from "../src/utils.ts";
+import { main } from "../src/cli/main.ts";
+import { EXIT } from "../src/cli/errors.ts";
 import {
   FIDO_2_0,
   GET_INFO_HEX,
@@ -409,5 +411,30 @@ describe("listPcscDevices", () => {
     for await (const d of listPcscDevices("Virtual", { backend: b2 })) picked.push(d.reader);
     assert.deepEqual(picked, ["Virtual PCD 00 00"]);
     assert.deepEqual(b2.connected, ["Virtual PCD 00 00"]);
+  });
+});
+
+describe("fido2 --reader", () => {
+  it("is one device selection among --device, --virtual, --udp: two of them is a usage error", async () => {
+    let err = "";
+    const io = {
+      stdout: { write: (_t: string | Uint8Array) => true },
+      stderr: { write: (t: string | Uint8Array) => (err += t) },
+      env: {},
+    };
+    assert.equal(
+      await main(["info", "--reader", "ACR", "--udp", "127.0.0.1:8111"], io),
+      EXIT.USAGE,
+    );
+    assert.match(err, /Use only one of --device, --virtual, --udp and --reader/);
+    err = "";
+    assert.equal(
+      await main(["info", "--help"], {
+        ...io,
+        stdout: { write: (t: string | Uint8Array) => (err += t) },
+      }),
+      EXIT.OK,
+    );
+    assert.match(err, /--reader NAME/);
   });
 });
