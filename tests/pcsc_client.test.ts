@@ -30,7 +30,7 @@ import {
 } from "../src/pcsc/mod.ts";
 import { b64urlEncode, randomBytes, toHex } from "../src/utils.ts";
 import { type PcscBed, releasePcscd, usePcscd } from "./helpers/pcscd.ts";
-import { hostCard, type HostedCard } from "./helpers/vcard_host.ts";
+import { exportToC, hostCard, type HostedCard } from "./helpers/vcard_host.ts";
 import { repoRoot } from "./helpers/build_fixture.ts";
 import type { CardSpec } from "./helpers/vcard_worker.ts";
 
@@ -54,6 +54,7 @@ const devices: CtapPcscDevice[] = [];
 
 before(async () => {
   bed = await usePcscd();
+  await exportToC(bed.env);
 });
 afterEach(async () => {
   for (const d of devices.splice(0)) await d.close().catch(() => {});
