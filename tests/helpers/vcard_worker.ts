@@ -8,6 +8,8 @@ import type { UserDecision } from "../../src/virtual/types.ts";
 /** What the host asks for. */
 export interface CardSpec {
   readonly port: number;
+  /** The vpcd driver's address (default 127.0.0.1). */
+  readonly host?: string;
   readonly pin?: string;
   readonly u2fOnly?: boolean;
   /** "approve" (default): touches are granted at once; "never": a touch waits until cancelled. */
@@ -47,6 +49,7 @@ scope.addEventListener("message", async (ev: MessageEvent) => {
       va = new VirtualAuthenticator(opts);
       link = await va.connectVpcd({
         port: spec.port,
+        ...(spec.host ? { host: spec.host } : {}),
         card: { extendedLength: spec.extendedLength ?? true },
       });
       await link.ready;
