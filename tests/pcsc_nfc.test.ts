@@ -226,6 +226,15 @@ describe("CTAP2 over NFCCTAP_MSG", () => {
     });
   });
 
+  it("a key that rejects P1 0x80 (6A86) gets NFCCTAP_MSG with P1 0 from then on", async () => {
+    const card = new ScriptedCard([U2F_V2, "6a86", INFO_OK]);
+    const dev = await CtapPcscDevice.open(card);
+    assert.equal(dev.capabilities, 0x04);
+    card.push("00019000");
+    await dev.call(CBOR, fromHex("0a"));
+    assert.deepEqual(card.sent.slice(1), [GET_INFO_HEX, "80100000010400", "80100000010a00"]);
+  });
+
   it("an empty 9000 answer (no status byte) is a FormatError", async () => {
     const card = new ScriptedCard();
     const dev = await openCtap2(card);

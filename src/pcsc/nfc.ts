@@ -62,11 +62,18 @@ const MAX_CANCEL_POLLS = 50;
 
 /** CTAP over ISO 7816 APDUs on one card. */
 export class NfcCtap {
+  #getResponse = true;
+
   /** `pollIntervalMs`: pause between NFCCTAP_GETRESPONSE polls. */
   constructor(
     readonly apdu: ApduTransport,
     readonly pollIntervalMs: number = DEFAULT_POLL_INTERVAL_MS,
   ) {}
+
+  /** Whether NFCCTAP_MSG announces status polling (P1 0x80); off once a key refused it. */
+  get statusUpdates(): boolean {
+    return this.#getResponse;
+  }
 
   /**
    * Selects the FIDO applet and returns its version string (`U2F_V2` when the key speaks U2F,
@@ -94,16 +101,15 @@ export class NfcCtap {
   async cbor(data: Uint8Array, opts: NfcCallOptions = {}): Promise<Uint8Array> {
     const { signal, onKeepalive } = opts;
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    let r = await this.apdu.exchange(
-      {
-        cla: NFCCTAP.CLA,
-        ins: NFCCTAP.MSG,
-        p1: NFCCTAP.P1_GETRESPONSE_SUPPORTED,
-        p2: 0,
-        data,
-        le: MAX_LE,
-      },
-    );
+    const msg = (p1: number) =>
+      this.apdu.exchange({ cla: NFCCTAP.CLA, ins: NFCCTAP.MSG, p1, p2: 0, data, le: MAX_LE });
+    let r = await msg(this.#getResponse ? NFCCTAP.P1_GETRESPONSE_SUPPORTED : 0x00);
+    if (this.#getResponse && (r.sw === SW.INCORRECT_P1P2 || r.sw === SW.WRONG_P1P2)) {
+      // A CTAP 2.0-era key that rejects P1 0x80 (python-fido2's use_nfcctap_getresponse=False):
+      // send without it from now on; such a key answers only when done, never 9100.
+      this.#getResponse = false;
+      r = await msg(0x00);
+    }
     let last = -1;
     let cancelled = false;
     let cancelPolls = 0;
