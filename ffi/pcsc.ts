@@ -196,6 +196,13 @@ export async function loadPcsc(opts: LoadPcscOptions = {}): Promise<Pcsc> {
     lib = await openLibrary(candidates, symbolTable(abi)) as unknown as PcscLib;
   } catch (e) {
     if (!(e instanceof LibraryLoadError)) throw e;
+    if (/--allow-ffi/.test(e.message)) {
+      throw new LibraryLoadError(
+        "Deno needs --allow-ffi (and --allow-env, --allow-read) to reach PC/SC readers: run " +
+          "with those flags or -A",
+        { cause: e },
+      );
+    }
     throw new LibraryLoadError(`No PC/SC library: ${INSTALL_HINT}. ${e.message}`, { cause: e });
   }
   const pcsc = new Pcsc(lib, abi);

@@ -3,6 +3,7 @@
 // length and its fallback, U2F passthrough. Where python-fido2 (fido2/pcsc.py) sends the same
 // thing, the expected hex is its trace (shared/research/python-fido2-vectors.md §10).
 import { describe, it } from "node:test";
+import process from "node:process";
 import assert from "node:assert/strict";
 import {
   ApduTransport,
@@ -28,6 +29,8 @@ import { ApduError, Ctap1 } from "../src/ctap1.ts";
 import { AbortError, FormatError, TransportError } from "../src/errors.ts";
 import { fromHex, toHex } from "../src/utils.ts";
 import { main } from "../src/cli/main.ts";
+import { spawnSync } from "node:child_process";
+import { repoRoot } from "./helpers/build_fixture.ts";
 import { EXIT } from "../src/cli/errors.ts";
 import {
   FIDO_2_0,
@@ -445,5 +448,24 @@ describe("fido2 --reader", () => {
       EXIT.OK,
     );
     assert.match(err, /--reader NAME/);
+  });
+});
+
+describe("loading", () => {
+  it("importing @x/fido2/pcsc needs no permission; listing without --allow-ffi names the flag", () => {
+    const script = 'import { listPcscDevices } from "./src/pcsc/mod.ts";\n' +
+      'import { CtapPcscDevice } from "./mod.ts";\n' +
+      "console.log(typeof listPcscDevices, typeof CtapPcscDevice);\n" +
+      "try { for await (const _ of listPcscDevices()) break; } catch (e) {\n" +
+      "  console.log((e as Error).name, (e as Error).message); }\n";
+    const r = spawnSync(
+      `${repoRoot}/node_modules/.bin/deno`,
+      ["run", "--no-prompt", "--no-check", "--ext=ts", "-"],
+      { cwd: repoRoot, input: script, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [first, second] = r.stdout.trim().split("\n");
+    assert.equal(first, "function function");
+    assert.match(second, /^LibraryLoadError Deno needs --allow-ffi/);
   });
 });
