@@ -33,11 +33,23 @@ function option(name: string): string | undefined {
 /** Serves the VirtualAuthenticator as a card into the vpcd reader (from a Worker). */
 async function insertVirtualCard(port: number): Promise<Worker> {
   const worker = new Worker(new URL("./_vcard_worker.ts", import.meta.url), { type: "module" });
-  await new Promise<void>((resolve, reject) => {
-    worker.onmessage = (ev) => ev.data.ready ? resolve() : reject(new Error(ev.data.error));
-    worker.onerror = (e) => reject(new Error(e.message));
-    worker.postMessage({ port, pin: VIRTUAL_PIN });
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no vpcd reader powered the card on port ${port} within 15 s`)),
+        15_000,
+      );
+      worker.onmessage = (ev) => {
+        clearTimeout(timer);
+        ev.data.ready ? resolve() : reject(new Error(ev.data.error));
+      };
+      worker.onerror = (e) => reject(new Error(e.message));
+      worker.postMessage({ port, pin: VIRTUAL_PIN });
+    });
+  } catch (e) {
+    worker.terminate();
+    throw e;
+  }
   console.log(`Virtual authenticator inserted into the vpcd reader on port ${port}.`);
   return worker;
 }

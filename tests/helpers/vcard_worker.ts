@@ -47,11 +47,22 @@ scope.addEventListener("message", async (ev: MessageEvent) => {
         userPresence: touch(spec),
       };
       va = new VirtualAuthenticator(opts);
-      link = await va.connectVpcd({
-        port: spec.port,
-        ...(spec.host ? { host: spec.host } : {}),
-        card: { extendedLength: spec.extendedLength ?? true },
-      });
+      // vpcd listens again only once pcscd has noticed the previous card leave: retry a
+      // refused connection for a while (a loaded machine can take seconds).
+      const deadline = Date.now() + 15_000;
+      while (true) {
+        try {
+          link = await va.connectVpcd({
+            port: spec.port,
+            ...(spec.host ? { host: spec.host } : {}),
+            card: { extendedLength: spec.extendedLength ?? true },
+          });
+          break;
+        } catch (e) {
+          if (!/ECONNREFUSED/.test(String(e)) || Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
       await link.ready;
       scope.postMessage({ type: "ready" });
     } else if (msg.type === "remove") {
