@@ -17,6 +17,8 @@ export {
   CTAP_STATUS,
   type CtapDevice,
   CtapError,
+  type CtapProcessor,
+  type RequestContext,
   STATUS,
 } from "./src/ctap.ts";
 export { Fido2Client, type Fido2ClientOptions } from "./src/client/fido2.ts";
@@ -50,6 +52,7 @@ export {
   type WebAuthnClient,
 } from "./src/client/selection.ts";
 export { CLIENT_ERR, ClientError, PinRequiredError } from "./src/client/errors.ts";
+export { AuthenticatorResponseError, type CheckedCommand } from "./src/client/validate.ts";
 export {
   type AuthenticationExtensionProcessor,
   type AuthenticationProcessing,
@@ -67,16 +70,22 @@ export {
   type RegistrationExtensionProcessor,
   type RegistrationProcessing,
   ThirdPartyPaymentExtension,
+  type TokenRenewer,
 } from "./src/client/extensions.ts";
-export { verifyRpId } from "./src/rpid.ts";
+export { rpIdToAscii, verifyRpId } from "./src/rpid.ts";
 export * from "./src/webauthn.ts";
 export {
   CtapHidDevice,
   type CtapHidDeviceOptions,
+  getDescriptor,
+  HidAccessError,
   HidError,
+  listDescriptors,
   listDevices,
+  type ListDevicesOptions,
   openDevice,
   UdpHidConnection,
+  type UnopenableDevice,
 } from "./src/hid/mod.ts";
 export {
   CardRemovedError,

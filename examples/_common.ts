@@ -1,7 +1,9 @@
 /**
  * What every example shares: pick a device (the first USB key, or the VirtualAuthenticator
  * with `--virtual`, `FIDO2_VIRTUAL=1` or when no key is found) and talk to the person in front
- * of it on the console (touch prompts, the PIN from `FIDO2_PIN` or a prompt).
+ * of it on the console (touch prompts, the PIN from `FIDO2_PIN` or a prompt). On Windows the
+ * WebAuthn-only examples (`npm run demo`) go through `createClient`, i.e. webauthn.dll, which
+ * a non-elevated process needs to reach security keys and Windows Hello.
  *
  * Not part of the library: examples import it so that each of them shows only its topic.
  * @module
@@ -17,6 +19,8 @@ import {
 import {
   type AssertionSelection,
   ClientError,
+  type ClosableClient,
+  createClient,
   type CtapDevice,
   CtapError,
   DefaultClientDataCollector,
@@ -28,7 +32,7 @@ import {
   type WebAuthnClient,
 } from "../mod.ts";
 import { VirtualAuthenticator, type VirtualAuthenticatorOptions } from "../src/virtual/mod.ts";
-import { getEnv } from "../ffi/runtime.ts";
+import { getEnv, platform } from "../ffi/runtime.ts";
 import { toHex } from "../src/utils.ts";
 
 /** The origin and RP ID every example registers for. */
@@ -170,6 +174,55 @@ export async function runExample(
     reportFailure(e);
   } finally {
     await dev.device.close();
+  }
+}
+
+/** A client that only runs WebAuthn ceremonies, and what it is. */
+export interface ExampleClient {
+  readonly client: WebAuthnClient;
+  readonly label: string;
+  close(): Promise<void>;
+}
+
+/**
+ * On Windows (unless `--virtual`): `createClient`, so webauthn.dll with Windows' own dialogs
+ * (a USB key over hidapi only when webauthn.dll is missing); undefined when it finds no
+ * authenticator. Elsewhere undefined: the caller opens a device as the other examples do.
+ */
+export async function openWindowsExampleClient(): Promise<ExampleClient | undefined> {
+  if (platform() !== "win32" || wantsVirtual()) return undefined;
+  let client: ClosableClient;
+  try {
+    client = await createClient(new DefaultClientDataCollector(ORIGIN), {
+      userInteraction: new ConsoleInteraction(),
+    });
+  } catch (e) {
+    console.log(`No authenticator through Windows (${(e as Error).message.split("\n")[0]}).`);
+    return undefined;
+  }
+  const label = client instanceof Fido2Client
+    ? "a USB key (webauthn.dll is unavailable)"
+    : "Windows' security dialog (webauthn.dll: security keys and Windows Hello)";
+  return { client, label, close: () => client.close() };
+}
+
+/**
+ * The frame of the WebAuthn-only examples: webauthn.dll on Windows, else the device
+ * {@linkcode runExample} opens (a USB key or the VirtualAuthenticator).
+ */
+export async function runClientExample(
+  options: OpenOptions,
+  body: (client: WebAuthnClient) => Promise<void>,
+): Promise<void> {
+  const windows = await openWindowsExampleClient();
+  if (!windows) return await runExample(options, (dev) => body(exampleClient(dev)));
+  console.log(`Using ${windows.label}.`);
+  try {
+    await body(windows.client);
+  } catch (e) {
+    reportFailure(e);
+  } finally {
+    await windows.close();
   }
 }
 

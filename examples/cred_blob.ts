@@ -32,7 +32,7 @@ await runExample({}, async (dev) => {
   const selection = await authenticateVerified(client, credential, {
     extensions: { getCredBlob: true },
   });
-  const got = selection.getAssertions()[0].clientExtensionResults.getCredBlob;
+  const got = selection.getClientAssertions()[0].clientExtensionResults.getCredBlob;
   if (!(got instanceof Uint8Array)) throw new Error("the key returned no credBlob");
   console.log(`  credBlob read back: "${utf8Decode(got)}"`);
   if (!bytesEqual(got, blob)) throw new Error("the blob read back differs");

@@ -2,7 +2,8 @@
  * Register a credential and authenticate with it (`npm run demo`).
  *
  * Uses the first USB security key hidapi finds; with none plugged in (or no hidapi), it uses
- * the built-in VirtualAuthenticator and says so. A real relying-party library
+ * the built-in VirtualAuthenticator and says so. On Windows it goes through webauthn.dll
+ * (createClient): Windows' own dialogs, security keys and Windows Hello, no admin rights. A real relying-party library
  * (@simplewebauthn/server) creates the options and verifies both responses, so a success
  * here is a verified one.
  *
@@ -16,12 +17,14 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
-import { exampleClient, ORIGIN, RP_ID, runExample } from "./_common.ts";
+import { Fido2Client } from "../mod.ts";
+import { ORIGIN, RP_ID, runClientExample } from "./_common.ts";
 
-await runExample({}, async (dev) => {
-  const client = exampleClient(dev);
-  const info = await client.ready();
-  console.log(`  versions ${info.versions.join(", ")}; AAGUID ${info.aaguid}`);
+await runClientExample({}, async (client) => {
+  if (client instanceof Fido2Client) {
+    const info = await client.ready();
+    console.log(`  versions ${info.versions.join(", ")}; AAGUID ${info.aaguid}`);
+  }
 
   console.log("\nRegistering a credential for example.com…");
   const regOptions = await generateRegistrationOptions({

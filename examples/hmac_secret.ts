@@ -45,7 +45,7 @@ await runExample({}, async (dev) => {
     const selection = await authenticateVerified(client, credential, {
       extensions: { hmacGetSecret: { salt1, salt2 } },
     });
-    const out = selection.getAssertions()[0].clientExtensionResults.hmacGetSecret as
+    const out = selection.getClientAssertions()[0].clientExtensionResults.hmacGetSecret as
       | { output1: Uint8Array; output2?: Uint8Array }
       | undefined;
     if (!out?.output2) throw new Error("the key returned no hmac-secret output");

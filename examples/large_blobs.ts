@@ -36,7 +36,7 @@ await runExample({ virtual: { pin: "1234" } }, async (dev) => {
   const written = await authenticateVerified(client, credential, {
     extensions: { largeBlob: { write: blob } },
   });
-  const w = written.getAssertions()[0].clientExtensionResults.largeBlob as LargeBlobOutput;
+  const w = written.getClientAssertions()[0].clientExtensionResults.largeBlob as LargeBlobOutput;
   console.log(`  written: ${w?.written}`);
   if (w?.written !== true) throw new Error("the blob was not written");
 
@@ -44,7 +44,7 @@ await runExample({ virtual: { pin: "1234" } }, async (dev) => {
   const read = await authenticateVerified(client, credential, {
     extensions: { largeBlob: { read: true } },
   });
-  const r = read.getAssertions()[0].clientExtensionResults.largeBlob as LargeBlobOutput;
+  const r = read.getClientAssertions()[0].clientExtensionResults.largeBlob as LargeBlobOutput;
   if (!r?.blob) throw new Error("the key returned no blob");
   console.log(`  read ${r.blob.length} bytes: "${utf8Decode(r.blob).slice(0, 40)}…"`);
   if (!bytesEqual(r.blob, blob)) throw new Error("the blob read back differs");

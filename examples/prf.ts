@@ -45,7 +45,7 @@ await runExample({}, async (dev) => {
   const s1 = await authenticateVerified(client, credential, {
     extensions: { prf: { eval: { first, second } } },
   });
-  const r1 = (s1.getAssertions()[0].clientExtensionResults.prf as PrfOutput).results!;
+  const r1 = (s1.getClientAssertions()[0].clientExtensionResults.prf as PrfOutput).results!;
   console.log(`  first  ${hexPreview(r1.first, 16)}`);
   console.log(`  second ${hexPreview(r1.second!, 16)}`);
   if (atCreation && !bytesEqual(atCreation, r1.first)) {
@@ -58,7 +58,7 @@ await runExample({}, async (dev) => {
       prf: { eval: { first }, evalByCredential: { [credential.id]: { first: second } } },
     },
   });
-  const r2 = (s2.getAssertions()[0].clientExtensionResults.prf as PrfOutput).results!;
+  const r2 = (s2.getClientAssertions()[0].clientExtensionResults.prf as PrfOutput).results!;
   console.log(`  first  ${hexPreview(r2.first, 16)}`);
   if (!bytesEqual(r2.first, r1.second!)) {
     throw new Error("evalByCredential did not win over eval");

@@ -57,7 +57,7 @@ await runExample({ virtual: { pin: "1234" } }, async (dev) => {
   });
   const selection = await client.getAssertion(authOptions as never);
   console.log(`  the key holds ${selection.length} account(s) for ${RP_ID}:`);
-  selection.getAssertions().forEach((a, i) => {
+  selection.getClientAssertions().forEach((a, i) => {
     const handle = a.userHandle ? utf8Decode(a.userHandle) : "(no user handle)";
     const name = a.user?.name ?? "(name needs user verification)";
     console.log(`   [${i}] ${name}  user handle "${handle}"`);

@@ -30,7 +30,7 @@ if (!await WindowsClient.isAvailable()) {
 
     console.log("\nAuthenticating through Windows…");
     const selection = await authenticateVerified(client, credential);
-    const a = selection.getAssertions()[0];
+    const a = selection.getClientAssertions()[0];
     console.log(
       `  verified: signature counter ${a.authenticatorData.counter}, ${a.authenticatorAttachment}`,
     );

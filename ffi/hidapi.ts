@@ -8,9 +8,17 @@
  * @module
  */
 import { AbortError, FormatError, TransportError } from "../src/errors.ts";
-import type { HidBackend, HidConnection, HidDeviceInfo } from "../src/hid/connection.ts";
+import { readFile } from "node:fs/promises";
+import type {
+  HidBackend,
+  HidConnection,
+  HidDescriptor,
+  HidDeviceInfo,
+} from "../src/hid/connection.ts";
 import {
   cString,
+  FfiPermissionError,
+  formatLoadFailures,
   getEnv,
   LibraryLoadError,
   type NativeLibrary,
@@ -83,6 +91,11 @@ export interface LoadHidApiOptions {
    * to the event loop in between.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * Linux: the directory of hidraw devices' sysfs entries (default `/sys/class/hidraw`),
+   * read for report descriptors when hidapi is older than 0.10.1 and reports no usage page.
+   */
+  readonly sysfsRoot?: string;
 }
 
 /** Size of the report descriptor buffer (`HID_API_MAX_REPORT_DESCRIPTOR_SIZE`). */
@@ -95,8 +108,41 @@ const IDLE_POLL_MS = 8;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
 const MAX_BUFFERED_REPORTS = 256;
 
-/** Library names tried in order when no path is given, per `process.platform` value. */
-export function defaultLibraryCandidates(os: string = platform()): string[] {
+/**
+ * Directories a Windows application loads its own DLLs from: the main script's and the
+ * executable's (a compiled binary's) directory. Never the DLL search path: a bare
+ * "hidapi.dll" would also be looked up in the current directory and PATH (DLL planting).
+ */
+export function applicationDirectories(): string[] {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  const dirs: string[] = [];
+  const add = (file: string | undefined) => {
+    if (!file) return;
+    const i = Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\"));
+    if (i > 0 && !dirs.includes(file.slice(0, i))) dirs.push(file.slice(0, i));
+  };
+  try {
+    const main: string | undefined = runtime === "deno" ? g.Deno.mainModule : g.Bun?.main;
+    if (main?.startsWith("file:")) {
+      const path = decodeURIComponent(new URL(main).pathname);
+      add(/^\/[A-Za-z]:/.test(path) ? path.slice(1).replaceAll("/", "\\") : path);
+    } else add(main);
+  } catch { /* no permission to read the main module's path */ }
+  try {
+    add(runtime === "deno" ? g.Deno.execPath() : g.process?.execPath);
+  } catch { /* Deno without --allow-read */ }
+  return dirs;
+}
+
+/**
+ * Library names tried in order when no path is given, per `process.platform` value. On
+ * Windows only `hidapi.dll` in the application directories (`appDirs`) is tried.
+ */
+export function defaultLibraryCandidates(
+  os: string = platform(),
+  appDirs: readonly string[] = os === "win32" ? applicationDirectories() : [],
+): string[] {
   switch (os) {
     case "linux":
       // hidraw first: it sees Bluetooth too, keeps kernel drivers attached and fills usage.
@@ -118,7 +164,7 @@ export function defaultLibraryCandidates(os: string = platform()): string[] {
         "/usr/local/lib/libhidapi.dylib",
       ];
     case "win32":
-      return ["hidapi.dll"];
+      return appDirs.map((d) => `${d.replace(/[\\/]+$/, "")}\\hidapi.dll`);
     default:
       return [
         "libhidapi.so.0",
@@ -130,9 +176,15 @@ export function defaultLibraryCandidates(os: string = platform()): string[] {
   }
 }
 
-const INSTALL_HINT = "install hidapi (Debian/Ubuntu: apt-get install libhidapi-hidraw0; " +
-  "macOS: brew install hidapi; Windows: put hidapi.dll next to the runtime) or set " +
-  "FIDO2_HIDAPI_LIB to the library file";
+function installHint(os: string): string {
+  if (os === "win32") {
+    return "put hidapi.dll in the application directory (next to the main script or the " +
+      "executable) or set FIDO2_HIDAPI_LIB to its full path; on Windows WindowsClient " +
+      "(or createClient()) needs no hidapi at all";
+  }
+  return "install hidapi (Debian/Ubuntu: apt-get install libhidapi-hidraw0; Fedora: dnf " +
+    "install hidapi; macOS: brew install hidapi) or set FIDO2_HIDAPI_LIB to the library file";
+}
 
 // One loaded and initialised library per candidate list: hid_init runs once per library.
 const loaded = new Map<string, Promise<LoadedLibrary>>();
@@ -166,10 +218,15 @@ async function initLibrary(candidates: string[]): Promise<LoadedLibrary> {
   try {
     lib = await openLibrary(candidates, SYMBOLS);
   } catch (e) {
-    if (!(e instanceof LibraryLoadError)) throw e;
-    throw new LibraryLoadError(`libhidapi is not available: ${INSTALL_HINT}. ${e.message}`, {
-      cause: e,
-    });
+    // Without --allow-ffi no candidate can load, installed or not: name the flag only.
+    if (e instanceof FfiPermissionError || !(e instanceof LibraryLoadError)) throw e;
+    const tried = e.failures.length
+      ? `Tried:\n${formatLoadFailures(e.failures)}`
+      : "No library to try on this platform.";
+    throw new LibraryLoadError(
+      `libhidapi is not available. ${tried}\nFix: ${installHint(platform())}.`,
+      { cause: e },
+    );
   }
   const version = readVersion(lib);
   if (lib.symbols.hid_init() !== 0) {
@@ -211,8 +268,52 @@ function wideText(address: number): string | undefined {
   }
 }
 
-function atLeast(v: HidApiVersion | undefined, major: number, minor: number): boolean {
-  return !!v && (v.major > major || (v.major === major && v.minor >= minor));
+function atLeast(v: HidApiVersion | undefined, major: number, minor: number, patch = 0): boolean {
+  if (!v) return false;
+  if (v.major !== major) return v.major > major;
+  return v.minor !== minor ? v.minor > minor : v.patch >= patch;
+}
+
+function versionText(v: HidApiVersion | undefined): string {
+  return v ? `${v.major}.${v.minor}.${v.patch}` : "older than 0.10";
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, "0");
+}
+
+/** The udev rule that lets the logged-in user open one key's hidraw node. */
+export function udevRule(vid: number, pid: number): string {
+  return `KERNEL=="hidraw*", SUBSYSTEM=="hidraw", ATTRS{idVendor}=="${hex4(vid)}", ` +
+    `ATTRS{idProduct}=="${hex4(pid)}", TAG+="uaccess", GROUP="plugdev", MODE="0660"`;
+}
+
+/**
+ * How to fix a FIDO key that was found but could not be opened, for `os`; undefined when
+ * the error does not point to a known cause.
+ */
+export function accessHint(
+  os: string,
+  descriptor: Pick<HidDescriptor, "vid" | "pid">,
+  error: unknown,
+): string | undefined {
+  const why = error instanceof Error ? error.message : String(error);
+  if (os === "win32") {
+    return "Windows reserves security keys to webauthn.dll unless the process runs as " +
+      "administrator: use WindowsClient (or createClient(), which picks it), or run elevated";
+  }
+  if (os === "linux" && /permission denied|EACCES|not permitted/i.test(why)) {
+    return "your user may not open the key's hidraw node. Add a udev rule: put\n" +
+      `    ${udevRule(descriptor.vid, descriptor.pid)}\n` +
+      "  into /etc/udev/rules.d/70-fido.rules, run `sudo udevadm control --reload-rules && " +
+      "sudo udevadm trigger` and replug the key (or install your distribution's " +
+      "libfido2/libu2f-udev package, which ships such rules)";
+  }
+  if (/busy|in use|exclusive/i.test(why)) {
+    return "another program holds the key (a browser, gpg-agent/scdaemon, ssh-agent): " +
+      "close it and try again";
+  }
+  return undefined;
 }
 
 /**
@@ -243,7 +344,25 @@ export class HidApi implements HidBackend {
     this.#structSize = atLeast(this.version, 0, 13) ? 72 : 64;
     if (this.#lib.symbols.hid_get_report_descriptor) {
       this.getReportDescriptor = (path) => this.#readDescriptor(path);
+    } else if (!atLeast(this.version, 0, 10, 1) && platform() === "linux") {
+      // hidraw before 0.10.1 reports usage page 0: read the descriptor the kernel exports.
+      const root = opts.sysfsRoot ?? "/sys/class/hidraw";
+      this.getReportDescriptor = (path) => sysfsDescriptor(root, path);
     }
+    if (!atLeast(this.version, 0, 10, 1)) {
+      this.enumerationLimit = `hidapi ${versionText(this.version)} (${this.libraryPath}) ` +
+        "reports no HID usage page, so FIDO keys are recognised only by their report " +
+        "descriptor, which it cannot read here: install hidapi 0.10.1 or later, or set " +
+        "FIDO2_HIDAPI_LIB to a newer library";
+    }
+  }
+
+  /** Set when this hidapi cannot tell FIDO keys apart by usage page (older than 0.10.1). */
+  readonly enumerationLimit?: string;
+
+  /** The fix for a key found but not openable on this platform (udev rule, WindowsClient). */
+  accessHint(descriptor: HidDescriptor, error: unknown): string | undefined {
+    return accessHint(platform(), descriptor, error);
   }
 
   /** Whether the loaded library exports an optional symbol. */
@@ -341,6 +460,17 @@ export class HidApi implements HidBackend {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+}
+
+/** The report descriptor Linux exports for `/dev/hidrawN` (what HIDIOCGRDESC returns). */
+async function sysfsDescriptor(root: string, path: string): Promise<Uint8Array | undefined> {
+  const m = /^\/dev\/(hidraw\d+)$/.exec(path);
+  if (!m) return undefined;
+  try {
+    return new Uint8Array(await readFile(`${root}/${m[1]}/device/report_descriptor`));
+  } catch {
+    return undefined;
   }
 }
 

@@ -84,12 +84,64 @@ export function getEnv(name: string): string | undefined {
   }
 }
 
+/** One library file that could not be loaded, and why (the loader's reason, said once). */
+export interface LibraryLoadFailure {
+  /** The candidate as given (a path or a bare name for the system loader). */
+  readonly path: string;
+  /** The loader's reason without the runtime's repeated prefixes. */
+  readonly reason: string;
+}
+
 /** Error raised when no candidate library could be loaded. */
 export class LibraryLoadError extends Error {
   override name = "LibraryLoadError";
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Every candidate tried, with its reason (empty when the error is not per candidate). */
+  readonly failures: readonly LibraryLoadFailure[];
+  constructor(
+    message: string,
+    options?: { cause?: unknown; failures?: readonly LibraryLoadFailure[] },
+  ) {
     super(message, options);
+    this.failures = options?.failures ??
+      (options?.cause instanceof LibraryLoadError ? options.cause.failures : []);
   }
+}
+
+/**
+ * Deno refused FFI: the program was started without `--allow-ffi`. Raised at once, before
+ * any other candidate is tried, since no library can load without the permission.
+ */
+export class FfiPermissionError extends LibraryLoadError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
+  override name = "FfiPermissionError";
+}
+
+/**
+ * The loader's reason for `path`, once: Deno says "Could not open library: Could not open
+ * library: <path>: <why>", Bun "Failed to open library \"<path>\": <path>: <why>".
+ */
+export function loadFailureReason(path: string, message: string): string {
+  let m = message.trim();
+  for (let prev = ""; prev !== m;) {
+    prev = m;
+    m = m.replace(/^(Could not open library|Failed to open library(\s+"[^"]*")?):\s*/i, "");
+    if (m.startsWith(`${path}: `)) m = m.slice(path.length + 2);
+    if (m.startsWith(`"${path}": `)) m = m.slice(path.length + 4);
+  }
+  return m || message;
+}
+
+/** One line per failed candidate, indented under a heading. */
+export function formatLoadFailures(failures: readonly LibraryLoadFailure[]): string {
+  return failures.map((f) => `  ${f.path}: ${f.reason}`).join("\n");
+}
+
+function isDenoPermissionError(e: unknown): boolean {
+  // deno-lint-ignore no-explicit-any
+  const errors = (globalThis as any).Deno?.errors;
+  if (!errors) return false;
+  return (errors.NotCapable !== undefined && e instanceof errors.NotCapable) ||
+    (errors.PermissionDenied !== undefined && e instanceof errors.PermissionDenied);
 }
 
 // deno-lint-ignore no-explicit-any
@@ -109,7 +161,7 @@ export async function openLibrary<S extends SymbolTable>(
   candidates: readonly string[],
   symbols: S,
 ): Promise<NativeLibrary<S>> {
-  const errors: string[] = [];
+  const failures: LibraryLoadFailure[] = [];
   for (const path of candidates) {
     try {
       return runtime === "deno"
@@ -119,10 +171,18 @@ export async function openLibrary<S extends SymbolTable>(
         : unsupportedRuntime();
     } catch (e) {
       if (e instanceof LibraryLoadError && runtime === "other") throw e;
-      errors.push(`${path}: ${(e as Error).message}`);
+      if (isDenoPermissionError(e)) {
+        throw new FfiPermissionError(
+          `Deno denied FFI access while loading ${path}: run with --allow-ffi ` +
+            "(e.g. `deno run --allow-ffi --allow-read --allow-env app.ts`, or -A)",
+          { cause: e },
+        );
+      }
+      failures.push({ path, reason: loadFailureReason(path, (e as Error).message) });
     }
   }
-  throw new LibraryLoadError(`Could not load any of: ${errors.join("; ")}`);
+  const list = failures.length ? formatLoadFailures(failures) : "  (no candidates)";
+  throw new LibraryLoadError(`Could not load any of:\n${list}`, { failures });
 }
 
 function unsupportedRuntime(): never {

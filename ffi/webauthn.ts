@@ -21,6 +21,7 @@ import {
   wideString,
 } from "./runtime.ts";
 import { FormatError } from "../src/errors.ts";
+import { loadSystemLibrary } from "./win32.ts";
 
 export { LibraryLoadError };
 
@@ -454,6 +455,12 @@ export interface MakeCredentialExtensions {
   largeBlob?: LargeBlobSupport;
   /** bEnablePrf, and pPRFGlobalEval when `eval` is given (Windows applies the PRF hashing). */
   prf?: { eval?: HmacSalts };
+  /**
+   * hmac-secret-mc (API 8+): raw 32-byte hmac-secret salts evaluated at registration, sent in
+   * pPRFGlobalEval with {@linkcode HMAC_SECRET_VALUES_FLAG} in dwFlags (libfido2's way).
+   * Exclusive with `prf.eval`.
+   */
+  hmacSecretMc?: HmacSalts;
 }
 
 /** MakeCredential options (`WEBAUTHN_AUTHENTICATOR_MAKE_CREDENTIAL_OPTIONS`). */
@@ -486,11 +493,11 @@ export interface MakeCredentialOptions {
   thirdPartyPayment?: boolean;
   /** cbJsonExt/pbJsonExt (API 7+). */
   jsonExt?: Uint8Array;
-  /** Origin of a remote web caller the DLL acts for (API 7+). */
+  /** Origin of a remote web caller the DLL acts for (API 9: options struct v9). */
   remoteWebOrigin?: string;
   /** pbPublicKeyCredentialCreationOptionsJSON (API 9). */
   optionsJson?: Uint8Array;
-  /** Restrict the ceremony to one authenticator (API 8+). */
+  /** Restrict the ceremony to one authenticator (API 9: options struct v9). */
   authenticatorId?: Uint8Array;
 }
 
@@ -535,11 +542,11 @@ export interface GetAssertionOptions {
   hints?: readonly string[];
   /** cbJsonExt/pbJsonExt (API 7+). */
   jsonExt?: Uint8Array;
-  /** Origin of a remote web caller the DLL acts for (API 7+). */
+  /** Origin of a remote web caller the DLL acts for (API 9: options struct v9). */
   remoteWebOrigin?: string;
   /** pbPublicKeyCredentialRequestOptionsJSON (API 9). */
   optionsJson?: Uint8Array;
-  /** Restrict the ceremony to one authenticator (API 8+). */
+  /** Restrict the ceremony to one authenticator (API 9: options struct v9). */
   authenticatorId?: Uint8Array;
 }
 
@@ -703,7 +710,7 @@ export interface WebAuthnApi {
   getPlatformCredentialList(options?: PlatformCredentialListOptions): Promise<PlatformCredential[]>;
   /** WebAuthNDeletePlatformCredential (API 4+); NTE_NOT_FOUND when there is no such id. */
   deletePlatformCredential(credentialId: Uint8Array): Promise<void>;
-  /** Frees the library; the API must not be used afterwards. */
+  /** Frees the library (a second call does nothing); the API must not be used afterwards. */
   close(): void;
 }
 
@@ -713,12 +720,12 @@ const SYMBOLS = {
   WebAuthNGetApiVersionNumber: { parameters: [], result: "u32", optional: true },
   WebAuthNIsUserVerifyingPlatformAuthenticatorAvailable: { parameters: ["buffer"], result: "i32" },
   WebAuthNAuthenticatorMakeCredential: {
-    parameters: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "buffer"],
+    parameters: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr"],
     result: "i32",
     nonblocking: true,
   },
   WebAuthNAuthenticatorGetAssertion: {
-    parameters: ["ptr", "ptr", "ptr", "ptr", "buffer"],
+    parameters: ["ptr", "ptr", "ptr", "ptr", "ptr"],
     result: "i32",
     nonblocking: true,
   },
@@ -745,6 +752,34 @@ const SYMBOLS = {
 
 type Lib = NativeLibrary<typeof SYMBOLS>;
 
+/** The two webauthn.dll functions that block until the user has answered Windows' dialog. */
+export type BlockingFunction =
+  | "WebAuthNAuthenticatorMakeCredential"
+  | "WebAuthNAuthenticatorGetAssertion";
+
+/**
+ * Runs the blocking calls somewhere other than the calling thread. Every argument is a native
+ * address (0 = NULL) of memory the binding owns and keeps alive until the promise settles, so
+ * the runner only makes the call: it needs no marshalling code, only the library's path.
+ */
+export interface BlockingCaller {
+  /** Calls `fn` of the library at `path` with these addresses; resolves with its HRESULT. */
+  call(path: string, fn: BlockingFunction, args: readonly number[]): Promise<number>;
+  /** Stops the runner; calls still pending reject. */
+  close(): void;
+}
+
+/** Options of {@linkcode loadWebAuthn}. */
+export interface LoadWebAuthnOptions {
+  /** The library to load instead of webauthn.dll (else `FIDO2_WEBAUTHN_LIB`, else System32). */
+  readonly path?: string;
+  /**
+   * Where MakeCredential/GetAssertion run (default: Deno's nonblocking FFI thread; on Bun the
+   * calling thread, which blocks). The binding closes it on `close()`.
+   */
+  readonly blockingCaller?: BlockingCaller;
+}
+
 /**
  * Environment variables naming the library to load instead of System32's webauthn.dll, in
  * order: `FIDO2_WEBAUTHN_LIB` (the documented name), then `FIDO2_WEBAUTHN_PATH` (an alias kept
@@ -752,33 +787,45 @@ type Lib = NativeLibrary<typeof SYMBOLS>;
  */
 export const LIBRARY_ENV = ["FIDO2_WEBAUTHN_LIB", "FIDO2_WEBAUTHN_PATH"] as const;
 
-/** Library candidates: explicit path, then {@linkcode LIBRARY_ENV}, then System32 (Windows). */
-function candidates(path?: string): string[] {
-  if (path) return [path];
+/** The override: an explicit path, else the first of {@linkcode LIBRARY_ENV} that is set. */
+function override(path?: string): string | undefined {
+  if (path) return path;
   for (const name of LIBRARY_ENV) {
     const env = getEnv(name);
-    if (env) return [env];
+    if (env) return env;
   }
-  if (platform() !== "win32") {
-    throw new LibraryLoadError(
-      "webauthn.dll exists only on Windows (set FIDO2_WEBAUTHN_LIB to load another library)",
-    );
-  }
-  // An absolute System32 path: a bare name would search the current directory first.
-  const root = getEnv("SystemRoot") ?? getEnv("windir") ?? "C:\\Windows";
-  return [`${root}\\System32\\webauthn.dll`];
+  return undefined;
 }
 
 /**
  * Loads webauthn.dll (or the library named by `opts.path` / `FIDO2_WEBAUTHN_LIB` /
- * `FIDO2_WEBAUTHN_PATH`) and reads its API version. Throws `LibraryLoadError` when it cannot
- * be loaded or lacks a required symbol.
+ * `FIDO2_WEBAUTHN_PATH`) and reads its API version. webauthn.dll itself comes from System32
+ * only (`LoadLibraryExW` with `LOAD_LIBRARY_SEARCH_SYSTEM32`): a DLL planted in the
+ * application or current directory, or a changed `%SystemRoot%`, cannot stand in for it.
+ * Throws `LibraryLoadError` when it cannot be loaded or lacks a required symbol.
  */
-export async function loadWebAuthn(opts: { path?: string } = {}): Promise<WebAuthnApi> {
-  const lib = await openLibrary(candidates(opts.path), SYMBOLS);
+export async function loadWebAuthn(opts: LoadWebAuthnOptions = {}): Promise<WebAuthnApi> {
+  const explicit = override(opts.path);
+  let lib: Lib;
+  if (explicit) {
+    lib = await openLibrary([explicit], SYMBOLS);
+  } else {
+    if (platform() !== "win32") {
+      throw new LibraryLoadError(
+        "webauthn.dll exists only on Windows (set FIDO2_WEBAUTHN_LIB to load another library)",
+      );
+    }
+    const system = await loadSystemLibrary("webauthn.dll");
+    try {
+      // The module is loaded already: opening its full path takes another reference to it.
+      lib = await openLibrary([system.path], SYMBOLS);
+    } finally {
+      system.release();
+    }
+  }
   const getVersion = lib.symbols.WebAuthNGetApiVersionNumber;
   const api = getVersion ? Number(getVersion()) >>> 0 : 0;
-  return new Binding(lib, api);
+  return new Binding(lib, api, opts.blockingCaller);
 }
 
 // ---------------------------------------------------------------- marshalling helpers
@@ -1084,11 +1131,21 @@ class Binding implements WebAuthnApi {
   /** The API version struct choices are made for (newer DLLs are driven as the newest known). */
   readonly #v: number;
 
-  constructor(lib: Lib, api: number) {
+  readonly #caller?: BlockingCaller;
+  #closed = false;
+
+  constructor(lib: Lib, api: number, caller?: BlockingCaller) {
     this.#lib = lib;
     this.path = lib.path;
     this.#api = api;
     this.#v = Math.min(api, MAX_KNOWN_API_VERSION);
+    this.#caller = caller;
+  }
+
+  /** One blocking call, on the caller's runner when there is one. */
+  async #blocking(fn: BlockingFunction, args: number[]): Promise<number> {
+    if (this.#caller) return await this.#caller.call(this.path, fn, args);
+    return await this.#lib.symbols[fn](...args);
   }
 
   apiVersion(): number {
@@ -1177,6 +1234,9 @@ class Binding implements WebAuthnApi {
   }
 
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#caller?.close();
     this.#lib.close();
   }
 
@@ -1304,15 +1364,15 @@ class Binding implements WebAuthnApi {
     const optAddr = this.#makeCredentialOptions(arena, options);
 
     const out = new Uint8Array(new ArrayBuffer(8));
-    const hr = await this.#lib.symbols.WebAuthNAuthenticatorMakeCredential(
+    const hr = await this.#blocking("WebAuthNAuthenticatorMakeCredential", [
       hwndAddr,
       rpM.addr,
       userM.addr,
       paramsM.addr,
       cdAddr,
       optAddr,
-      out,
-    );
+      addressOf(out),
+    ]);
     const p = getPtr(new DataView(out.buffer), 0);
     try {
       this.#check("WebAuthNAuthenticatorMakeCredential", hr);
@@ -1412,9 +1472,20 @@ class Binding implements WebAuthnApi {
     if (v >= 6) setBool(dv, L.bEnablePrf, x.prf !== undefined);
     // v7
     // v8
+    if (x.prf?.eval && x.hmacSecretMc) {
+      throw new FormatError("prf.eval and hmacSecretMc both use pPRFGlobalEval: give one");
+    }
     if (x.prf?.eval) {
       this.#need("prf.eval", 8, table);
       setPtr(dv, L.pPRFGlobalEval, writeSalt(arena, x.prf.eval, "prf.eval"));
+    }
+    if (x.hmacSecretMc) {
+      this.#need("hmacSecretMc", 8, table);
+      const s = x.hmacSecretMc;
+      checkBytes(s?.first, "hmacSecretMc.first", { min: 32, max: 32 });
+      if (s.second !== undefined) checkBytes(s.second, "hmacSecretMc.second", { min: 32, max: 32 });
+      setPtr(dv, L.pPRFGlobalEval, writeSalt(arena, s, "hmacSecretMc"));
+      dv.setUint32(L.dwFlags, HMAC_SECRET_VALUES_FLAG, true);
     }
     if (o.thirdPartyPayment) this.#need("thirdPartyPayment", 8, table);
     if (v >= 8) setBool(dv, L.bThirdPartyPayment, o.thirdPartyPayment);
@@ -1440,13 +1511,13 @@ class Binding implements WebAuthnApi {
     const { addr: optAddr, appIdOut } = this.#getAssertionOptions(arena, options);
 
     const out = new Uint8Array(new ArrayBuffer(8));
-    const hr = await this.#lib.symbols.WebAuthNAuthenticatorGetAssertion(
+    const hr = await this.#blocking("WebAuthNAuthenticatorGetAssertion", [
       hwndAddr,
       rpAddr,
       cdAddr,
       optAddr,
-      out,
-    );
+      addressOf(out),
+    ]);
     const p = getPtr(new DataView(out.buffer), 0);
     try {
       this.#check("WebAuthNAuthenticatorGetAssertion", hr);

@@ -1,154 +1,151 @@
 /**
- * webauthn.dll with its two blocking calls (MakeCredential, GetAssertion) on a Worker thread.
+ * webauthn.dll's two blocking calls (MakeCredential, GetAssertion) on a Worker thread, for Bun:
  * Bun's FFI has no non-blocking calls, so on the main thread a dialog that waits for the user
  * would freeze the event loop and no AbortSignal could fire WebAuthNCancelCurrentOperation.
- * The Worker loads the same library (same process, so the same DLL state); everything else,
- * cancellation included, runs on the calling thread.
+ *
+ * The main thread does all the marshalling (the binding's arena keeps the request memory
+ * alive, and the Worker shares the process's address space); the Worker only makes the call
+ * with the addresses it is given. Its whole source is the string below, started from a Blob
+ * URL: it imports nothing but `bun:ffi`, so a `bun build --compile` binary needs no extra file
+ * (a Worker started from `new URL("./x.ts", import.meta.url)` fails there with ModuleNotFound).
  * @module
  */
-import { FormatError } from "../src/errors.ts";
 import {
-  type Assertion,
-  type ClientDataInput,
-  type CoseCredentialParameter,
-  type CredentialAttestation,
-  type GetAssertionOptions,
+  type BlockingCaller,
+  type BlockingFunction,
   loadWebAuthn,
-  type MakeCredentialOptions,
-  type PlatformCredentialListOptions,
-  type RpEntity,
-  type UserEntity,
+  type LoadWebAuthnOptions,
   type WebAuthnApi,
-  WebAuthnUnsupportedError,
-  WindowsApiError,
 } from "./webauthn.ts";
 
-/** An error as it crosses the thread boundary. */
-export type SerializedError =
-  | { kind: "WindowsApiError"; operation: string; hresult: number; errorName: string }
-  | { kind: "WebAuthnUnsupportedError"; feature: string; required: number; api: number }
-  | { kind: "FormatError" | "Error"; message: string };
-
-/** Turns an error thrown in the Worker into structured-clone data. */
-export function serializeError(e: unknown): SerializedError {
-  if (e instanceof WindowsApiError) {
-    return {
-      kind: "WindowsApiError",
-      operation: e.operation,
-      hresult: e.hresult,
-      errorName: e.errorName,
-    };
+/**
+ * The Worker. It keeps each library it opened successfully (a failed dlopen is reported and
+ * retried by the next call, never cached), and converts 0 to NULL as the FFIs want. Messages
+ * are handled as they come: the Worker makes one call at a time.
+ */
+export const WORKER_SOURCE = `
+const ARGS = {
+  WebAuthNAuthenticatorMakeCredential: 7,
+  WebAuthNAuthenticatorGetAssertion: 5,
+};
+const D = globalThis.Deno;
+// Bun is what needs this Worker; Deno (whose FFI can run these calls off-thread by itself)
+// runs it too, so the same tests cover both.
+const bunFfi = D ? null : import("bun:ffi");
+async function open(path) {
+  const defs = {};
+  if (D) {
+    for (const [fn, n] of Object.entries(ARGS)) {
+      defs[fn] = { parameters: Array(n).fill("pointer"), result: "i32" };
+    }
+    const lib = D.dlopen(path, defs);
+    const ptr = (a) => (a ? D.UnsafePointer.create(BigInt(a)) : null);
+    return (fn, args) => lib.symbols[fn](...args.map(ptr));
   }
-  if (e instanceof WebAuthnUnsupportedError) {
-    return {
-      kind: "WebAuthnUnsupportedError",
-      feature: e.feature,
-      required: e.requiredApiVersion,
-      api: e.apiVersion,
-    };
+  for (const [fn, n] of Object.entries(ARGS)) {
+    defs[fn] = { args: Array(n).fill("ptr"), returns: "i32" };
   }
-  const message = e instanceof Error ? e.message : String(e);
-  return { kind: e instanceof FormatError ? "FormatError" : "Error", message };
+  const lib = (await bunFfi).dlopen(path, defs);
+  return (fn, args) => lib.symbols[fn](...args.map((a) => (a ? a : null)));
 }
-
-function deserializeError(e: SerializedError): Error {
-  switch (e.kind) {
-    case "WindowsApiError":
-      return new WindowsApiError(e.operation, e.hresult, e.errorName);
-    case "WebAuthnUnsupportedError":
-      return new WebAuthnUnsupportedError(e.feature, e.required, e.api);
-    case "FormatError":
-      return new FormatError(e.message);
-    default:
-      return new Error(e.message);
+const libs = new Map();
+self.onmessage = async (ev) => {
+  const { id, path, fn, args } = ev.data;
+  try {
+    if (!Object.hasOwn(ARGS, fn) || args.length !== ARGS[fn]) {
+      throw new Error("bad webauthn call " + fn);
+    }
+    let call = libs.get(path);
+    if (!call) {
+      call = await open(path);
+      libs.set(path, call);
+    }
+    self.postMessage({ id, hr: call(fn, args) });
+  } catch (e) {
+    self.postMessage({ id, error: String(e && e.message ? e.message : e) });
   }
-}
+};
+`;
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Pending = { resolve: (hr: number) => void; reject: (e: Error) => void };
 
 /**
- * Loads webauthn.dll like {@linkcode loadWebAuthn} and starts a Worker for its blocking calls.
- * `close()` stops the Worker; calls still running then fail.
+ * A {@linkcode BlockingCaller} on a Worker started from {@linkcode WORKER_SOURCE}. The Worker
+ * starts on the first call and again after it died; an idle Worker does not keep the process
+ * alive. `close()` stops it and rejects the calls still pending.
  */
-export async function loadWebAuthnInWorker(opts: { path?: string } = {}): Promise<WebAuthnApi> {
-  const local = await loadWebAuthn(opts);
-  const worker = new Worker(new URL("./webauthn_worker_main.ts", import.meta.url), {
-    type: "module",
-  });
+export function workerBlockingCaller(): BlockingCaller {
+  let worker: Worker | undefined;
+  let url: string | undefined;
+  let closed = false;
+  let next = 1;
+  const pending = new Map<number, Pending>();
   // Bun: an idle Worker must not keep the process alive; it is ref'd while a call runs.
   // deno-lint-ignore no-explicit-any
-  const refs = worker as any;
-  refs.unref?.();
-  const pending = new Map<number, Pending>();
-  let next = 1;
-  let failed: Error | undefined;
-  let closed = false;
+  const refs = (w: Worker) => w as any as { ref?(): void; unref?(): void };
+
   const failAll = (err: Error) => {
-    failed = err;
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
-  worker.onmessage = (ev: MessageEvent) => {
-    const { id, result, error } = ev.data as {
-      id: number;
-      result?: unknown;
-      error?: SerializedError;
+  const start = (): Worker => {
+    url ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+    const w = new Worker(url, { type: "module" });
+    refs(w).unref?.();
+    w.onmessage = (ev: MessageEvent) => {
+      const { id, hr, error } = ev.data as { id: number; hr?: number; error?: string };
+      const p = pending.get(id);
+      if (!p) return;
+      pending.delete(id);
+      if (pending.size === 0) refs(w).unref?.();
+      if (error !== undefined) p.reject(new Error(`webauthn worker: ${error}`));
+      else p.resolve(hr as number);
     };
-    const p = pending.get(id);
-    if (!p) return;
-    pending.delete(id);
-    if (pending.size === 0) refs.unref?.();
-    if (error) p.reject(deserializeError(error));
-    else p.resolve(result);
+    w.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault?.();
+      // A dead Worker is replaced on the next call; the calls it had are lost.
+      if (worker === w) worker = undefined;
+      w.terminate();
+      failAll(new Error(`webauthn worker failed: ${ev.message}`));
+    };
+    return w;
   };
-  worker.onerror = (ev: ErrorEvent) => {
-    ev.preventDefault?.();
-    failAll(new Error(`webauthn worker failed: ${ev.message}`));
-  };
-  const call = (op: string, args: unknown[]): Promise<unknown> => {
-    if (failed) return Promise.reject(failed);
-    const id = next++;
-    return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
-      refs.ref?.();
-      worker.postMessage({ id, op, path: local.path, args });
-    });
-  };
+
   return {
-    path: local.path,
-    apiVersion: () => local.apiVersion(),
-    isUserVerifyingPlatformAuthenticatorAvailable: () =>
-      local.isUserVerifyingPlatformAuthenticatorAvailable(),
-    makeCredential: (
-      hwnd: number | bigint,
-      rp: RpEntity,
-      user: UserEntity,
-      params: readonly CoseCredentialParameter[],
-      clientData: ClientDataInput,
-      options?: MakeCredentialOptions,
-    ) =>
-      call("makeCredential", [hwnd, rp, user, params, clientData, options]) as Promise<
-        CredentialAttestation
-      >,
-    getAssertion: (
-      hwnd: number | bigint,
-      rpId: string,
-      clientData: ClientDataInput,
-      options?: GetAssertionOptions,
-    ) => call("getAssertion", [hwnd, rpId, clientData, options]) as Promise<Assertion>,
-    getCancellationId: () => local.getCancellationId(),
-    cancelCurrentOperation: (id: Uint8Array) => local.cancelCurrentOperation(id),
-    getErrorName: (hr: number) => local.getErrorName(hr),
-    // No UI: these run on the calling thread.
-    getPlatformCredentialList: (o?: PlatformCredentialListOptions) =>
-      local.getPlatformCredentialList(o),
-    deletePlatformCredential: (id: Uint8Array) => local.deletePlatformCredential(id),
-    close: () => {
+    call(path: string, fn: BlockingFunction, args: readonly number[]): Promise<number> {
+      if (closed) return Promise.reject(new Error("webauthn worker closed"));
+      worker ??= start();
+      const w = worker;
+      const id = next++;
+      return new Promise<number>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        refs(w).ref?.();
+        w.postMessage({ id, path, fn, args: [...args] });
+      });
+    },
+    close(): void {
       if (closed) return;
       closed = true;
       failAll(new Error("webauthn worker closed"));
-      worker.terminate();
-      local.close();
+      worker?.terminate();
+      worker = undefined;
+      if (url) URL.revokeObjectURL(url);
     },
   };
+}
+
+/**
+ * Loads webauthn.dll like {@linkcode loadWebAuthn}, with MakeCredential/GetAssertion on a
+ * Worker (Bun's way to keep them cancellable). `close()` stops the Worker too.
+ */
+export async function loadWebAuthnInWorker(
+  opts: Omit<LoadWebAuthnOptions, "blockingCaller"> = {},
+): Promise<WebAuthnApi> {
+  const caller = workerBlockingCaller();
+  try {
+    return await loadWebAuthn({ ...opts, blockingCaller: caller });
+  } catch (e) {
+    caller.close();
+    throw e;
+  }
 }

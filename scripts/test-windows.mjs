@@ -6,7 +6,11 @@
 //
 // Steps: (a) wine64 + mingw (apt-get install when root and missing), (b) bun.exe of the same
 // version as node_modules/bun, cached in .cache/, (c) a quiet, GUI-less WINEPREFIX in
-// .cache/wine/prefix, (d) fixture DLLs into .cache/fixtures/, (e) `bun.exe test`.
+// .cache/wine/prefix, (d) fixture DLLs (and fixture .exe helpers) into .cache/fixtures/, the
+// fake webauthn.dll installed as the prefix's System32\webauthn.dll (Wine ships none) and
+// planted under fixtures/planted/System32 for the %SystemRoot% test, (e) fido2.exe and the
+// user script .exe built with `bun build --compile --target=bun-windows-x64` into
+// .cache/windows-exe/ (FIDO2_TEST_EXES), (f) `bun.exe test`.
 //
 // Where the Windows tests live: tests/windows/*.test.ts. The Linux runs skip that folder
 // (deno.json "test.exclude" and `--path-ignore-patterns` in scripts/test.mjs) because those
@@ -14,8 +18,9 @@
 // (a Windows path to .cache/fixtures) and the fake webauthn.dll through FIDO2_WEBAUTHN_LIB.
 //
 // Which fixtures are built: every tests/fixtures/*.c holding a line
-// `windows-fixture: <name>.dll [extra gcc args]`, plus fake_webauthn.c and fake_hidapi.c
-// (as webauthn.dll / hidapi.dll) when present, since the Windows code paths need them.
+// `windows-fixture: <name>.dll [extra gcc args]` (or `windows-exe: <name>.exe [args]` for a
+// helper program), plus fake_webauthn.c and fake_hidapi.c (as webauthn.dll / hidapi.dll)
+// when present, since the Windows code paths need them.
 //
 // Bun 1.4 under Wine prints "Internal error: directory mismatch for directory ...\package.json"
 // once per run; it is harmless (the tests still load and run) and comes from Bun, not us.
@@ -150,12 +155,12 @@ function stale(src, out) {
   return inputs.some((p) => statSync(p).mtimeMs > built);
 }
 
-/** Compiles one C file into a Windows DLL; returns the compiler's complaint or null. */
+/** Compiles one C file into a Windows DLL (or .exe); returns the compiler's complaint or null. */
 function buildDll(src, out, extra = []) {
   if (!stale(src, out)) return null;
   mkdirSync(dirname(out), { recursive: true });
   const r = run(MINGW, [
-    "-shared",
+    ...(out.endsWith(".exe") ? [] : ["-shared"]),
     "-O2",
     "-Wall",
     "-static-libgcc",
@@ -180,7 +185,7 @@ function windowsFixtures() {
   for (const name of readdirSync(dir).sort()) {
     if (!name.endsWith(".c")) continue;
     const text = readFileSync(join(dir, name), "utf8");
-    const m = text.match(/windows-fixture:\s*(\S+\.dll)([^\n*]*)/);
+    const m = text.match(/windows-(?:fixture|exe):\s*(\S+\.(?:dll|exe))([^\n*]*)/);
     if (m) {
       out.push({
         src: join(dir, name),
@@ -225,6 +230,44 @@ function ensurePrefix(wine, prefix) {
   log(`created WINEPREFIX in ${secs(tp)}`);
 }
 
+/** Copies `src` to `dest` when the content differs; returns whether it copied. */
+function install(src, dest) {
+  if (existsSync(dest) && readFileSync(dest).equals(readFileSync(src))) return false;
+  mkdirSync(dirname(dest), { recursive: true });
+  copyFileSync(src, dest);
+  return true;
+}
+
+/**
+ * fido2.exe and the user script as single Windows binaries, next to the ProcessPrng shim
+ * (Wine 8 lacks bcryptprimitives!ProcessPrng, which Bun for Windows imports).
+ */
+function buildExes(exeDir, shim) {
+  const bun = join(root, "node_modules", ".bin", "bun");
+  mkdirSync(exeDir, { recursive: true });
+  install(shim, join(exeDir, "bcryptprimitives.dll"));
+  const te = Date.now();
+  for (
+    const [entry, name] of [
+      ["cli.ts", "fido2.exe"],
+      ["tests/fixtures/windows_user_script.ts", "user-script.exe"],
+    ]
+  ) {
+    const r = run(bun, [
+      "build",
+      "--compile",
+      "--target=bun-windows-x64",
+      join(root, entry),
+      "--outfile",
+      join(exeDir, name),
+    ], { cwd: root, timeout: 300_000 });
+    if (r.status !== 0) {
+      throw new Error(`bun build --compile ${entry} for Windows failed: ${r.stderr || r.stdout}`);
+    }
+  }
+  log(`built fido2.exe and user-script.exe in ${secs(te)}`);
+}
+
 /** Unix path as Wine's Z: drive sees it. */
 function winPath(p) {
   return "Z:" + p.replaceAll("/", "\\");
@@ -262,14 +305,23 @@ function main() {
   }
   log(`fixtures: ${fixtures.map((f) => f.dll).join(", ") || "none"}`);
   ensurePrefix(wine, prefix);
+  const webauthn = join(fixtureDir, "webauthn.dll");
+  if (existsSync(webauthn)) {
+    // The system's webauthn.dll, as Windows 10 1903+ has one, and a planted copy that a
+    // %SystemRoot%-based lookup would take instead.
+    install(webauthn, join(prefix, "drive_c", "windows", "system32", "webauthn.dll"));
+    install(webauthn, join(fixtureDir, "planted", "System32", "webauthn.dll"));
+  }
+  const exeDir = join(cache, "windows-exe");
+  buildExes(exeDir, join(binDir, "bcryptprimitives.dll"));
   log(`setup done in ${secs(t0)}`);
 
   const env = {
     ...wineEnv(prefix),
     FIDO2_TEST_FIXTURES: winPath(fixtureDir),
+    FIDO2_TEST_EXES: winPath(exeDir),
     NO_COLOR: "1",
   };
-  const webauthn = join(fixtureDir, "webauthn.dll");
   if (existsSync(webauthn)) env.FIDO2_WEBAUTHN_LIB = winPath(webauthn);
   const tt = Date.now();
   const r = run(

@@ -1,5 +1,6 @@
 /**
- * The transport-neutral device interface and CTAP status codes.
+ * The transport-neutral device interface (client side), the command-processor interface
+ * (authenticator side) and CTAP status codes.
  * @module
  */
 
@@ -19,6 +20,32 @@ export interface CtapDevice {
   call(cmd: number, data?: Uint8Array, opts?: CallOptions): Promise<Uint8Array>;
   /** Releases the device; calling it twice is harmless. */
   close(): Promise<void> | void;
+}
+
+/** Per-request context a front end (CTAPHID, UDP, smart card) gives the command layer. */
+export interface RequestContext {
+  /** Aborted when the client sends CTAPHID_CANCEL for this request (or the device closes). */
+  readonly signal: AbortSignal;
+  /** Sends a CTAPHID KEEPALIVE with `status` (1 = PROCESSING, 2 = UP_NEEDED). */
+  keepalive(status: number): void;
+}
+
+/**
+ * The authenticator side of CTAP: what a front end (the CTAPHID server, the UDP simulator
+ * socket, a smart card emulation) serves. The VirtualAuthenticator's core implements it; it
+ * lives here so transports depend on this contract, never on the virtual key.
+ */
+export interface CtapProcessor {
+  /** CTAPHID capability flags for the INIT response (WINK 1, CBOR 4, NMSG 8). */
+  readonly capabilities: number;
+  /** Device version (major, minor, build) for the INIT response. */
+  readonly deviceVersion: readonly [number, number, number];
+  /** CTAPHID_CBOR: `request` = command byte ‖ CBOR; resolves with status byte ‖ CBOR. */
+  processCbor(request: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
+  /** CTAPHID_MSG: a U2F APDU; resolves with response data ‖ SW1 SW2. */
+  processMsg(apdu: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
+  /** CTAPHID_WINK. */
+  wink?(): void;
 }
 
 /** CTAPHID capability flags (INIT response byte 16). */
@@ -128,4 +155,58 @@ export class CtapError extends Error {
   get statusName(): string {
     return ctapStatusName(this.code);
   }
+}
+
+/** A short description of a wrongly typed argument, for misuse errors. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "object" && typeof (value as { then?: unknown }).then === "function") {
+    return "a Promise";
+  }
+  if (typeof value === "string") return `the string ${JSON.stringify(value.slice(0, 60))}`;
+  if (typeof value !== "object") return `${typeof value} ${String(value)}`;
+  const name = (value as object).constructor?.name;
+  return name && name !== "Object" ? `a ${name}` : "a plain object";
+}
+
+/** True when `value` has what every `CtapDevice` has: `call`, `close` and `capabilities`. */
+export function isCtapDevice(value: unknown): value is CtapDevice {
+  if (typeof value !== "object" || value === null) return false;
+  const d = value as Partial<CtapDevice>;
+  return typeof d.call === "function" && typeof d.close === "function" &&
+    typeof d.capabilities === "number";
+}
+
+/**
+ * Throws a `TypeError` naming what `who` was given and what it expects when `device` is not
+ * a `CtapDevice`; a Promise (a forgotten `await`) is called out as such.
+ */
+export function assertCtapDevice(device: unknown, who: string): asserts device is CtapDevice {
+  if (isCtapDevice(device)) return;
+  const got = describeValue(device);
+  const hint = got === "a Promise"
+    ? " Did you forget `await` (e.g. `await va.device()`, `await CtapHidDevice.open(...)`)?"
+    : "";
+  throw new TypeError(
+    `${who} expects a CtapDevice (an object with call(), close() and numeric capabilities), ` +
+      `got ${got}.${hint}`,
+  );
+}
+
+/**
+ * Throws a `TypeError` when `ctap` is not a ready `Ctap2` (an object with `sendCbor` and the
+ * key's `info`), e.g. a Promise from `Ctap2.create` that was not awaited.
+ */
+export function assertCtap2(ctap: unknown, who: string): void {
+  const c = ctap as { sendCbor?: unknown; info?: unknown } | null;
+  if (
+    typeof c === "object" && c !== null && typeof c.sendCbor === "function" &&
+    typeof c.info === "object" && c.info !== null
+  ) return;
+  const got = describeValue(ctap);
+  const hint = got === "a Promise" ? " Did you forget `await` on `Ctap2.create(device)`?" : "";
+  throw new TypeError(
+    `${who} expects a Ctap2 (from \`await Ctap2.create(device)\`), got ${got}.${hint}`,
+  );
 }

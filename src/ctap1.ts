@@ -3,7 +3,7 @@
  * ISO 7816-4 APDUs over CTAPHID_MSG. Used for U2F-only keys and the CTAP1 fallback.
  * @module
  */
-import type { CallOptions, CtapDevice } from "./ctap.ts";
+import { assertCtapDevice, type CallOptions, type CtapDevice } from "./ctap.ts";
 import { ES256 } from "./cose.ts";
 import { FormatError, UnsupportedAlgorithmError } from "./errors.ts";
 import { ByteReader, bytesEqual, concat, u16be } from "./utils.ts";
@@ -199,8 +199,13 @@ export class Ctap1 {
   /** U2F instruction bytes. */
   static readonly INS = { REGISTER: 0x01, AUTHENTICATE: 0x02, VERSION: 0x03 } as const;
 
-  /** Speaks U2F over `device`, which stays owned by the caller. */
-  constructor(readonly device: CtapDevice) {}
+  /**
+   * Speaks U2F over `device`, which stays owned by the caller; throws `TypeError` when
+   * `device` is not a `CtapDevice` (e.g. a Promise of one).
+   */
+  constructor(readonly device: CtapDevice) {
+    assertCtapDevice(device, "new Ctap1(device)");
+  }
 
   /**
    * Sends one extended-length APDU (`CLA INS P1 P2 00 Lc(2) data 00 00`, Le always present)

@@ -37,6 +37,23 @@ function canonicalRpId(rpId: string): string | undefined {
   return host;
 }
 
+/**
+ * The ASCII (punycode, IDNA) form of an internationalised RP ID, as browsers send it to
+ * authenticators: its SHA-256 is the rpIdHash, so "bücher.example" must travel as
+ * "xn--bcher-kva.example". ASCII RP IDs, and names that are not valid hosts, are returned
+ * unchanged (the RP ID check then refuses the invalid ones).
+ */
+export function rpIdToAscii(rpId: string): string {
+  if (typeof rpId !== "string" || ASCII.test(rpId) || /[\s/\\@?#%:]/.test(rpId)) return rpId;
+  try {
+    const url = new URL(`https://${rpId}/`);
+    if (url.port || url.username || url.pathname !== "/") return rpId;
+    return url.hostname;
+  } catch {
+    return rpId;
+  }
+}
+
 /** True when `domain` is itself a public suffix (listed in the ICANN or private section). */
 export function isPublicSuffix(domain: string): boolean {
   const p = parse(domain, { allowPrivateDomains: true, extractHostname: false });

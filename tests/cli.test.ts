@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { VirtualAuthenticator } from "../src/virtual/mod.ts";
 import { b64urlDecode, b64urlEncode, utf8Decode } from "../src/utils.ts";
+import { buildFixture } from "./helpers/build_fixture.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const runtime = "Bun" in globalThis ? "bun" : "deno";
@@ -31,8 +32,8 @@ function build(): string | undefined {
   return `bun build --compile failed (${r.status ?? r.error?.message}): ${r.stderr}`.trim();
 }
 
+// A failed build fails the suite (first test below, and every run() after it).
 const buildFailure = build();
-if (buildFailure) console.warn(`SKIPPING tests/cli.test.ts: ${buildFailure}`);
 
 interface Run {
   code: number | null;
@@ -49,6 +50,7 @@ interface RunOptions {
 
 /** Runs the binary; fails the test if it does not exit within 15 s. */
 function run(args: string[], opts: RunOptions = {}): Promise<Run> {
+  if (buildFailure) return Promise.reject(new Error(`no CLI binary: ${buildFailure}`));
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1" };
     delete env.FIDO2_PIN;
@@ -88,10 +90,34 @@ function clientData(response: Record<string, unknown>): Record<string, unknown> 
   return JSON.parse(utf8Decode(b64urlDecode(raw)));
 }
 
-describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed" : false }, () => {
+describe("fido2 CLI (compiled binary)", () => {
   const dir = mkdtempSync(join(tmpdir(), "fido2-cli-"));
   const state = join(dir, "state.json");
   const v = ["--virtual", state];
+
+  it("compiles with bun build --compile", () => {
+    assert.equal(buildFailure, undefined, buildFailure);
+  });
+
+  it("a key found but not openable is reported with the reason and the fix, not as no key", async () => {
+    // The fake libhidapi, configured through its environment: one FIDO key, open fails.
+    const env = {
+      FIDO2_HIDAPI_LIB: buildFixture("fake_hidapi"),
+      FAKE_HIDAPI_DEVICES: ["/dev/hidraw3", "0x1050", "0x0407", "SN1", "0x0512", "Yubico"]
+        .concat(["YubiKey FIDO", "0xf1d0", "0x01", "1", "1"]).join("\t"),
+      FAKE_HIDAPI_OPEN_FAIL: "1",
+    };
+    for (const args of [["list"], ["info"]]) {
+      const r = await run(args, { env });
+      assert.equal(r.code, 3, `fido2 ${args[0]}: exit ${r.code}; stderr: ${r.stderr}`);
+      assert.match(r.stderr, /Found 1 FIDO security key but could not open it/);
+      assert.match(r.stderr, /\/dev\/hidraw3 \(1050:0407 YubiKey FIDO\): .*Permission denied/);
+      if (process.platform === "linux") {
+        assert.match(r.stderr, /ATTRS\{idVendor\}=="1050", ATTRS\{idProduct\}=="0407"/);
+      }
+      assert.doesNotMatch(r.stderr + r.stdout, /No FIDO security key/);
+    }
+  });
 
   it("documents the exit codes in --help", async () => {
     const r = await run(["--help"]);
@@ -320,6 +346,8 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
       [["authenticate", ...v, "--rp", "x.com", "not base64!"], /base64url/],
       [["info", "--udp", "nonsense"], /HOST:PORT/],
       [["info", "--udp", "127.0.0.1:1", ...v], /only one of/],
+      [["info", "--udp-local-port", "0", ...v], /--udp-local-port only applies to --udp/],
+      [["info", "--udp", "127.0.0.1:1", "--udp-local-port", "70000"], /0-65535/],
     ];
     const runs = await Promise.all(cases.map(([args]) => run(args)));
     cases.forEach(([args, message], i) => {
@@ -332,16 +360,22 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
   it("missing devices exit 3", async () => {
     const hid = await run(["info", "--device", "/dev/nonexistent-fido"]);
     assert.equal(hid.code, 3, hid.stderr);
-    const udp = await run(["info", "--udp", "127.0.0.1:9"]);
+    // Port 0, never the default 7112: other test runs on this machine may hold it.
+    const udp = await run(["info", "--udp", "127.0.0.1:9", "--udp-local-port", "0"]);
     assert.equal(udp.code, 3, udp.stderr);
-    assert.match(udp.stderr, /No authenticator answers/);
+    assert.match(
+      udp.stderr,
+      /No authenticator answers at udp:\/\/127\.0\.0\.1:9 \(sent to port 9, listened on local UDP port [1-9]\d*\)/,
+    );
+    assert.match(udp.stderr, /answer to port 7112/);
   });
 
   it("--udp: a VirtualAuthenticator served from this process", async () => {
     const va = new VirtualAuthenticator({ pin: "1234" });
     const server = await va.serveUdp(0);
     try {
-      const at = ["--udp", `127.0.0.1:${server.port}`];
+      // serveUdp answers to the sender, so any local port works; 0 keeps 7112 free.
+      const at = ["--udp", `127.0.0.1:${server.port}`, "--udp-local-port", "0"];
       const info = json(await run(["info", ...at, "--json"]));
       assert.equal((info.info as { options: Record<string, boolean> }).options.clientPin, true);
       assert.equal(info.pinRetries, 8);
@@ -385,7 +419,8 @@ describe("fido2 CLI (compiled binary)", { skip: buildFailure ? "bun build failed
     const server = await va.serveUdp(0);
     try {
       let sent = false;
-      const r = await run(["register", "--udp", `127.0.0.1:${server.port}`, "--rp", "a.com"], {
+      const at = ["--udp", `127.0.0.1:${server.port}`, "--udp-local-port", "0"];
+      const r = await run(["register", ...at, "--rp", "a.com"], {
         onStderr: (text, child) => {
           if (!sent && text.includes("Touch your security key")) {
             sent = true;

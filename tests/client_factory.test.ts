@@ -88,7 +88,6 @@ describe("createClient: the webauthn.dll branch", () => {
     await withEnv(libEnv(path), async () => {
       const client = await createClient(collector, {
         platform: "win32",
-        isElevated: () => false,
         listDevices: never,
         windows: { hwnd: 0x77 },
       });
@@ -106,17 +105,17 @@ describe("createClient: the webauthn.dll branch", () => {
     });
   });
 
-  it("an isElevated that throws counts as not elevated", async () => {
+  it("an elevated process gets webauthn.dll too (Windows Hello; no hidapi.dll or key needed)", async () => {
+    // isElevated() is false off Windows; createClient must not consult it at all, so no
+    // device list is needed even where IsUserAnAdmin would say true.
     await withEnv(libEnv(path), async () => {
-      const client = await createClient(collector, {
-        platform: "win32",
-        isElevated: () => {
-          throw new Error("shell32 unavailable");
-        },
-        listDevices: never,
-      });
-      assert.ok(client instanceof WindowsClient);
-      await client.close();
+      const client = await createClient(collector, { platform: "win32", listDevices: never });
+      try {
+        assert.ok(client instanceof WindowsClient);
+        await client.makeCredential(creation());
+      } finally {
+        await client.close();
+      }
     });
   });
 
@@ -127,14 +126,9 @@ describe("createClient: the webauthn.dll branch", () => {
 
 describe("createClient: the Fido2Client branch", () => {
   const fido2Cases: [string, CreateClientOptions, string | undefined][] = [
-    ["elevated", { platform: "win32", isElevated: () => true }, "lib"],
-    [
-      "preferWindows: false",
-      { platform: "win32", isElevated: () => false, preferWindows: false },
-      "lib",
-    ],
-    ["not Windows", { platform: "linux", isElevated: () => false }, "lib"],
-    ["no webauthn library", { platform: "win32", isElevated: () => false }, "/nonexistent/w.so"],
+    ["preferWindows: false", { platform: "win32", preferWindows: false }, "lib"],
+    ["not Windows", { platform: "linux" }, "lib"],
+    ["no webauthn library", { platform: "win32" }, "/nonexistent/w.so"],
   ];
   for (const [name, opts, lib] of fido2Cases) {
     it(`${name}: Fido2Client over the first device, later ones never opened`, async () => {

@@ -17,7 +17,12 @@ class Adapter implements ClientPinCtap {
   readonly sent: Map<number, unknown>[] = [];
   readonly info: ClientPinCtap["info"];
   constructor(readonly state: PinUvAuthState, info: Partial<ClientPinCtap["info"]> = {}) {
-    this.info = { pinUvProtocols: state.protocols, ...info };
+    // A CTAP 2.1 key's options unless the test says otherwise.
+    this.info = {
+      pinUvProtocols: state.protocols,
+      options: { clientPin: true, pinUvAuthToken: true },
+      ...info,
+    };
   }
   async sendCbor(cmd: number, args: Map<number, unknown>, opts?: CallOptions) {
     assert.equal(cmd, 0x06);
@@ -92,12 +97,40 @@ describe("ClientPin against the virtual authenticator", () => {
     const { ctap, pin } = setup({ pin: "1234" });
     await pin.getPinToken("1234");
     assert.equal(ctap.sent.at(-1)!.get(2), 0x05);
-    const legacy = setup({ pin: "1234" }, { options: { pinUvAuthToken: false } });
-    await legacy.pin.getPinToken("1234", P.GET_ASSERTION, "a.com");
-    const req = legacy.ctap.sent.at(-1)!;
-    assert.equal(req.get(2), 0x05);
-    assert.equal(req.has(9), false);
-    assert.equal(req.has(10), false);
+    // false, and (the bug of issue 12) absent: CTAP 2.0 / 2.1-PRE keys have no 0x09.
+    for (const options of [{ pinUvAuthToken: false }, { clientPin: true }, {}]) {
+      const legacy = setup({ pin: "1234" }, { options });
+      await legacy.pin.getPinToken("1234", P.GET_ASSERTION, "a.com");
+      const req = legacy.ctap.sent.at(-1)!;
+      assert.equal(req.get(2), 0x05, JSON.stringify(options));
+      assert.equal(req.has(9), false);
+      assert.equal(req.has(10), false);
+    }
+    const none = setup({ pin: "1234" }, { options: undefined });
+    await none.pin.getPinToken("1234", P.GET_ASSERTION, "a.com");
+    assert.equal(none.ctap.sent.at(-1)!.get(2), 0x05);
+  });
+
+  it("getUvToken needs pinUvAuthToken: true and sends nothing otherwise", async () => {
+    for (const options of [{ uv: true }, { uv: true, pinUvAuthToken: false }]) {
+      const { ctap, pin } = setup({}, { options });
+      await assert.rejects(
+        pin.getUvToken(P.GET_ASSERTION, "a.com"),
+        (e) => e instanceof CtapError && e.code === CTAP_STATUS.INVALID_SUBCOMMAND,
+      );
+      assert.equal(ctap.sent.length, 0);
+    }
+  });
+
+  it("isSupported and isTokenSupported read getInfo as python-fido2 does", () => {
+    assert.equal(ClientPin.isSupported({ options: { clientPin: false } }), true);
+    assert.equal(ClientPin.isSupported({ options: { clientPin: true } }), true);
+    assert.equal(ClientPin.isSupported({ options: { uv: true } }), false);
+    assert.equal(ClientPin.isSupported({}), false);
+    assert.equal(ClientPin.isTokenSupported({ options: { pinUvAuthToken: true } }), true);
+    assert.equal(ClientPin.isTokenSupported({ options: { pinUvAuthToken: false } }), false);
+    assert.equal(ClientPin.isTokenSupported({ options: { clientPin: true } }), false);
+    assert.equal(ClientPin.isTokenSupported({}), false);
   });
 
   it("normalises the PIN to NFC on both set and use", async () => {

@@ -6,9 +6,9 @@ import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError } from "../src/client/errors.ts";
 import { UserInteraction } from "../src/client/interaction.ts";
-import { encode } from "../src/cbor.ts";
+import { decode, encode } from "../src/cbor.ts";
 import { FormatError } from "../src/errors.ts";
-import { b64urlEncode, concat, fromHex, toHex, utf8Encode } from "../src/utils.ts";
+import { b64urlEncode, concat, fromHex, sha256, toHex, utf8Encode } from "../src/utils.ts";
 import { ScriptedDevice } from "./helpers/scripted_device.ts";
 import { INFO, MC_RESP, U2F_REGISTER_RESP } from "./helpers/vectors.ts";
 
@@ -39,6 +39,14 @@ async function rejectsCode(
     if (cause) assert.ok(e.cause instanceof cause, `cause: ${e.cause}`);
     return true;
   });
+}
+
+/** python-fido2's _MC_RESP with its rpIdHash replaced by SHA-256(rpId). */
+function mcRespFor(rpId: string): Uint8Array {
+  const m = decode(fromHex(MC_RESP)) as Map<number, unknown>;
+  const authData = (m.get(2) as Uint8Array).slice();
+  authData.set(sha256(utf8Encode(rpId)), 0);
+  return encode(new Map(m).set(2, authData));
 }
 
 describe("Fido2Client with python-fido2 vectors", () => {
@@ -102,7 +110,8 @@ describe("Fido2Client with python-fido2 vectors", () => {
   });
 
   it("sends the makeCredential python-fido2 sends (rp, user, params; no options)", async () => {
-    const dev = new ScriptedDevice([OK + INFO, OK + MC_RESP]);
+    // python-fido2's _MC_RESP signs for another RP ID; answer for example.com here.
+    const dev = new ScriptedDevice([OK + INFO, OK + toHex(mcRespFor("example.com"))]);
     const r = await client(dev).makeCredential(
       options({
         authenticatorSelection: { userVerification: "discouraged" },

@@ -8,8 +8,10 @@ import { FormatError } from "../src/errors.ts";
 import { SignatureData } from "../src/ctap1.ts";
 import {
   AssertionResponse,
+  BioEnrollment,
   CaptureError,
   CaptureStatus,
+  ClientPin,
   CMD,
   Config,
   CredentialManagement,
@@ -687,9 +689,26 @@ describe("Ctap2 other commands: request bytes", () => {
     const full = ctap(["00"], [[4, new Map([["credMgmt", true]])]]);
     await full.c.credentialManagement(1, undefined, 2, fromHex("aa"));
     assert.deepEqual(full.dev.requestsHex, ["0aa3010103020441aa"]);
-    const pre = ctap(["00"], [[4, new Map([["credentialMgmtPreview", true]])]]);
+    const pre = ctap(["00"], [
+      [1, ["FIDO_2_0", "FIDO_2_1_PRE"]],
+      [4, new Map([["credentialMgmtPreview", true]])],
+    ]);
     await pre.c.credentialManagement(2);
     assert.deepEqual(pre.dev.requestsHex, ["41a10102"]);
+    // The prototype option means nothing without FIDO_2_1_PRE, and false means unsupported.
+    for (
+      const extra of [
+        [[4, new Map([["credentialMgmtPreview", true]])]],
+        [[4, new Map([["credMgmt", false]])]],
+      ] as [number, CborValue][][]
+    ) {
+      const no = ctap([], extra);
+      await assert.rejects(
+        no.c.credentialManagement(1),
+        (e) => e instanceof CtapError && e.code === CtapError.ERR.INVALID_COMMAND,
+      );
+      assert.equal(no.dev.calls.length, 0);
+    }
     const none = ctap([]);
     await assert.rejects(
       none.c.credentialManagement(1),
@@ -698,11 +717,23 @@ describe("Ctap2 other commands: request bytes", () => {
     assert.equal(none.dev.calls.length, 0);
   });
 
+  it("bioEnrollment refuses the 0x40 prototype on a key without FIDO_2_1_PRE", async () => {
+    const { dev, c } = ctap([], [[4, new Map([["userVerificationMgmtPreview", true]])]]);
+    await assert.rejects(
+      c.bioEnrollment({ getModality: true }),
+      (e) => e instanceof CtapError && e.code === CtapError.ERR.INVALID_COMMAND,
+    );
+    assert.equal(dev.calls.length, 0);
+  });
+
   it("bioEnrollment uses 0x09, the 0x40 prototype, or refuses", async () => {
     const full = ctap(["00"], [[4, new Map([["bioEnroll", false]])]]);
     await full.c.bioEnrollment({ getModality: true });
     assert.deepEqual(full.dev.requestsHex, ["09a106f5"]);
-    const pre = ctap(["00"], [[4, new Map([["userVerificationMgmtPreview", true]])]]);
+    const pre = ctap(["00"], [
+      [1, ["FIDO_2_0", "FIDO_2_1_PRE"]],
+      [4, new Map([["userVerificationMgmtPreview", true]])],
+    ]);
     await pre.c.bioEnrollment({
       modality: 1,
       subCommand: 4,
@@ -886,6 +917,26 @@ describe("CredentialManagement", () => {
     assert.equal(dev.calls.length, 0);
   });
 
+  it("every feature is absent when its getInfo option is absent (CTAP 2.1 §6.4)", () => {
+    const info = (o: Record<string, boolean>, v = ["FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]) =>
+      new Info(new Map<CborValue, CborValue>([[1, v], [4, new Map(Object.entries(o))]]));
+    const bare = info({ rk: true, up: true, clientPin: true });
+    assert.equal(CredentialManagement.isSupported(bare), false);
+    assert.equal(BioEnrollment.isSupported(bare), false);
+    assert.equal(LargeBlobs.isSupported(bare), false);
+    assert.equal(Config.isSupported(bare), false);
+    assert.equal(ClientPin.isTokenSupported(bare), false);
+    assert.equal(LargeBlobs.isSupported(info({ largeBlobs: false })), false);
+    assert.equal(Config.isSupported(info({ authnrCfg: false })), false);
+    // bioEnroll: false means "supported, nothing enrolled"; the prototype needs FIDO_2_1_PRE.
+    assert.equal(BioEnrollment.isSupported(info({ bioEnroll: false })), true);
+    assert.equal(BioEnrollment.isSupported(info({ userVerificationMgmtPreview: false })), true);
+    assert.equal(
+      BioEnrollment.isSupported(info({ userVerificationMgmtPreview: true }, ["FIDO_2_0"])),
+      false,
+    );
+  });
+
   it("isSupported / isUpdateSupported / isReadonlySupported", () => {
     const info = (o: Record<string, boolean>, v = ["FIDO_2_1"]) =>
       new Info(new Map<CborValue, CborValue>([[1, v], [4, new Map(Object.entries(o))]]));
@@ -895,14 +946,32 @@ describe("CredentialManagement", () => {
       CredentialManagement.isSupported(info({ credentialMgmtPreview: true }, ["FIDO_2_1_PRE"])),
       true,
     );
+    assert.equal(CredentialManagement.isSupported(info({ credMgmt: false })), false);
+    assert.equal(
+      CredentialManagement.isSupported(info({ credentialMgmtPreview: false }, ["FIDO_2_1_PRE"])),
+      false,
+    );
+    assert.equal(CredentialManagement.isPreview(info({ credMgmt: true })), false);
+    assert.equal(
+      CredentialManagement.isPreview(info({ credentialMgmtPreview: true }, ["FIDO_2_1_PRE"])),
+      true,
+    );
     assert.equal(CredentialManagement.isUpdateSupported(info({ credMgmt: false })), false);
     assert.equal(CredentialManagement.isReadonlySupported(info({ perCredMgmtRO: true })), true);
   });
 });
 
+/** The options of a CTAP 2.1 key with every authenticatorConfig feature. */
+const CFG_OPTIONS = new Map<string, boolean>([
+  ["authnrCfg", true],
+  ["alwaysUv", false],
+  ["ep", false],
+  ["setMinPINLength", true],
+]);
+
 describe("Config", () => {
   it("toggleAlwaysUv and setMinPinLength message bytes (python-fido2)", async () => {
-    const { dev, c } = ctap(["00", "00", "00"]);
+    const { dev, c } = ctap(["00", "00", "00"], [[4, CFG_OPTIONS]]);
     const { messages, protocol } = recordingProtocol();
     const cfg = new Config(c, protocol, TOKEN);
     await cfg.toggleAlwaysUv();
@@ -918,7 +987,7 @@ describe("Config", () => {
   });
 
   it("setMinPinLength with RP IDs, forced change and complexity policy", async () => {
-    const { c } = ctap(["00"], [[0x1b, false]]);
+    const { c } = ctap(["00"], [[4, CFG_OPTIONS], [0x1b, false]]);
     const { messages, protocol } = recordingProtocol();
     await new Config(c, protocol, TOKEN).setMinPinLength({
       rpIds: ["a.com"],
@@ -933,7 +1002,7 @@ describe("Config", () => {
   });
 
   it("refuses what the authenticator does not support, before sending", async () => {
-    const { dev, c } = ctap([], [[0x1f, [1, 3]]]);
+    const { dev, c } = ctap([], [[4, CFG_OPTIONS], [0x1f, [1, 3]]]);
     const cfg = new Config(c, recordingProtocol().protocol, TOKEN);
     await assert.rejects(cfg.toggleAlwaysUv(), CtapError);
     await assert.rejects(cfg.setMinPinLength({ pinComplexityPolicy: true }), CtapError);
@@ -943,11 +1012,31 @@ describe("Config", () => {
 
   it("works without a token on an authenticator without a PIN", async () => {
     const { dev } = ctap([]);
-    const d2 = ctap(["00"]);
+    const d2 = ctap(["00"], [[4, CFG_OPTIONS]]);
     await new Config(d2.c).toggleAlwaysUv();
     assert.deepEqual(d2.dev.requestsHex, ["0da10102"]);
     assert.equal(dev.calls.length, 0);
   });
+
+  // CTAP 2.1 §6.11: each sub-command exists only with its getInfo option; absent = no.
+  for (
+    const [option, call] of [
+      ["ep", (cfg: Config) => cfg.enableEnterpriseAttestation()],
+      ["alwaysUv", (cfg: Config) => cfg.toggleAlwaysUv()],
+      ["setMinPINLength", (cfg: Config) => cfg.setMinPinLength({ minPinLength: 6 })],
+    ] as const
+  ) {
+    it(`refuses ${option} sub-commands when getInfo lacks the ${option} option`, async () => {
+      const without = new Map(CFG_OPTIONS);
+      without.delete(option);
+      const { dev, c } = ctap([], [[4, without]]);
+      await assert.rejects(
+        call(new Config(c, recordingProtocol().protocol, TOKEN)),
+        (e) => e instanceof CtapError && e.code === CtapError.ERR.INVALID_SUBCOMMAND,
+      );
+      assert.equal(dev.calls.length, 0);
+    });
+  }
 });
 
 const BIO_OPTS: [number, CborValue][] = [[4, new Map([["bioEnroll", true]])]];

@@ -2,7 +2,7 @@
 // clients share one authenticator the way hidraw file descriptors do.
 import { CAPABILITY, CTAP_STATUS, CtapError, STATUS } from "../src/ctap.ts";
 import { AbortError } from "../src/errors.ts";
-import type { CtapProcessor, RequestContext } from "../src/virtual/types.ts";
+import type { CtapProcessor, RequestContext } from "../src/ctap.ts";
 import { createConnectionPair, type HidConnection } from "../src/hid/connection.ts";
 import type { HidDescriptor } from "../src/hid/connection.ts";
 import { CtapHidServer, type CtapHidServerOptions } from "../src/hid/server.ts";

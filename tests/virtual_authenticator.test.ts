@@ -238,11 +238,11 @@ function newAuth(o: VirtualAuthenticatorOptions = {}): CtapAuthenticator {
 // ------------------------------------------------------------------ getInfo
 
 describe("getInfo", () => {
-  it("reports the CTAP 2.1 field set", async () => {
+  it("reports the CTAP 2.1 field set (default profile ctap2.2)", async () => {
     const pin = new FakePin();
     const auth = newAuth({ pinUvAuth: pin, uv: true, rkCapacity: 10 });
     const info = await ok(auth, INFO);
-    assert.deepEqual(info.get(1), ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]);
+    assert.deepEqual(info.get(1), ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1", "FIDO_2_2"]);
     const ext = info.get(2) as string[];
     for (const e of ["credProtect", "credBlob", "thirdPartyPayment"]) assert.ok(ext.includes(e));
     assert.ok(!ext.includes("hmac-secret"), "no hmac-secret without a shared-secret provider");

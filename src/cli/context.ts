@@ -12,6 +12,7 @@ import { CliError, EXIT } from "./errors.ts";
 import type { Output } from "./output.ts";
 import type { Prompter } from "./prompt.ts";
 import type { OpenedDevice } from "./device.ts";
+import { type CliSystem, hostSystem } from "./windows.ts";
 
 /** Option values after parsing (strings, booleans, repeated strings). */
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
@@ -45,7 +46,18 @@ export class Context {
     /** Aborted on Ctrl-C. */
     readonly signal: AbortSignal,
     readonly openDevice: () => Promise<OpenedDevice>,
+    /** The OS and elevation the command decides on. */
+    readonly system: CliSystem = hostSystem(),
+    /** Whether --device, --virtual or --udp chose the authenticator (else: the default). */
+    readonly explicitDevice: boolean = false,
   ) {}
+
+  readonly #closers: (() => Promise<void>)[] = [];
+
+  /** Runs `close` when the command ends (e.g. a client's DLL or device). */
+  onClose(close: () => Promise<void>): void {
+    this.#closers.push(close);
+  }
 
   /** A string option, or undefined. */
   str(name: string): string | undefined {
@@ -64,11 +76,15 @@ export class Context {
     return this.#opened.device;
   }
 
-  /** Closes the device if one was opened. */
+  /** Closes the device if one was opened, and whatever {@linkcode onClose} registered. */
   async close(): Promise<void> {
+    const closers = this.#closers.splice(0).reverse();
     const opened = this.#opened;
     this.#opened = undefined;
+    let failure: unknown;
+    for (const c of closers) await c().catch((e) => (failure ??= e));
     await opened?.close();
+    if (failure !== undefined) throw failure;
   }
 
   /** Prints the touch prompt once per operation when the key asks for user presence. */

@@ -5,13 +5,19 @@
 import { CAPABILITY } from "../ctap.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { HidDescriptor } from "../hid/connection.ts";
-import { CtapHidDevice, listDevices } from "../hid/mod.ts";
+import {
+  accessErrorMessage,
+  CtapHidDevice,
+  listDevices,
+  type UnopenableDevice,
+} from "../hid/mod.ts";
 import { CtapPcscDevice, listPcscDevices } from "../pcsc/mod.ts";
 import { toHex } from "../utils.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
-import { CliError, EXIT } from "./errors.ts";
+import { CliError, EXIT, exitCodeFor, messageFor } from "./errors.ts";
 import { formatFields, formatTable } from "./output.ts";
+import { webauthnDllInfo } from "./windows.ts";
 
 const hex4 = (n: number) => n.toString(16).padStart(4, "0");
 
@@ -62,10 +68,15 @@ const list: Command = {
   async run(ctx) {
     expectArgs(ctx, this, 0);
     const found: (ReturnType<typeof describe> & { transport: "usb" })[] = [];
-    for await (const device of listDevices()) {
+    const unopenable: UnopenableDevice[] = [];
+    // Keys found but not openable end the listing with an error naming the fix when none
+    // opened; when some did, the others are reported beside the table.
+    const onUnopenable = (d: UnopenableDevice) => unopenable.push(d);
+    for await (const device of listDevices(undefined, { onUnopenable })) {
       found.push({ transport: "usb", ...describe(device.descriptor) });
       await device.close();
     }
+    if (unopenable.length) ctx.out.status(accessErrorMessage(unopenable));
     const cards = await listCards();
     ctx.out.result([...found, ...cards], () => {
       if (found.length === 0 && cards.length === 0) return "No FIDO security keys found.\n";
@@ -82,40 +93,43 @@ const list: Command = {
   },
 };
 
-const info: Command = {
-  name: "info",
-  summary: "Show the authenticator's transport and getInfo data",
-  async run(ctx) {
-    expectArgs(ctx, this, 0);
-    const device = await ctx.device();
-    if (device instanceof CtapPcscDevice) return await infoCard(ctx, device);
-    const transport = {
-      ...describe(device.descriptor),
-      ctaphidVersion: device.ctaphidVersion,
-      deviceVersion: device.deviceVersion.join("."),
-      capabilities: capabilityNames(device.capabilities),
-    };
-    if (!device.supportsCbor) {
-      ctx.out.result({ device: transport, info: { versions: ["U2F_V2"] } }, () =>
-        formatFields([
-          ["Path", transport.path],
-          ["Capabilities", transport.capabilities.join(" ")],
-          ["Versions", "U2F_V2 (no CTAP2)"],
-        ]));
-      return;
-    }
-    await printInfo(ctx, transport, [
-      ["Path", transport.path],
-      ["Product", transport.product || "-"],
-      ["VID:PID", `${transport.vendorId}:${transport.productId}`],
-      ["Device version", transport.deviceVersion],
-      ["Capabilities", transport.capabilities.join(" ")],
-    ]);
-  },
-};
+/** A section of `fido2 info`: its JSON members and its human lines. */
+interface InfoSection {
+  readonly json: Record<string, unknown>;
+  readonly fields: [string, string][];
+}
 
-/** `info` over PC/SC: the reader and applet, then the same getInfo fields. */
-async function infoCard(ctx: Context, device: CtapPcscDevice): Promise<void> {
+/** The authenticator's transport and getInfo data. */
+async function deviceInfo(ctx: Context): Promise<InfoSection> {
+  const device = await ctx.device();
+  if (device instanceof CtapPcscDevice) return await cardInfo(ctx, device);
+  const transport = {
+    ...describe(device.descriptor),
+    ctaphidVersion: device.ctaphidVersion,
+    deviceVersion: device.deviceVersion.join("."),
+    capabilities: capabilityNames(device.capabilities),
+  };
+  if (!device.supportsCbor) {
+    return {
+      json: { device: transport, info: { versions: ["U2F_V2"] } },
+      fields: [
+        ["Path", transport.path],
+        ["Capabilities", transport.capabilities.join(" ")],
+        ["Versions", "U2F_V2 (no CTAP2)"],
+      ],
+    };
+  }
+  return await getInfoSection(ctx, transport, [
+    ["Path", transport.path],
+    ["Product", transport.product || "-"],
+    ["VID:PID", `${transport.vendorId}:${transport.productId}`],
+    ["Device version", transport.deviceVersion],
+    ["Capabilities", transport.capabilities.join(" ")],
+  ]);
+}
+
+/** `info` over PC/SC: the reader, ATR, applet and APDU form, then the same getInfo fields. */
+async function cardInfo(ctx: Context, device: CtapPcscDevice): Promise<InfoSection> {
   const transport = describeCard(device);
   const head: [string, string][] = [
     ["Reader", transport.reader],
@@ -125,59 +139,106 @@ async function infoCard(ctx: Context, device: CtapPcscDevice): Promise<void> {
     ["APDUs", transport.extendedApdus ? "extended length" : "short, chained"],
   ];
   if (!device.supportsCbor) {
-    ctx.out.result(
-      { device: transport, info: { versions: ["U2F_V2"] } },
-      () => formatFields([...head, ["Versions", "U2F_V2 (no CTAP2)"]]),
-    );
-    return;
+    return {
+      json: { device: transport, info: { versions: ["U2F_V2"] } },
+      fields: [...head, ["Versions", "U2F_V2 (no CTAP2)"]],
+    };
   }
-  await printInfo(ctx, transport, head);
+  return await getInfoSection(ctx, transport, head);
 }
 
-/** Prints getInfo (and the PIN retries) after the transport's own `head` fields. */
-async function printInfo(
+/** getInfo (and the PIN retries) after the transport's own `head` fields. */
+async function getInfoSection(
   ctx: Context,
   transport: Record<string, unknown>,
   head: [string, string][],
-): Promise<void> {
+): Promise<InfoSection> {
   const ctap = await ctx.ctap2();
   const i = ctap.info;
   let pinRetries: number | undefined;
   if (i.options.clientPin === true) {
     pinRetries = (await new ClientPin(ctap).getPinRetries(ctx.call())).retries;
   }
-  const json = {
-    device: transport,
-    info: i.toJSON(),
-    ...(pinRetries === undefined ? {} : { pinRetries }),
+  const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
+  const fields: [string, string][] = [
+    ...head,
+    ["Versions", i.versions.join(" ")],
+    ["AAGUID", i.aaguid.toString()],
+    ["Extensions", i.extensions.join(" ") || "-"],
+    ["Options", opts || "-"],
+    ["PIN/UV protocols", i.pinUvProtocols.join(" ") || "-"],
+    ["Algorithms", i.algorithms.map((a) => String(a.alg)).join(" ") || "-"],
+    ["Transports", i.transports.join(" ") || "-"],
+    ["Max message size", String(i.maxMsgSize)],
+    ["Max creds in list", String(i.maxCredsInList)],
+    ["Max cred ID length", String(i.maxCredIdLength)],
+    ["Min PIN length", String(i.minPinLength)],
+    ["Force PIN change", String(i.forcePinChange)],
+    ["Large blob storage", i.maxLargeBlob ? `${i.maxLargeBlob} bytes` : "-"],
+    [
+      "Remaining disc. creds",
+      i.remainingDiscCreds === undefined ? "-" : String(i.remainingDiscCreds),
+    ],
+    ["Firmware version", String(i.firmwareVersion)],
+  ];
+  if (pinRetries !== undefined) fields.push(["PIN retries", String(pinRetries)]);
+  return {
+    json: {
+      device: transport,
+      info: i.toJSON(),
+      ...(pinRetries === undefined ? {} : { pinRetries }),
+    },
+    fields,
   };
-  ctx.out.result(json, () => {
-    const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
-    const fields: [string, string][] = [
-      ...head,
-      ["Versions", i.versions.join(" ")],
-      ["AAGUID", i.aaguid.toString()],
-      ["Extensions", i.extensions.join(" ") || "-"],
-      ["Options", opts || "-"],
-      ["PIN/UV protocols", i.pinUvProtocols.join(" ") || "-"],
-      ["Algorithms", i.algorithms.map((a) => String(a.alg)).join(" ") || "-"],
-      ["Transports", i.transports.join(" ") || "-"],
-      ["Max message size", String(i.maxMsgSize)],
-      ["Max creds in list", String(i.maxCredsInList)],
-      ["Max cred ID length", String(i.maxCredIdLength)],
-      ["Min PIN length", String(i.minPinLength)],
-      ["Force PIN change", String(i.forcePinChange)],
-      ["Large blob storage", i.maxLargeBlob ? `${i.maxLargeBlob} bytes` : "-"],
-      [
-        "Remaining disc. creds",
-        i.remainingDiscCreds === undefined ? "-" : String(i.remainingDiscCreds),
-      ],
-      ["Firmware version", String(i.firmwareVersion)],
-    ];
-    if (pinRetries !== undefined) fields.push(["PIN retries", String(pinRetries)]);
-    return formatFields(fields);
-  });
 }
+
+/**
+ * Windows without a device option: webauthn.dll's API version and Windows Hello, then the
+ * first key's details when the prompt is elevated (Windows allows raw CTAP only there).
+ */
+async function windowsInfo(ctx: Context): Promise<InfoSection> {
+  const dll = await webauthnDllInfo();
+  const fields: [string, string][] = "error" in dll
+    ? [["webauthn.dll", `unavailable (${dll.error})`]]
+    : [
+      ["webauthn.dll", dll.path],
+      ["API version", String(dll.apiVersion)],
+      ["Platform authenticator", dll.platformAuthenticator ? "available" : "not available"],
+    ];
+  const json: Record<string, unknown> = { webauthn: dll };
+  let elevated = false;
+  try {
+    elevated = await ctx.system.isElevated();
+  } catch {
+    elevated = false;
+  }
+  json.elevated = elevated;
+  if (!elevated) {
+    fields.push(["Security keys", "details need an elevated prompt (Run as administrator)"]);
+    return { json, fields };
+  }
+  try {
+    const d = await deviceInfo(ctx);
+    return { json: { ...json, ...d.json }, fields: [...fields, ...d.fields] };
+  } catch (e) {
+    // No key, or no hidapi.dll: webauthn.dll's part still stands.
+    if (exitCodeFor(e) !== EXIT.NO_DEVICE) throw e;
+    fields.push(["Security keys", `none reachable (${messageFor(e).split("\n")[0]})`]);
+    return { json: { ...json, deviceError: messageFor(e) }, fields };
+  }
+}
+
+const info: Command = {
+  name: "info",
+  summary: "Show the authenticator's transport and getInfo data (Windows: webauthn.dll too)",
+  async run(ctx) {
+    expectArgs(ctx, this, 0);
+    const section = ctx.system.os === "win32" && !ctx.explicitDevice
+      ? await windowsInfo(ctx)
+      : await deviceInfo(ctx);
+    ctx.out.result(section.json, () => formatFields(section.fields));
+  },
+};
 
 const wink: Command = {
   name: "wink",

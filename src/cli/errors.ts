@@ -25,6 +25,8 @@ export const EXIT = {
   UNSUPPORTED: 6,
   /** No matching credential, or the credential already exists (excluded). */
   NOT_FOUND: 7,
+  /** Windows: the command talks to the key directly, which needs an elevated prompt. */
+  ELEVATION: 8,
 } as const;
 
 /** Help text lines describing {@linkcode EXIT}. */
@@ -36,7 +38,8 @@ export const EXIT_HELP = `Exit codes:
   4  PIN problem (missing, wrong, blocked, not set, too short)
   5  timeout or cancelled (Ctrl-C, declined or no touch)
   6  not supported by the authenticator
-  7  credential not found, or already registered (excluded)`;
+  7  credential not found, or already registered (excluded)
+  8  Windows: the command needs an elevated prompt ("Run as administrator")`;
 
 /** A failure the CLI itself detects, with the exit code to use. */
 export class CliError extends Error {
@@ -110,7 +113,9 @@ export function exitCodeFor(err: unknown): number {
   }
   if (err instanceof UnsupportedAlgorithmError) return EXIT.UNSUPPORTED;
   if (err instanceof TransportError) return EXIT.NO_DEVICE;
-  if (err instanceof Error && err.name === "LibraryLoadError") return EXIT.NO_DEVICE;
+  if (err instanceof Error && /^(LibraryLoadError|FfiPermissionError)$/.test(err.name)) {
+    return EXIT.NO_DEVICE;
+  }
   if (err instanceof FormatError) return EXIT.ERROR;
   return EXIT.ERROR;
 }

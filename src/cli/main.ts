@@ -12,12 +12,13 @@ import { configCommands } from "./config_commands.ts";
 import { Context, type OptionValues } from "./context.ts";
 import { credsCommands } from "./creds_commands.ts";
 import { deviceCommands } from "./device_commands.ts";
-import { type DeviceSelection, openSelected } from "./device.ts";
+import { type DeviceSelection, openSelected, udpEndpoints } from "./device.ts";
 import { EXIT, EXIT_HELP, exitCodeFor, messageFor, UsageError } from "./errors.ts";
 import { Output, type Sink } from "./output.ts";
 import { pinCommands } from "./pin_commands.ts";
 import { Prompter } from "./prompt.ts";
 import { webauthnCommands } from "./webauthn_commands.ts";
+import { type CliSystem, hostSystem, requireElevation } from "./windows.ts";
 
 /** Every sub-command, in help order. */
 export const COMMANDS: readonly Command[] = [
@@ -40,7 +41,22 @@ const GLOBAL: Record<string, OptionSpec> = {
     type: "boolean",
     help: "give the virtual authenticator a (simulated) fingerprint sensor",
   },
+  profile: {
+    type: "string",
+    help: "NAME  --virtual behaves as a u2f-only, ctap2.0, ctap2.1-pre, ctap2.1 or ctap2.2 " +
+      "(default) key",
+  },
+  quirk: {
+    type: "string",
+    multiple: true,
+    help: "NAME  --virtual firmware quirk (repeat): token-single-use, rp-name-is-user-name, " +
+      "no-algorithms, credmgmt-on-pre",
+  },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
+  "udp-local-port": {
+    type: "string",
+    help: "N  local port for --udp answers (default 7112, as simulators expect; 0 = any)",
+  },
   reader: {
     type: "string",
     help: "NAME  use the key on the PC/SC (NFC or smart-card) reader whose name contains NAME",
@@ -80,6 +96,10 @@ ${cmds.join("\n")}
 
 Device selection (default: the first FIDO key found through hidapi):
 ${optionHelp(GLOBAL)}
+
+On Windows, register and authenticate go through webauthn.dll (Windows' own dialogs, also
+Windows Hello; no admin rights) unless a device option is given; the other commands talk to
+the key directly, which Windows allows only from an elevated prompt (exit code 8 otherwise).
 
 --virtual takes the next argument as its state file unless it starts with "-" or is a
 command name; --virtual= (empty) is an in-memory authenticator that forgets everything.
@@ -199,6 +219,8 @@ export interface MainIo {
   readonly stdout?: Sink;
   readonly stderr?: Sink;
   readonly env?: Record<string, string | undefined>;
+  /** The OS and elevation check (default: the running process's). */
+  readonly system?: CliSystem;
 }
 
 /** Runs the CLI and resolves with the exit code. */
@@ -215,7 +237,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   };
   process.on("SIGINT", onSigint);
   try {
-    return await run(argv, env, out, controller.signal);
+    return await run(argv, env, out, controller.signal, io.system ?? hostSystem());
   } finally {
     process.off("SIGINT", onSigint);
   }
@@ -226,6 +248,7 @@ async function run(
   env: Record<string, string | undefined>,
   out: Output,
   signal: AbortSignal,
+  system: CliSystem,
 ): Promise<number> {
   let ctx: Context | undefined;
   let code: number;
@@ -251,7 +274,10 @@ async function run(
       device: v.device as string | undefined,
       virtual,
       udp: v.udp as string | undefined,
+      udpLocalPort: v["udp-local-port"] as string | undefined,
       virtualUv: v["virtual-uv"] === true,
+      profile: v.profile as string | undefined,
+      quirks: v.quirk as string[] | undefined,
       reader: v.reader as string | undefined,
     };
     const given = [selection.device, selection.virtual, selection.udp, selection.reader].filter((
@@ -260,17 +286,28 @@ async function run(
     if (given.length > 1) {
       throw new UsageError("Use only one of --device, --virtual, --udp and --reader");
     }
+    udpEndpoints(selection); // usage errors before any PIN prompt
     const prompter = new Prompter(out, {
       pin: (v.pin as string | undefined) ?? env.FIDO2_PIN,
       newPin: (v["new-pin"] as string | undefined) ?? env.FIDO2_NEW_PIN,
     });
+    const command = parsed.command.name;
+    const explicit = given.length > 0;
+    // A USB key (the default, or --device) needs an elevated prompt on Windows; PC/SC does not.
+    const needsHid = selection.virtual === undefined && selection.udp === undefined &&
+      selection.reader === undefined;
     ctx = new Context(
       out,
       prompter,
       parsed.positionals,
       v,
       signal,
-      () => openSelected(selection),
+      async () => {
+        if (needsHid) await requireElevation(system, command);
+        return await openSelected(selection);
+      },
+      system,
+      explicit,
     );
     await parsed.command.run(ctx);
     code = EXIT.OK;

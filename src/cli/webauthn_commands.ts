@@ -6,14 +6,18 @@
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { DefaultClientDataCollector } from "../client/collector.ts";
+import { createClient } from "../client/factory.ts";
 import { Fido2Client } from "../client/fido2.ts";
 import { UserInteraction } from "../client/interaction.ts";
+import type { WebAuthnClient } from "../client/selection.ts";
+import { listDevices } from "../hid/mod.ts";
 import { randomBytes } from "../utils.ts";
 import { type Command, expectArgs, type OptionSpec } from "./command.ts";
 import { type Context, forcePinChange } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { formatFields, formatTable } from "./output.ts";
 import { b64, parseCredentialId, parseUint } from "./util.ts";
+import { requireElevation } from "./windows.ts";
 
 const UV_VALUES = ["required", "preferred", "discouraged"];
 
@@ -68,12 +72,33 @@ function challenge(ctx: Context): string {
   return c === undefined ? b64(randomBytes(32)) : b64(parseCredentialId(c, "challenge"));
 }
 
-async function client(ctx: Context, origin: string): Promise<Fido2Client> {
-  const c = new Fido2Client(
-    await ctx.device(),
-    new DefaultClientDataCollector(origin),
-    new CliInteraction(ctx),
-  );
+/**
+ * The client for a ceremony: on Windows without a device option, `createClient` (webauthn.dll
+ * when usable; a USB key needs an elevated prompt otherwise); else a `Fido2Client` over the
+ * selected device.
+ */
+async function client(ctx: Context, origin: string, command: string): Promise<WebAuthnClient> {
+  const collector = new DefaultClientDataCollector(origin);
+  const ui = new CliInteraction(ctx);
+  let c: Fido2Client;
+  if (ctx.system.os === "win32" && !ctx.explicitDevice) {
+    const created = await createClient(collector, {
+      userInteraction: ui,
+      platform: "win32",
+      listDevices: async function* () {
+        await requireElevation(ctx.system, command);
+        yield* listDevices();
+      },
+    });
+    ctx.onClose(() => created.close());
+    if (!(created instanceof Fido2Client)) {
+      ctx.out.status("Using Windows' security dialog (webauthn.dll)…");
+      return created;
+    }
+    c = created;
+  } else {
+    c = new Fido2Client(await ctx.device(), collector, ui);
+  }
   const info = await c.ready();
   if (info.forcePinChange) throw forcePinChange();
   return c;
@@ -157,7 +182,7 @@ const register: Command = {
       ...(exclude.length ? { excludeCredentials: exclude } : {}),
       ...(timeout !== undefined ? { timeout: parseUint(timeout, "--timeout") } : {}),
     };
-    const c = await client(ctx, origin);
+    const c = await client(ctx, origin, "register");
     const response = await c.makeCredential(options, { signal: ctx.signal });
     const json = response.toJSON();
     ctx.out.result(json, () => {
@@ -205,12 +230,12 @@ const authenticate: Command = {
       ...(uv ? { userVerification: uv } : {}),
       ...(timeout !== undefined ? { timeout: parseUint(timeout, "--timeout") } : {}),
     };
-    const c = await client(ctx, origin);
+    const c = await client(ctx, origin, "authenticate");
     const selection = await c.getAssertion(options, { signal: ctx.signal });
     if (index >= selection.length) {
       throw new UsageError(`--index ${index}: only ${selection.length} credential(s) matched`);
     }
-    const assertions = selection.getAssertions();
+    const assertions = selection.getClientAssertions();
     if (ctx.out.json && assertions.length > 1 && ctx.str("index") === undefined) {
       ctx.out.status(`${assertions.length} credentials matched; answering with --index 0.`);
     }

@@ -5,7 +5,7 @@
  * a custom `verify` can implement related-origin requests or platform app links.
  * @module
  */
-import { verifyRpId } from "../rpid.ts";
+import { rpIdToAscii, verifyRpId } from "../rpid.ts";
 import { CollectedClientData } from "../webauthn/clientdata.ts";
 import {
   PublicKeyCredentialCreationOptions,
@@ -64,25 +64,31 @@ export class DefaultClientDataCollector implements ClientDataCollector {
     return host.startsWith("[") ? host.slice(1, -1) : host;
   }
 
-  /** Builds the client data after checking the RP ID against the origin. */
-  async collectClientData(
+  /**
+   * The client data type for `options`: "webauthn.create" or "webauthn.get" (python-fido2's
+   * overridable `get_request_type`).
+   */
+  getRequestType(
     options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
-  ): Promise<CollectedData> {
-    let type: string;
+  ): string {
     if (options instanceof PublicKeyCredentialCreationOptions) {
-      type = CollectedClientData.TYPE.CREATE;
-    } else if (options instanceof PublicKeyCredentialRequestOptions) {
-      type = CollectedClientData.TYPE.GET;
-    } else {
-      throw new ClientError(
-        ClientError.ERR.BAD_REQUEST,
-        "Options must be PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions",
-      );
+      return CollectedClientData.TYPE.CREATE;
     }
-    const rpId = this.getRpId(options);
+    if (options instanceof PublicKeyCredentialRequestOptions) return CollectedClientData.TYPE.GET;
+    throw new ClientError(
+      ClientError.ERR.BAD_REQUEST,
+      "Options must be PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions",
+    );
+  }
+
+  /**
+   * Refuses an RP ID the origin may not use with a BAD_REQUEST `ClientError` (python-fido2's
+   * overridable `verify_rp_id`); by default asks the `verify` function given at construction.
+   */
+  async verifyRpId(rpId: string, origin: string = this.origin): Promise<void> {
     let allowed: boolean;
     try {
-      allowed = await this.#verify(rpId, this.origin);
+      allowed = await this.#verify(rpId, origin);
     } catch (e) {
       throw new ClientError(ClientError.ERR.BAD_REQUEST, `RP ID check failed for ${rpId}`, {
         cause: e,
@@ -91,9 +97,22 @@ export class DefaultClientDataCollector implements ClientDataCollector {
     if (allowed !== true) {
       throw new ClientError(
         ClientError.ERR.BAD_REQUEST,
-        `RP ID ${JSON.stringify(rpId)} is not valid for origin ${this.origin}`,
+        `RP ID ${JSON.stringify(rpId)} is not valid for origin ${origin}`,
       );
     }
+  }
+
+  /**
+   * Builds the client data after checking the RP ID against the origin, through the
+   * overridable `getRequestType`, `getRpId` and `verifyRpId` hooks.
+   */
+  async collectClientData(
+    options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+  ): Promise<CollectedData> {
+    const type = this.getRequestType(options);
+    // Internationalised RP IDs are checked, hashed and sent in their ASCII form.
+    const rpId = rpIdToAscii(this.getRpId(options));
+    await this.verifyRpId(rpId, this.origin);
     const clientData = CollectedClientData.create({
       type,
       challenge: options.challenge,

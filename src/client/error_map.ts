@@ -6,6 +6,7 @@
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { AbortError, FormatError, TransportError, UnsupportedAlgorithmError } from "../errors.ts";
 import { ClientError } from "./errors.ts";
+import { AuthenticatorResponseError } from "./validate.ts";
 
 const S = CTAP_STATUS;
 const E = ClientError.ERR;
@@ -39,7 +40,10 @@ const BY_STATUS = new Map<number, number>([
   [S.UV_BLOCKED, E.BAD_REQUEST],
   [S.UV_INVALID, E.BAD_REQUEST],
   [S.REQUEST_TOO_LARGE, E.BAD_REQUEST],
-  [S.OPERATION_DENIED, E.BAD_REQUEST],
+  // The user declined (CTAP 2.1 §6.1.2 step 14, §6.2.2): NotAllowedError in a browser,
+  // which is TIMEOUT here ("timed out or cancelled"); python-fido2 says BAD_REQUEST, which
+  // reads as malformed input. WindowsClient maps a closed Windows dialog onto the same code.
+  [S.OPERATION_DENIED, E.TIMEOUT],
   [S.UNAUTHORIZED_PERMISSION, E.BAD_REQUEST],
 ]);
 
@@ -64,6 +68,12 @@ export function toClientError(err: unknown): ClientError {
   }
   if (err instanceof UnsupportedAlgorithmError) {
     return new ClientError(E.CONFIGURATION_UNSUPPORTED, err.message, { cause: err });
+  }
+  if (err instanceof AuthenticatorResponseError) {
+    // Chromium: kAuthenticatorResponseInvalid, reported to the page as NotAllowedError.
+    return new ClientError(E.OTHER_ERROR, `Invalid authenticator response: ${err.message}`, {
+      cause: err,
+    });
   }
   if (err instanceof FormatError) {
     return new ClientError(E.OTHER_ERROR, `Malformed data: ${err.message}`, { cause: err });

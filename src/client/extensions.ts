@@ -8,8 +8,10 @@ import type { AssertionResponse, AttestationResponse, Ctap2 } from "../ctap2/bas
 import { LargeBlobs } from "../ctap2/blob.ts";
 import type { Info } from "../ctap2/info.ts";
 import type { PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
+import { CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { b64urlDecode, b64urlEncode, concat, sha256, utf8Encode } from "../utils.ts";
+import { isPaymentRequested } from "../webauthn/extensions.ts";
 import { ClientError } from "./errors.ts";
 
 /** pinUvAuthToken permission for large blob writes (CTAP 2.1 §6.5.5.7). */
@@ -52,6 +54,12 @@ export interface RegistrationProcessing {
   ): Promise<Record<string, unknown> | undefined>;
 }
 
+/**
+ * Gets a fresh pinUvAuthToken with exactly `permissions` for the running ceremony, without
+ * asking the user again (the client reuses the PIN it collected).
+ */
+export type TokenRenewer = (permissions: number) => Promise<Uint8Array>;
+
 /** Per-request processing of an authentication extension. */
 export interface AuthenticationProcessing {
   /** pinUvAuthToken permissions this extension needs in addition to getAssertion. */
@@ -61,10 +69,14 @@ export interface AuthenticationProcessing {
     selected: CredentialDescriptor | undefined,
     token?: Uint8Array,
   ): Promise<Record<string, CborValue> | undefined>;
-  /** Client extension outputs from the authenticator's response. */
+  /**
+   * Client extension outputs from the authenticator's response. `renewToken`, when given,
+   * replaces a token the authenticator consumed during the assertion.
+   */
   prepareOutputs?(
     response: AssertionResponse,
     token?: Uint8Array,
+    renewToken?: TokenRenewer,
   ): Promise<Record<string, unknown> | undefined>;
 }
 
@@ -72,6 +84,11 @@ export interface AuthenticationProcessing {
 export interface Fido2Extension {
   /** The client extension identifiers it handles (documentation and debugging). */
   readonly names: readonly string[];
+  /**
+   * Whether the authenticator behind `ctap` can serve this extension (python-fido2's
+   * `is_supported(ctap)`); decided from getInfo, an absent entry meaning not supported.
+   */
+  isSupported?(ctap: { readonly info: Info }): boolean;
   /** Called for every registration; returns undefined when the extension has nothing to do. */
   makeCredential?(
     ctx: ExtensionContext,
@@ -189,6 +206,12 @@ function hmacSalts(v: unknown, what: string): Uint8Array {
  */
 export class HmacSecretExtension implements Fido2Extension {
   readonly names = ["prf", "hmacCreateSecret", "hmacGetSecret"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    const info = ctap.info;
+    return info.extensions.includes("hmac-secret") &&
+      (info.pinUvProtocols.includes(1) || info.pinUvProtocols.includes(2));
+  }
   /** `allowHmacSecret` also enables the legacy hmacCreateSecret / hmacGetSecret inputs. */
   constructor(private readonly allowHmacSecret = false) {}
 
@@ -330,6 +353,10 @@ export class HmacSecretExtension implements Fido2Extension {
 /** `largeBlob` over largeBlobKey and the authenticator's large-blob array. */
 export class LargeBlobExtension implements Fido2Extension {
   readonly names = ["largeBlob"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return this.#supported(ctap.info);
+  }
 
   #supported(info: Info): boolean {
     return info.extensions.includes("largeBlobKey") && info.options.largeBlobs === true;
@@ -381,12 +408,21 @@ export class LargeBlobExtension implements Fido2Extension {
     return {
       permissions: write ? PERM_LARGE_BLOB_WRITE : 0,
       prepareInputs: () => Promise.resolve({ largeBlobKey: true }),
-      prepareOutputs: async (response, token) => {
+      prepareOutputs: async (response, token, renewToken) => {
         const key = response.largeBlobKey;
         if (!key) return undefined;
         if (write) {
-          const blobs = new LargeBlobs(ctx.ctap, ctx.protocol, token);
-          await blobs.putBlob(key, write);
+          try {
+            await new LargeBlobs(ctx.ctap, ctx.protocol, token).putBlob(key, write);
+          } catch (e) {
+            // Some firmware strips every permission from the token once getAssertion used it
+            // (CTAP 2.1 keeps lbw). python-fido2 gives up here; a token with only lbw, from
+            // the PIN given for this ceremony, makes the write work without a second prompt.
+            const consumed = e instanceof CtapError && e.code === CTAP_STATUS.PIN_AUTH_INVALID;
+            if (!consumed || !renewToken || !token) throw e;
+            const fresh = await renewToken(PERM_LARGE_BLOB_WRITE);
+            await new LargeBlobs(ctx.ctap, ctx.protocol, fresh).putBlob(key, write);
+          }
           return { largeBlob: { written: true } };
         }
         const blob = await new LargeBlobs(ctx.ctap).getBlob(key);
@@ -402,6 +438,10 @@ export class LargeBlobExtension implements Fido2Extension {
 /** `credBlob` (registration) and `getCredBlob` (authentication). */
 export class CredBlobExtension implements Fido2Extension {
   readonly names = ["credBlob", "getCredBlob"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("credBlob");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -449,6 +489,10 @@ const CRED_PROTECT: Record<string, number> = {
 /** `credentialProtectionPolicy` / `enforceCredentialProtectionPolicy` (CTAP credProtect). */
 export class CredProtectExtension implements Fido2Extension {
   readonly names = ["credentialProtectionPolicy", "enforceCredentialProtectionPolicy"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("credProtect");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -481,6 +525,10 @@ export class CredProtectExtension implements Fido2Extension {
 /** `minPinLength`: asks the authenticator to report its minimum PIN length to this RP. */
 export class MinPinLengthExtension implements Fido2Extension {
   readonly names = ["minPinLength"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("minPinLength");
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     ctx: ExtensionContext,
@@ -501,6 +549,10 @@ export class MinPinLengthExtension implements Fido2Extension {
 /** `credProps`: tells the RP whether a discoverable credential was created. */
 export class CredPropsExtension implements Fido2Extension {
   readonly names = ["credProps"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(_ctap: { readonly info: Info }): boolean {
+    return true; // Answered by the client from the request alone.
+  }
   /** Registration processing, or undefined when the RP sent none of this extension's inputs. */
   makeCredential(
     _ctx: ExtensionContext,
@@ -512,12 +564,18 @@ export class CredPropsExtension implements Fido2Extension {
   }
 }
 
-/** `payment` (Secure Payment Confirmation) over CTAP 2.2 thirdPartyPayment. */
+/**
+ * `payment` (Secure Payment Confirmation, `payment: { isPayment: true }`, alias
+ * `thirdPartyPayment: true`) over the CTAP 2.2 thirdPartyPayment extension.
+ */
 export class ThirdPartyPaymentExtension implements Fido2Extension {
-  readonly names = ["payment"];
+  readonly names = ["payment", "thirdPartyPayment"];
+  /** Whether the key can serve this extension (from its getInfo). */
+  isSupported(ctap: { readonly info: Info }): boolean {
+    return ctap.info.extensions.includes("thirdPartyPayment");
+  }
   #make(ctx: ExtensionContext, inputs: Readonly<Record<string, unknown>>) {
-    const p = inputs.payment;
-    if (!isRecord(p) || p.isPayment !== true) return undefined;
+    if (!isPaymentRequested(inputs)) return undefined;
     if (!ctx.info.extensions.includes("thirdPartyPayment")) return undefined;
     return { prepareInputs: () => Promise.resolve({ thirdPartyPayment: true }) };
   }
@@ -546,6 +604,7 @@ export function defaultExtensions(): Fido2Extension[] {
     new CredProtectExtension(),
     new MinPinLengthExtension(),
     new CredPropsExtension(),
+    new ThirdPartyPaymentExtension(),
   ];
 }
 

@@ -1,8 +1,10 @@
 /**
  * `createClient`: the one call a script needs to get a working WebAuthn client on any OS. On
- * Windows 10 1903+ a non-elevated process cannot open FIDO HID devices, so there webauthn.dll
- * (`WindowsClient`) is the way to security keys and Windows Hello; everywhere else, and for
- * elevated processes that may talk to keys directly, it is `Fido2Client` over the first USB
+ * Windows 10 1903+ webauthn.dll (`WindowsClient`) is the way to security keys and Windows
+ * Hello: a non-elevated process cannot open FIDO HID devices at all, and an elevated one
+ * (which could) would still miss Windows Hello and fail without hidapi.dll or a plugged-in
+ * key. So it is used whenever it is usable, elevated or not, unless the caller asks for raw
+ * CTAP (`preferWindows: false`); everywhere else it is `Fido2Client` over the first USB
  * security key hidapi finds, or else the first key on a PC/SC (NFC or smart-card) reader.
  *
  * Native code is reached only through lazy imports (webauthn.dll, shell32, hidapi, PC/SC), so
@@ -25,8 +27,8 @@ export interface CreateClientOptions {
   /** PIN and touch prompts for `Fido2Client` (webauthn.dll shows its own dialogs). */
   readonly userInteraction?: UserInteraction;
   /**
-   * Use webauthn.dll where it is available and the process is not elevated (default true).
-   * false always gives a `Fido2Client` (e.g. for an elevated tool that must speak CTAP).
+   * Use webauthn.dll wherever it is available, elevated or not (default true). false always
+   * gives a `Fido2Client` (e.g. for an elevated tool that must speak CTAP to the key itself).
    */
   readonly preferWindows?: boolean;
   /** Options of the `WindowsClient` (window handle, raw hmac-secret); `api` is ignored. */
@@ -38,11 +40,6 @@ export interface CreateClientOptions {
    * webauthn.dll branch with a fake library named by `FIDO2_WEBAUTHN_LIB`.
    */
   readonly platform?: string;
-  /**
-   * Whether the process is elevated (default: shell32 `IsUserAnAdmin`). If it throws, the
-   * process is taken as not elevated: webauthn.dll works either way.
-   */
-  readonly isElevated?: () => boolean | Promise<boolean>;
   /**
    * The authenticators to pick from, opened one at a time (default: hidapi's `listDevices()`,
    * then the FIDO cards in PC/SC readers). Devices after the one chosen are never opened.
@@ -76,8 +73,8 @@ class DeviceClient extends Fido2Client {
 }
 
 /**
- * A `WindowsClient` when webauthn.dll (API 1+) is available, the process is not elevated and
- * `preferWindows` is not false; otherwise a `Fido2Client` over the first authenticator that
+ * A `WindowsClient` when webauthn.dll (API 1+) is available and `preferWindows` is not false
+ * (whether or not the process is elevated); otherwise a `Fido2Client` over the first authenticator that
  * answers getInfo (or the U2F fallback): USB keys first, then keys on PC/SC (NFC) readers. Throws `ClientError` DEVICE_INELIGIBLE when no
  * authenticator is connected (or none answers), OTHER_ERROR when hidapi cannot be loaded.
  */
@@ -97,14 +94,7 @@ async function windowsUsable(options: CreateClientOptions): Promise<boolean> {
   const os = options.platform ?? (await import("../../ffi/runtime.ts")).platform();
   if (os !== "win32") return false;
   const { webauthnLibraryUsable } = await import("./windows.ts");
-  if (!await webauthnLibraryUsable()) return false;
-  try {
-    const elevated = options.isElevated ??
-      (await import("../../ffi/win32.ts")).isElevated;
-    return !await elevated();
-  } catch {
-    return true;
-  }
+  return await webauthnLibraryUsable();
 }
 
 async function firstDeviceClient(

@@ -4,25 +4,35 @@
  * @module
  */
 import type { CborValue } from "../cbor.ts";
-import { CTAP_STATUS, type CtapDevice, CtapError, STATUS } from "../ctap.ts";
+import {
+  assertCtapDevice,
+  CTAP_STATUS,
+  type CtapDevice,
+  CtapError,
+  describeValue,
+  STATUS,
+} from "../ctap.ts";
 import { ApduError, Ctap1 } from "../ctap1.ts";
-import { type AssertionResponse, type AttestationResponse, Ctap2 } from "../ctap2/base.ts";
+import { AssertionResponse, type AttestationResponse, Ctap2 } from "../ctap2/base.ts";
 import { Info } from "../ctap2/info.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "../ctap2/pin_protocol.ts";
 import { AbortError, FormatError } from "../errors.ts";
-import { bytesEqual, concat, sha256, sleep, u32be, utf8Encode } from "../utils.ts";
+import { sha256, sleep, utf8Encode } from "../utils.ts";
+import { rpIdToAscii } from "../rpid.ts";
 import {
   AuthenticatorAttestationResponse,
   type CollectedClientData,
-  CredentialCreationOptions,
-  CredentialRequestOptions,
-  PublicKeyCredentialCreationOptions,
-  PublicKeyCredentialRequestOptions,
+  type PublicKeyCredentialCreationOptions,
+  type PublicKeyCredentialRequestOptions,
   RegistrationResponse,
 } from "../webauthn.ts";
-import { AttestationObject, AuthenticatorData, FLAG } from "../webauthn/authdata.ts";
-import type { ClientDataCollector } from "./collector.ts";
+import { AttestationObject } from "../webauthn/authdata.ts";
+import {
+  type ClientDataCollector,
+  type CollectedData,
+  DefaultClientDataCollector,
+} from "./collector.ts";
 import { toClientError } from "./error_map.ts";
 import { ClientError, PinRequiredError } from "./errors.ts";
 import {
@@ -32,8 +42,15 @@ import {
   type ExtensionContext,
   type Fido2Extension,
   type RegistrationProcessing,
+  type TokenRenewer,
 } from "./extensions.ts";
 import { UserInteraction } from "./interaction.ts";
+import {
+  assertedCredential,
+  checkAssertion,
+  checkRegistration,
+  collectAssertions,
+} from "./validate.ts";
 import {
   type AssertionSelection,
   AssertionSelection as Selection,
@@ -41,6 +58,8 @@ import {
   type ClientCallOptions,
   type CreationOptionsInput,
   type RequestOptionsInput,
+  unwrapCreationOptions,
+  unwrapRequestOptions,
   type WebAuthnClient,
 } from "./selection.ts";
 
@@ -60,24 +79,26 @@ export interface Fido2ClientOptions {
   readonly enterpriseRpIds?: readonly string[];
 }
 
-function abortSignal(user: AbortSignal | undefined, timeoutMs: number | undefined) {
-  const signals: AbortSignal[] = [];
-  if (user) signals.push(user);
+function abortSignal(
+  user: readonly (AbortSignal | undefined)[],
+  timeoutMs: number | undefined,
+) {
+  const signals = user.filter((s): s is AbortSignal => s !== undefined);
   if (timeoutMs !== undefined && timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
   if (signals.length === 0) return undefined;
   return signals.length === 1 ? signals[0] : AbortSignal.any(signals);
 }
 
-function creationOptions(input: CreationOptionsInput): PublicKeyCredentialCreationOptions {
-  if (input instanceof PublicKeyCredentialCreationOptions) return input;
-  if (input instanceof CredentialCreationOptions) return input.publicKey;
-  return CredentialCreationOptions.fromJSON(input).publicKey;
-}
-
-function requestOptions(input: RequestOptionsInput): PublicKeyCredentialRequestOptions {
-  if (input instanceof PublicKeyCredentialRequestOptions) return input;
-  if (input instanceof CredentialRequestOptions) return input.publicKey;
-  return CredentialRequestOptions.fromJSON(input).publicKey;
+/** The collector to use: the given one, or a default collector for an origin string. */
+function collectorOf(c: ClientDataCollector | string): ClientDataCollector {
+  if (typeof c === "string") return new DefaultClientDataCollector(c);
+  if (typeof c === "object" && c !== null && typeof c.collectClientData === "function") return c;
+  const got = describeValue(c);
+  throw new TypeError(
+    "Fido2Client expects a ClientDataCollector (e.g. new DefaultClientDataCollector(origin)) " +
+      `or an origin string such as "https://example.com", got ${got}.` +
+      (got === "a Promise" ? " Did you forget `await`?" : ""),
+  );
 }
 
 /** Calls `onUp` once per wait for a touch, not on every keepalive packet. */
@@ -145,16 +166,36 @@ export class Fido2Client implements WebAuthnClient {
   #backend?: Promise<Backend>;
   #ready?: Backend;
 
-  /** The device stays owned by the caller; `extensions` replaces the default set. */
+  /**
+   * The device stays owned by the caller; `extensions` replaces the default set. As a
+   * convenience (python-fido2 1.x's form) `clientDataCollector` may be an origin string such
+   * as "https://example.com", which makes a {@linkcode DefaultClientDataCollector}. Wrong
+   * arguments (e.g. a Promise of a device: a forgotten `await`) throw a `TypeError`.
+   */
   constructor(
     device: CtapDevice,
-    clientDataCollector: ClientDataCollector,
+    clientDataCollector: ClientDataCollector | string,
     userInteraction: UserInteraction = new UserInteraction(),
     extensions: readonly Fido2Extension[] = defaultExtensions(),
     options: Fido2ClientOptions = {},
   ) {
+    assertCtapDevice(device, "new Fido2Client(device, clientDataCollector)");
     this.#device = device;
-    this.#collector = clientDataCollector;
+    this.#collector = collectorOf(clientDataCollector);
+    if (typeof userInteraction !== "object" || userInteraction === null) {
+      throw new TypeError(
+        `Fido2Client: userInteraction must be a UserInteraction, got ${
+          describeValue(userInteraction)
+        }`,
+      );
+    }
+    if (!Array.isArray(extensions)) {
+      throw new TypeError(
+        `Fido2Client: extensions must be an array of Fido2Extension (e.g. defaultExtensions()), got ${
+          describeValue(extensions)
+        }`,
+      );
+    }
     this.#ui = userInteraction;
     this.#extensions = extensions;
     this.#options = options;
@@ -163,7 +204,7 @@ export class Fido2Client implements WebAuthnClient {
   /** Creates a client and reads the authenticator's info before returning. */
   static async create(
     device: CtapDevice,
-    clientDataCollector: ClientDataCollector,
+    clientDataCollector: ClientDataCollector | string,
     userInteraction?: UserInteraction,
     extensions?: readonly Fido2Extension[],
     options?: Fido2ClientOptions,
@@ -192,7 +233,13 @@ export class Fido2Client implements WebAuthnClient {
 
   /** The authenticator's getInfo (a U2F-only key shows versions ["U2F_V2"]). */
   get info(): Info {
-    if (!this.#ready) throw new Error("Fido2Client.info is available after `await ready()`");
+    if (!this.#ready) {
+      throw new ClientError(
+        ClientError.ERR.BAD_REQUEST,
+        "Fido2Client.info is read from the key first: create the client with " +
+          "`await Fido2Client.create(...)` or call `await client.ready()` before reading info",
+      );
+    }
     return this.#ready.info;
   }
 
@@ -211,15 +258,23 @@ export class Fido2Client implements WebAuthnClient {
     return new Ctap1Backend(new Ctap1(this.#device), this.#ui);
   }
 
+  /** The collector's client data, with the RP ID in the ASCII form keys hash (once, here). */
+  async #collect(
+    options: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions,
+  ): Promise<CollectedData> {
+    const { clientData, rpId } = await this.#collector.collectClientData(options);
+    return { clientData, rpId: rpIdToAscii(rpId) };
+  }
+
   /** Registers a credential; every failure is a `ClientError` (its `cause` has details). */
   async makeCredential(
     options: CreationOptionsInput,
     callOptions: ClientCallOptions = {},
   ): Promise<RegistrationResponse> {
     try {
-      const opts = creationOptions(options);
-      const { clientData, rpId } = await this.#collector.collectClientData(opts);
-      const signal = abortSignal(callOptions.signal, opts.timeout);
+      const [opts, wrapped] = unwrapCreationOptions(options);
+      const { clientData, rpId } = await this.#collect(opts);
+      const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
       await this.ready();
       const backend = this.#ready!;
       const reg = await backend.makeCredential(opts, clientData, rpId, signal);
@@ -248,9 +303,9 @@ export class Fido2Client implements WebAuthnClient {
     callOptions: ClientCallOptions = {},
   ): Promise<AssertionSelection> {
     try {
-      const opts = requestOptions(options);
-      const { clientData, rpId } = await this.#collector.collectClientData(opts);
-      const signal = abortSignal(callOptions.signal, opts.timeout);
+      const [opts, wrapped] = unwrapRequestOptions(options);
+      const { clientData, rpId } = await this.#collect(opts);
+      const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
       await this.ready();
       const assertions = await this.#ready!.getAssertion(opts, clientData, rpId, signal);
       return new Selection(clientData, assertions);
@@ -278,6 +333,8 @@ interface Token {
   readonly protocol?: PinUvAuthProtocol;
   /** Built-in UV without a token (CTAP 2.0 keys): send option uv=true. */
   readonly internalUv?: boolean;
+  /** The PIN the user gave for this ceremony, so a consumed token can be renewed silently. */
+  readonly pin?: string;
 }
 
 class Ctap2Backend implements Backend {
@@ -360,7 +417,7 @@ class Ctap2Backend implements Backend {
           rpId,
           { signal },
         );
-        return { token, protocol };
+        return { token, protocol, pin };
       } catch (e) {
         // A PIN change may have been forced since getInfo was cached (authenticatorConfig).
         if (e instanceof CtapError && e.code === CTAP_STATUS.PIN_POLICY_VIOLATION) {
@@ -407,10 +464,7 @@ class Ctap2Backend implements Backend {
           pinUvAuthParam: param,
           pinUvAuthProtocol: param ? auth.protocol!.version : undefined,
         }, { signal });
-        if (chunk.length === 1) return chunk[0];
-        const id = a.credential?.id;
-        return chunk.find((c) => id && bytesEqual(c.id, id)) ??
-          (id ? { type: "public-key", id } : chunk[0]);
+        return assertedCredential(a, chunk);
       } catch (e) {
         if (e instanceof CtapError && e.code === CTAP_STATUS.NO_CREDENTIALS) {
           i += chunk.length;
@@ -434,6 +488,17 @@ class Ctap2Backend implements Backend {
 
   #context(rpId: string, signal: AbortSignal | undefined): ExtensionContext {
     return { ctap: this.ctap, info: this.info, protocol: this.#protocol(), rpId, signal };
+  }
+
+  /**
+   * A fresh token with only `permissions`, from the PIN already given for this ceremony (the
+   * user is not asked again); undefined when the ceremony's token did not come from a PIN.
+   */
+  #renewer(auth: Token, signal: AbortSignal | undefined): TokenRenewer | undefined {
+    const { pin, protocol } = auth;
+    if (pin === undefined || protocol === undefined) return undefined;
+    return (permissions) =>
+      new ClientPin(this.ctap, protocol).getPinToken(pin, permissions, undefined, { signal });
   }
 
   /**
@@ -498,12 +563,14 @@ class Ctap2Backend implements Backend {
       const auth: Token = useUv ? await this.#getToken(permissions, rpId, allowUv, signal) : {};
       if (appidExclude && exclude.length) {
         // A U2F credential registered under the AppID counts as already registered.
-        if (await this.#preflight(appidExclude, exclude, auth, signal)) {
+        // The token is bound to the RP ID, and U2F credentials need no UV to be found.
+        if (await this.#preflight(appidExclude, exclude, {}, signal)) {
           throw new CtapError(CTAP_STATUS.CREDENTIAL_EXCLUDED);
         }
       }
+      let extInputs: Record<string, CborValue> = {};
       const send = async (excludeList: CredentialDescriptor[] | undefined) => {
-        const extInputs: Record<string, CborValue> = {};
+        extInputs = {};
         for (const p of processing) Object.assign(extInputs, await p.prepareInputs?.(auth.token));
         const opts: Record<string, boolean> = {};
         if (rk) opts.rk = true;
@@ -545,6 +612,13 @@ class Ctap2Backend implements Backend {
         const match = await this.#preflight(rpId, exclude, auth, signal);
         response = await send(match ? [match] : undefined);
       }
+      checkRegistration(response, {
+        rpId,
+        algorithms: params.filter((p) => p.type === "public-key").map((p) => p.alg),
+        uv: auth.token !== undefined || auth.internalUv === true,
+        enterpriseAttestation: ep !== undefined,
+        extensions: extInputs,
+      });
       const results: Record<string, unknown> = {};
       for (const p of processing) {
         Object.assign(results, await p.prepareOutputs?.(response, auth.token));
@@ -625,7 +699,7 @@ class Ctap2Backend implements Backend {
         const param = auth.token
           ? await auth.protocol!.authenticate(auth.token, clientData.hash)
           : undefined;
-        return await this.ctap.getAssertions({
+        const first = await this.ctap.getAssertion({
           rpId: targetRp,
           clientDataHash: clientData.hash,
           allowList,
@@ -634,6 +708,12 @@ class Ctap2Backend implements Backend {
           pinUvAuthParam: param,
           pinUvAuthProtocol: param ? auth.protocol!.version : undefined,
         }, { signal, onKeepalive });
+        return await collectAssertions(first, () => this.ctap.getNextAssertion({ signal }), {
+          rpId: targetRp,
+          allowList,
+          rpAllowList: given,
+          uv: param !== undefined || auth.internalUv === true,
+        });
       };
       let assertions: AssertionResponse[];
       try {
@@ -647,20 +727,20 @@ class Ctap2Backend implements Backend {
       const out: ClientAssertion[] = [];
       for (const a of assertions) {
         const results: Record<string, unknown> = {};
-        for (const p of procs) Object.assign(results, await p.prepareOutputs?.(a, auth.token));
-        if (appid) results.appid = usedAppid;
-        // A key may omit the credential when the allow list had exactly one entry.
-        const credentialId = a.credential?.id ?? (list?.length === 1 ? list[0].id : undefined);
-        if (!credentialId) {
-          throw new FormatError("Assertion without a credential ID");
+        const renew = this.#renewer(auth, signal);
+        for (const p of procs) {
+          Object.assign(results, await p.prepareOutputs?.(a, auth.token, renew));
         }
+        if (appid) results.appid = usedAppid;
+        // Checked answers name their credential (filled in for a one-entry allow list).
         out.push({
-          credentialId,
+          credentialId: a.credential!.id,
           authenticatorData: a.authData,
           signature: a.signature,
           userHandle: a.user?.id,
           user: a.user,
           clientExtensionResults: results,
+          response: a,
         });
       }
       return out;
@@ -698,6 +778,13 @@ class Ctap2Backend implements Backend {
 // CTAP1 / U2F
 
 const SW_CONDITIONS_NOT_SATISFIED = 0x6985;
+/** U2F key handles have a one-byte length (FIDO U2F raw message formats §5.1). */
+const MAX_KEY_HANDLE = 255;
+
+/** A U2F key cannot hold a longer credential ID: skip it, as CTAP2 skips > maxCredIdLength. */
+function u2fUsable(list: readonly CredentialDescriptor[]): CredentialDescriptor[] {
+  return list.filter((c) => c.id.length <= MAX_KEY_HANDLE);
+}
 const POLL_MS = 250;
 
 class Ctap1Backend implements Backend {
@@ -760,9 +847,19 @@ class Ctap1Backend implements Backend {
     if (options.attestation === "enterprise") throw unsupported("no enterprise attestation");
     const appParam = sha256(utf8Encode(rpId));
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
+    // What the RP insists on and U2F cannot give (the CTAP2 extensions refuse the same).
+    const lb = inputs.largeBlob as { support?: unknown } | undefined;
+    if (lb?.support === "required") throw unsupported("no largeBlob");
+    const policy = inputs.credentialProtectionPolicy;
+    if (
+      inputs.enforceCredentialProtectionPolicy === true && policy !== undefined &&
+      policy !== "userVerificationOptional"
+    ) {
+      throw unsupported("cannot protect credentials (credProtect)");
+    }
     const apps = [appParam];
     if (typeof inputs.appidExclude === "string") apps.push(sha256(utf8Encode(inputs.appidExclude)));
-    for (const cred of descriptors(options.excludeCredentials)) {
+    for (const cred of u2fUsable(descriptors(options.excludeCredentials))) {
       for (const app of apps) {
         if (await this.#known(app, cred.id, signal)) {
           await this.#touchThenFail(CTAP_STATUS.CREDENTIAL_EXCLUDED, signal);
@@ -773,10 +870,15 @@ class Ctap1Backend implements Backend {
       () => this.ctap.register(clientData.hash, appParam, { signal }),
       signal,
     );
+    const attestationObject = AttestationObject.fromCtap1(appParam, reg);
+    checkRegistration(attestationObject, { rpId, algorithms: [-7], uv: false }, "U2F register");
     const results: Record<string, unknown> = {};
     if (inputs.credProps === true) results.credProps = { rk: false };
+    // No extension reaches a U2F key: say so where WebAuthn has an output for "no".
+    if (inputs.prf !== undefined) results.prf = { enabled: false };
+    if (inputs.largeBlob !== undefined) results.largeBlob = { supported: false };
     return {
-      attestationObject: AttestationObject.fromCtap1(appParam, reg),
+      attestationObject,
       credentialId: reg.keyHandle,
       extensionResults: results,
       transports: ["usb"],
@@ -805,23 +907,27 @@ class Ctap1Backend implements Backend {
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
     const apps: [Uint8Array, boolean][] = [[sha256(utf8Encode(rpId)), false]];
     if (typeof inputs.appid === "string") apps.push([sha256(utf8Encode(inputs.appid)), true]);
-    for (const cred of allow) {
+    for (const cred of u2fUsable(allow)) {
       for (const [app, isAppid] of apps) {
         if (!(await this.#known(app, cred.id, signal))) continue;
         const sig = await this.#poll(
           () => this.ctap.authenticate(clientData.hash, app, cred.id, false, { signal }),
           signal,
         );
-        const authData = AuthenticatorData.parse(
-          concat(app, new Uint8Array([sig.userPresence & FLAG.UP]), u32be(sig.counter)),
+        const response = checkAssertion(
+          AssertionResponse.fromCtap1(app, cred, sig),
+          { rpId: isAppid ? inputs.appid as string : rpId, allowList: [cred], uv: false },
+          0,
+          "U2F authenticate",
         );
         const results: Record<string, unknown> = {};
         if (typeof inputs.appid === "string") results.appid = isAppid;
         return [{
           credentialId: cred.id,
-          authenticatorData: authData,
+          authenticatorData: response.authData,
           signature: sig.signature,
           clientExtensionResults: results,
+          response,
         }];
       }
     }

@@ -6,16 +6,18 @@
 import type {
   AuthenticationResponse,
   CollectedClientData,
-  CredentialCreationOptions,
-  CredentialRequestOptions,
-  PublicKeyCredentialCreationOptions,
-  PublicKeyCredentialRequestOptions,
   RegistrationResponse,
 } from "../webauthn.ts";
 import {
   AuthenticationResponse as AuthenticationResponseClass,
   AuthenticatorAssertionResponse,
+  CredentialCreationOptions,
+  CredentialRequestOptions,
+  PublicKeyCredentialCreationOptions,
+  PublicKeyCredentialRequestOptions,
 } from "../webauthn.ts";
+import type { CborValue } from "../cbor.ts";
+import { AssertionResponse } from "../ctap2/base.ts";
 import type { AuthenticatorData } from "../webauthn/authdata.ts";
 import { ClientError } from "./errors.ts";
 
@@ -31,9 +33,65 @@ export type RequestOptionsInput =
   | CredentialRequestOptions
   | Record<string, unknown>;
 
+/** A signal given as the `signal` member of a `{ publicKey, signal }` wrapper, if any. */
+function wrapperSignal(input: unknown): AbortSignal | undefined {
+  if (input instanceof CredentialCreationOptions || input instanceof CredentialRequestOptions) {
+    return input.signal;
+  }
+  if (typeof input !== "object" || input === null) return undefined;
+  const s = (input as { signal?: unknown }).signal;
+  if (s === undefined || s === null) return undefined;
+  if (!(s instanceof AbortSignal)) {
+    throw new ClientError(ClientError.ERR.BAD_REQUEST, "signal must be an AbortSignal");
+  }
+  return s;
+}
+
+function invalid(what: string, e: unknown): ClientError {
+  return new ClientError(
+    ClientError.ERR.BAD_REQUEST,
+    `Invalid ${what} options: ${e instanceof Error ? e.message : String(e)}`,
+    { cause: e },
+  );
+}
+
+/**
+ * The creation options and the wrapper's signal (`{ publicKey, signal }`, as
+ * navigator.credentials.create takes them); bad JSON is a BAD_REQUEST `ClientError`.
+ */
+export function unwrapCreationOptions(
+  input: CreationOptionsInput,
+): [PublicKeyCredentialCreationOptions, AbortSignal | undefined] {
+  if (input instanceof PublicKeyCredentialCreationOptions) return [input, undefined];
+  const signal = wrapperSignal(input);
+  if (input instanceof CredentialCreationOptions) return [input.publicKey, signal];
+  try {
+    return [CredentialCreationOptions.fromJSON(input).publicKey, signal];
+  } catch (e) {
+    throw invalid("creation", e);
+  }
+}
+
+/** The request options and the wrapper's signal; see {@linkcode unwrapCreationOptions}. */
+export function unwrapRequestOptions(
+  input: RequestOptionsInput,
+): [PublicKeyCredentialRequestOptions, AbortSignal | undefined] {
+  if (input instanceof PublicKeyCredentialRequestOptions) return [input, undefined];
+  const signal = wrapperSignal(input);
+  if (input instanceof CredentialRequestOptions) return [input.publicKey, signal];
+  try {
+    return [CredentialRequestOptions.fromJSON(input).publicKey, signal];
+  } catch (e) {
+    throw invalid("request", e);
+  }
+}
+
 /** Options of a single client call. */
 export interface ClientCallOptions {
-  /** Cancels the operation (CTAPHID_CANCEL on USB keys); it then fails with TIMEOUT. */
+  /**
+   * Cancels the operation (CTAPHID_CANCEL on USB keys); it then fails with TIMEOUT. A
+   * `signal` on the `{ publicKey, signal }` wrapper is honoured too: either one aborts.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -71,12 +129,36 @@ export interface ClientAssertion {
   readonly clientExtensionResults: Record<string, unknown>;
   /** "platform" for WindowsClient's platform authenticator, else "cross-platform". */
   readonly authenticatorAttachment?: string;
+  /** The authenticator's CTAP2 response, when the client received one (Fido2Client). */
+  readonly response?: AssertionResponse;
+}
+
+/** The CTAP2 response an assertion amounts to, for clients that got none (U2F, webauthn.dll). */
+function ctapResponse(a: ClientAssertion): AssertionResponse {
+  if (a.response) return a.response;
+  const m = new Map<CborValue, CborValue>([
+    [1, new Map<CborValue, CborValue>([["type", "public-key"], ["id", a.credentialId]])],
+    [2, a.authenticatorData.raw],
+    [3, a.signature],
+  ]);
+  if (a.user) {
+    const user = new Map<CborValue, CborValue>([["id", a.user.id]]);
+    if (a.user.name !== undefined) user.set("name", a.user.name);
+    if (a.user.displayName !== undefined) user.set("displayName", a.user.displayName);
+    m.set(4, user);
+  } else if (a.userHandle) {
+    m.set(4, new Map<CborValue, CborValue>([["id", a.userHandle]]));
+  }
+  return new AssertionResponse(m);
 }
 
 /**
  * The assertions of one getAssertion call. With an empty allowCredentials list the key may
  * return several discoverable credentials: show `getAssertions()` to the user (the `user`
- * member carries names) and answer the RP with `getResponse(chosen)`.
+ * member carries names) and answer the RP with `getResponse(chosen)`. As in python-fido2,
+ * `getAssertions()` gives the authenticator's CTAP2 responses (user, numberOfCredentials,
+ * userSelected, largeBlobKey); `getClientAssertions()` gives them with client extension
+ * outputs.
  */
 export class AssertionSelection {
   readonly #assertions: readonly ClientAssertion[];
@@ -92,8 +174,17 @@ export class AssertionSelection {
     this.#assertions = assertions;
   }
 
-  /** Every assertion, in the authenticator's order (most recently created first). */
-  getAssertions(): readonly ClientAssertion[] {
+  /**
+   * The authenticator's CTAP2 getAssertion/getNextAssertion responses, in its order (most
+   * recently created first); python-fido2's `get_assertions()`. For U2F keys and
+   * `WindowsClient` they are built from what the key returned (no numberOfCredentials).
+   */
+  getAssertions(): readonly AssertionResponse[] {
+    return this.#assertions.map(ctapResponse);
+  }
+
+  /** Every assertion as the client processed it, with its client extension outputs. */
+  getClientAssertions(): readonly ClientAssertion[] {
     return this.#assertions;
   }
 

@@ -38,15 +38,16 @@ import type {
   AuthenticationExtensionsClientInputs,
   AuthenticationExtensionsPRFValues,
 } from "../webauthn/extensions.ts";
-import {
-  CredentialCreationOptions,
-  CredentialRequestOptions,
+import { isPaymentRequested } from "../webauthn/extensions.ts";
+import type {
   PublicKeyCredentialCreationOptions,
-  type PublicKeyCredentialDescriptor,
+  PublicKeyCredentialDescriptor,
   PublicKeyCredentialRequestOptions,
 } from "../webauthn/options.ts";
 import { AuthenticatorAttestationResponse, RegistrationResponse } from "../webauthn/responses.ts";
 import type { ClientDataCollector } from "./collector.ts";
+import { CTAP_STATUS } from "../ctap.ts";
+import { clientErrorCode } from "./error_map.ts";
 import { ClientError } from "./errors.ts";
 import {
   AssertionSelection,
@@ -54,6 +55,8 @@ import {
   type ClientCallOptions,
   type CreationOptionsInput,
   type RequestOptionsInput,
+  unwrapCreationOptions,
+  unwrapRequestOptions,
   type WebAuthnClient,
 } from "./selection.ts";
 
@@ -91,7 +94,9 @@ export { HRESULT, TRANSPORTS, WindowsApiError } from "../../ffi/webauthn.ts";
 export interface WindowsClientOptions {
   /**
    * The window the Windows security dialog is centred on. A number/bigint, or a function
-   * called per request; by default the foreground (else console) window of each request.
+   * called per request. By default, and whenever this gives 0 (webauthn.dll fails with a NULL
+   * window), each request takes the foreground window, else the console window, else the
+   * desktop window.
    */
   readonly hwnd?: number | bigint | (() => number | bigint | Promise<number | bigint>);
   /** A loaded webauthn API (tests pass a fake library); by default webauthn.dll is loaded. */
@@ -113,17 +118,22 @@ const CRED_PROTECT: Record<string, 1 | 2 | 3> = {
   userVerificationRequired: 3,
 };
 
-/** API versions that introduced each feature (webauthn.h struct versions per API). */
+/**
+ * API versions from which each feature is used (webauthn.h struct versions per API). largeBlob:
+ * the MC v4 / GA v5 structs carry it from API 3, but it is used only from API 5, as issue 14
+ * asks (not checked here against a real DLL of API 3 or 4).
+ */
 const API = {
   credProtect: 2,
   credBlob: 3,
   minPinLength: 3,
-  largeBlob: 3,
+  largeBlob: 5,
   preferResidentKey: 3,
   enterprise: 3,
   hmacSalts: 4,
   nativePrf: 6,
   prfEvalAtCreate: 8,
+  hmacSecretMc: 8,
   hints: 8,
   thirdPartyPayment: 8,
 } as const;
@@ -223,7 +233,7 @@ export class WindowsClient implements WebAuthnClient {
     callOptions: ClientCallOptions = {},
   ): Promise<RegistrationResponse> {
     try {
-      const [opts, wrapperSignal] = creationOptions(options);
+      const [opts, wrapperSignal] = unwrapCreationOptions(options);
       const { clientData, rpId } = await this.#collector.collectClientData(opts);
       const api = await this.#loadApi();
       const v = api.apiVersion();
@@ -264,26 +274,37 @@ export class WindowsClient implements WebAuthnClient {
         attObj = attObj.withoutAttestation();
       }
       const results: Record<string, unknown> = {};
-      const x = att.extensions;
+      // Outputs the DLL's Extensions array lacks are read from the signed authData.
+      const signed = attObj.authData.extensions;
+      const x = {
+        credBlobStored: att.extensions?.credBlobStored ?? boolOf(signed?.get("credBlob")),
+        hmacSecret: att.extensions?.hmacSecret ?? boolOf(signed?.get("hmac-secret")),
+      };
       if (ext.credProps === true) {
         const rk = att.residentKey ?? (rkRequired ? true : undefined);
         results.credProps = rk === undefined ? {} : { rk };
       }
-      if (ext.credBlob !== undefined && x?.credBlobStored !== undefined) {
+      if (ext.credBlob !== undefined && x.credBlobStored !== undefined) {
         results.credBlob = x.credBlobStored;
       }
       if (ext.largeBlob !== undefined && request.extensions?.largeBlob) {
         results.largeBlob = { supported: att.largeBlobSupported === true };
       }
       if (ext.prf !== undefined) {
-        const enabled = att.prfEnabled ?? x?.hmacSecret === true;
+        const enabled = att.prfEnabled ?? x.hmacSecret === true;
         results.prf = att.hmacSecret && enabled
           ? { enabled, results: prfResults(att.hmacSecret) }
           : { enabled };
       } else if (ext.hmacCreateSecret === true && this.#options.allowHmacSecret) {
-        results.hmacCreateSecret = x?.hmacSecret === true;
+        results.hmacCreateSecret = x.hmacSecret === true;
+        const out = att.hmacSecret;
+        if (request.extensions?.hmacSecretMc && out) {
+          results.hmacGetSecret = out.second
+            ? { output1: out.first, output2: out.second }
+            : { output1: out.first };
+        }
       }
-      if (ext.thirdPartyPayment === true && att.thirdPartyPayment !== undefined) {
+      if (isPaymentRequested(ext) && att.thirdPartyPayment !== undefined) {
         results.thirdPartyPayment = att.thirdPartyPayment;
       }
       const transports = att.transports ?? att.usedTransports ?? [];
@@ -308,7 +329,7 @@ export class WindowsClient implements WebAuthnClient {
     callOptions: ClientCallOptions = {},
   ): Promise<AssertionSelection> {
     try {
-      const [opts, wrapperSignal] = requestOptions(options);
+      const [opts, wrapperSignal] = unwrapRequestOptions(options);
       const { clientData, rpId } = await this.#collector.collectClientData(opts);
       const api = await this.#loadApi();
       const v = api.apiVersion();
@@ -377,13 +398,18 @@ export class WindowsClient implements WebAuthnClient {
 
   async #hwnd(): Promise<number | bigint> {
     const h = this.#options.hwnd;
-    if (h === undefined) return await defaultWindowHandle();
-    return typeof h === "function" ? await h() : h;
+    const given = h === undefined ? 0 : typeof h === "function" ? await h() : h;
+    // 0 would fail in the DLL: fall back as if none was given.
+    if (given !== 0 && given !== 0n) return given;
+    return await defaultWindowHandle();
   }
 
   /**
    * Runs one DLL call with a fresh cancellation id: the caller's signals and the options'
    * timeout cancel it through WebAuthNCancelCurrentOperation, and then it fails with TIMEOUT.
+   * webauthn.dll ignores a cancel for an operation it has not started yet, and on a Worker (or
+   * Deno's FFI thread) the call may start after the abort: so the cancel is repeated every
+   * {@linkcode CANCEL_RETRY_MS} until the call returns.
    */
   async #call<T>(
     api: WebAuthnApi,
@@ -400,13 +426,18 @@ export class WindowsClient implements WebAuthnClient {
     const id = api.getCancellationId();
     request.cancellationId = id;
     let cancelled = false;
-    const onAbort = () => {
-      cancelled = true;
+    let retry: ReturnType<typeof setInterval> | undefined;
+    const cancel = () => {
       try {
         api.cancelCurrentOperation(id);
       } catch {
         // The operation may have finished between the abort and the cancel: nothing to stop.
       }
+    };
+    const onAbort = () => {
+      cancelled = true;
+      cancel();
+      retry = setInterval(cancel, CANCEL_RETRY_MS);
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
@@ -416,6 +447,7 @@ export class WindowsClient implements WebAuthnClient {
       throw e;
     } finally {
       signal.removeEventListener("abort", onAbort);
+      if (retry !== undefined) clearInterval(retry);
     }
   }
 
@@ -484,8 +516,13 @@ export class WindowsClient implements WebAuthnClient {
       }
     } else if (ext.hmacCreateSecret === true && this.#options.allowHmacSecret) {
       x.hmacSecret = true;
+      if (ext.hmacGetSecret !== undefined) {
+        // hmac-secret-mc: evaluated at registration where the API can carry raw salts.
+        const salts = hmacGetSecretSalts(ext.hmacGetSecret);
+        if (v >= API.hmacSecretMc) x.hmacSecretMc = salts;
+      }
     }
-    if (ext.thirdPartyPayment === true && v >= API.thirdPartyPayment) {
+    if (isPaymentRequested(ext) && v >= API.thirdPartyPayment) {
       request.thirdPartyPayment = true;
     }
     request.extensions = x;
@@ -541,17 +578,8 @@ export class WindowsClient implements WebAuthnClient {
       const salts = prfSalts(ext.prf, request.allowCredentials!, v >= API.nativePrf);
       if (salts && v >= API.hmacSalts) x.hmacSecret = salts;
     } else if (ext.hmacGetSecret !== undefined && this.#options.allowHmacSecret) {
-      const h = ext.hmacGetSecret;
-      const s1 = h.salt1, s2 = h.salt2;
-      if (
-        !(s1 instanceof Uint8Array) || s1.length !== 32 ||
-        (s2 !== undefined && (!(s2 instanceof Uint8Array) || s2.length !== 32))
-      ) {
-        throw new ClientError(E.BAD_REQUEST, "hmacGetSecret salts must be 32 bytes");
-      }
-      if (v >= API.hmacSalts) {
-        x.hmacSecret = { global: s2 ? { first: s1, second: s2 } : { first: s1 }, raw: true };
-      }
+      const global = hmacGetSecretSalts(ext.hmacGetSecret);
+      if (v >= API.hmacSalts) x.hmacSecret = { global, raw: true };
     }
     request.extensions = x;
     return request;
@@ -578,38 +606,21 @@ export async function webauthnLibraryUsable(): Promise<boolean> {
   }
 }
 
-function creationOptions(
-  input: CreationOptionsInput,
-): [PublicKeyCredentialCreationOptions, AbortSignal | undefined] {
-  if (input instanceof PublicKeyCredentialCreationOptions) return [input, undefined];
-  if (input instanceof CredentialCreationOptions) return [input.publicKey, input.signal];
-  try {
-    return [CredentialCreationOptions.fromJSON(input).publicKey, undefined];
-  } catch (e) {
-    throw new ClientError(E.BAD_REQUEST, `Invalid creation options: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
+/**
+ * How much longer than `options.timeout` webauthn.dll's own `dwTimeoutMilliseconds` is. The
+ * local timer enforces the timeout (and cancels the call); were both equal, which of them
+ * fired first would decide the outcome (our cancel or the DLL's own ERROR_TIMEOUT).
+ */
+export const DLL_TIMEOUT_HEADROOM_MS = 10_000;
 
-function requestOptions(
-  input: RequestOptionsInput,
-): [PublicKeyCredentialRequestOptions, AbortSignal | undefined] {
-  if (input instanceof PublicKeyCredentialRequestOptions) return [input, undefined];
-  if (input instanceof CredentialRequestOptions) return [input.publicKey, input.signal];
-  try {
-    return [CredentialRequestOptions.fromJSON(input).publicKey, undefined];
-  } catch (e) {
-    throw new ClientError(E.BAD_REQUEST, `Invalid request options: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
+/** How often an abort repeats WebAuthNCancelCurrentOperation until the call has returned. */
+export const CANCEL_RETRY_MS = 100;
 
-/** WebAuthn timeouts are milliseconds; the DLL takes a DWORD. */
+/** The DLL's DWORD timeout for a WebAuthn timeout `t`: `t` plus the headroom. */
 function timeoutMs(t: number): number {
   if (!Number.isFinite(t) || t < 0) throw new ClientError(E.BAD_REQUEST, `Invalid timeout ${t}`);
-  return Math.min(Math.round(t), 0xffffffff);
+  if (t === 0) return 0; // the DLL's default; no local timer either
+  return Math.min(Math.round(t) + DLL_TIMEOUT_HEADROOM_MS, 0xffffffff);
 }
 
 function descriptors(list: readonly PublicKeyCredentialDescriptor[] | undefined) {
@@ -703,6 +714,23 @@ function prfSalts(
   };
 }
 
+/** The raw hmac-secret salts of `hmacGetSecret` (32 bytes each), or BAD_REQUEST. */
+function hmacGetSecretSalts(h: { salt1?: unknown; salt2?: unknown }): HmacSalts {
+  const s1 = h?.salt1, s2 = h?.salt2;
+  if (
+    !(s1 instanceof Uint8Array) || s1.length !== 32 ||
+    (s2 !== undefined && (!(s2 instanceof Uint8Array) || s2.length !== 32))
+  ) {
+    throw new ClientError(E.BAD_REQUEST, "hmacGetSecret salts must be 32 bytes");
+  }
+  return s2 ? { first: s1, second: s2 as Uint8Array } : { first: s1 };
+}
+
+/** A CBOR boolean, else undefined. */
+function boolOf(v: unknown): boolean | undefined {
+  return typeof v === "boolean" ? v : undefined;
+}
+
 function prfResults(s: HmacSalts): AuthenticationExtensionsPRFValues {
   return s.second ? { first: s.first, second: s.second } : { first: s.first };
 }
@@ -721,7 +749,11 @@ function aborted(signal: AbortSignal, cause?: unknown): ClientError {
   });
 }
 
-/** HRESULT class (the DLL's W3C error name) → ClientError code (research §1.6). */
+/**
+ * HRESULT class (the DLL's W3C error name, `WebAuthNGetErrorName`) → ClientError code, for
+ * HRESULTs {@linkcode BY_HRESULT} does not list (research §1.6). "UnknownError" and anything
+ * else is OTHER_ERROR.
+ */
 const BY_NAME: Record<string, number> = {
   InvalidStateError: E.DEVICE_INELIGIBLE,
   NotSupportedError: E.BAD_REQUEST,
@@ -729,7 +761,28 @@ const BY_NAME: Record<string, number> = {
   NotAllowedError: E.DEVICE_INELIGIBLE,
 };
 
-/** Raw HRESULTs that decide on their own, whatever name the DLL gives them. */
+/**
+ * The user closed or declined Windows' dialog: the code a CTAP key's OPERATION_DENIED (the
+ * user declined on the key) gets in `Fido2Client`, so both clients report it alike.
+ */
+const USER_DECLINED = clientErrorCode(CTAP_STATUS.OPERATION_DENIED);
+
+/**
+ * Every HRESULT webauthn.dll documents, mapped on its own whatever name the DLL gives it:
+ *
+ * | HRESULT | name | ClientError |
+ * |---|---|---|
+ * | NTE_EXISTS (excluded credential present) | InvalidStateError | DEVICE_INELIGIBLE |
+ * | NTE_NOT_FOUND, NTE_DEVICE_NOT_FOUND (no matching credential / key) | NotAllowedError | DEVICE_INELIGIBLE |
+ * | NTE_INVALID_PARAMETER, E_INVALIDARG | NotSupportedError / - | BAD_REQUEST |
+ * | NTE_NOT_SUPPORTED, ERROR_NOT_SUPPORTED, NTE_TOKEN_KEYSET_STORAGE_FULL | ConstraintError | CONFIGURATION_UNSUPPORTED |
+ * | E_NOTIMPL (API not implemented in this build) | UnknownError | CONFIGURATION_UNSUPPORTED |
+ * | ERROR_TIMEOUT (the DLL's own timeout) | NotAllowedError | TIMEOUT |
+ * | NTE_USER_CANCELLED, ERROR_CANCELLED (dialog closed or declined) | NotAllowedError | TIMEOUT (as OPERATION_DENIED) |
+ * | RPC_S_CALL_FAILED and anything else | UnknownError | OTHER_ERROR |
+ *
+ * A call our own AbortSignal or `options.timeout` cancelled is TIMEOUT whatever it returns.
+ */
 const BY_HRESULT = new Map<number, number>([
   [HRESULT.NTE_EXISTS, E.DEVICE_INELIGIBLE],
   [HRESULT.NTE_NOT_FOUND, E.DEVICE_INELIGIBLE],
@@ -739,10 +792,10 @@ const BY_HRESULT = new Map<number, number>([
   [HRESULT.NTE_NOT_SUPPORTED, E.CONFIGURATION_UNSUPPORTED],
   [HRESULT.ERROR_NOT_SUPPORTED, E.CONFIGURATION_UNSUPPORTED],
   [HRESULT.NTE_TOKEN_KEYSET_STORAGE_FULL, E.CONFIGURATION_UNSUPPORTED],
+  [HRESULT.E_NOTIMPL, E.CONFIGURATION_UNSUPPORTED],
   [HRESULT.ERROR_TIMEOUT, E.TIMEOUT],
-  // The user closed the dialog: NotAllowedError in a browser, a denied request here.
-  [HRESULT.NTE_USER_CANCELLED, E.BAD_REQUEST],
-  [HRESULT.ERROR_CANCELLED, E.BAD_REQUEST],
+  [HRESULT.NTE_USER_CANCELLED, USER_DECLINED],
+  [HRESULT.ERROR_CANCELLED, USER_DECLINED],
 ]);
 
 /** The ClientError code for a failed webauthn.dll call. */

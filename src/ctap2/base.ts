@@ -5,7 +5,15 @@
  */
 import { type CborMap, type CborValue, decode, encode } from "../cbor.ts";
 import type { CoseKey } from "../cose.ts";
-import { type CallOptions, CAPABILITY, CTAP_STATUS, type CtapDevice, CtapError } from "../ctap.ts";
+import {
+  assertCtapDevice,
+  type CallOptions,
+  CAPABILITY,
+  CTAP_STATUS,
+  type CtapDevice,
+  CtapError,
+  describeValue,
+} from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import type { SignatureData } from "../ctap1.ts";
 import { AttestationObject, AuthenticatorData, FLAG } from "../webauthn/authdata.ts";
@@ -382,6 +390,13 @@ export class Ctap2 {
 
   /** `info` is the device's getInfo, needed to pick commands and limits. */
   constructor(device: CtapDevice, info: Info, opts?: Ctap2Options) {
+    assertCtapDevice(device, "new Ctap2(device, info)");
+    if (!(info instanceof Info)) {
+      throw new TypeError(
+        `new Ctap2(device, info) needs the key's getInfo as an Info, got ${describeValue(info)}; ` +
+          "use `await Ctap2.create(device)`, which reads it",
+      );
+    }
     this.device = device;
     this.info = info;
     this.strictCbor = opts?.strictCbor ?? true;
@@ -395,6 +410,7 @@ export class Ctap2 {
     device: CtapDevice,
     opts?: Ctap2Options & CallOptions,
   ): Promise<Ctap2> {
+    assertCtapDevice(device, "Ctap2.create(device)");
     if (!(device.capabilities & CAPABILITY.CBOR)) {
       throw new CtapError(CTAP_STATUS.INVALID_COMMAND, "Device does not support CTAP2");
     }
@@ -554,9 +570,24 @@ export class Ctap2 {
     await this.sendCbor(CMD.SELECTION, undefined, opts);
   }
 
-  #pick(option: string, cmd: number, preview: string, previewCmd: number, what: string): number {
-    if (option in this.info.options) return cmd;
-    if (preview in this.info.options) return previewCmd;
+  /**
+   * The final command when getInfo advertises it, else the 2.1-PRE prototype when a
+   * FIDO_2_1_PRE key advertises that; anything else would be an unknown command to the key.
+   * `present` says whether the option's mere presence means support (bioEnroll: false = no
+   * enrollment yet) or it must be true (credMgmt).
+   */
+  #pick(
+    option: string,
+    cmd: number,
+    preview: string,
+    previewCmd: number,
+    what: string,
+    present: boolean,
+  ): number {
+    const o = this.info.options;
+    const has = (name: string) => present ? name in o : o[name] === true;
+    if (has(option)) return cmd;
+    if (this.info.versions.includes("FIDO_2_1_PRE") && has(preview)) return previewCmd;
     throw new CtapError(CTAP_STATUS.INVALID_COMMAND, `Authenticator does not support ${what}`);
   }
 
@@ -577,6 +608,7 @@ export class Ctap2 {
       "credentialMgmtPreview",
       CMD.CREDENTIAL_MGMT_PRE,
       "credential management",
+      false,
     );
     return await this.#sendMap(
       cmd,
@@ -596,6 +628,7 @@ export class Ctap2 {
       "userVerificationMgmtPreview",
       CMD.BIO_ENROLLMENT_PRE,
       "biometric enrollment",
+      true,
     );
     return await this.#sendMap(
       cmd,

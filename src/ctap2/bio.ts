@@ -3,7 +3,7 @@
  * @module
  */
 import { type CborMap, encode } from "../cbor.ts";
-import { type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { concat } from "../utils.ts";
 import type { Ctap2, PinAuth } from "./base.ts";
@@ -85,7 +85,9 @@ export class BioEnrollment {
   static readonly MODALITY = { FINGERPRINT: 0x01 } as const;
 
   /** Commands go through `ctap` for the given `modality`. */
-  constructor(readonly ctap: Ctap2, readonly modality: number) {}
+  constructor(readonly ctap: Ctap2, readonly modality: number) {
+    assertCtap2(ctap, "new BioEnrollment(ctap)");
+  }
 
   /** The authenticator supports bio enrollment (final or 2.1 prototype). */
   static isSupported(info: Info): boolean {

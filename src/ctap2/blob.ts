@@ -4,7 +4,7 @@
  * @module
  */
 import { type CborMap, type CborValue, decode, encode } from "../cbor.ts";
-import { type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { bytesEqual, concat, randomBytes, sha256 } from "../utils.ts";
 import type { Ctap2, PinAuth } from "./base.ts";
@@ -182,7 +182,9 @@ export class LargeBlobs {
     readonly ctap: Ctap2,
     readonly protocol?: PinAuth,
     readonly pinUvToken?: Uint8Array,
-  ) {}
+  ) {
+    assertCtap2(ctap, "new LargeBlobs(ctap)");
+  }
 
   /** The authenticator supports large blobs. */
   static isSupported(info: Info): boolean {

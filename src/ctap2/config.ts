@@ -3,7 +3,7 @@
  * @module
  */
 import { type CborMap, encode } from "../cbor.ts";
-import { type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { concat } from "../utils.ts";
 import type { Ctap2, PinAuth } from "./base.ts";
@@ -43,7 +43,9 @@ export class Config {
     readonly ctap: Ctap2,
     readonly protocol?: PinAuth,
     readonly pinUvToken?: Uint8Array,
-  ) {}
+  ) {
+    assertCtap2(ctap, "new Config(ctap)");
+  }
 
   /** The authenticator supports authenticatorConfig. */
   static isSupported(info: Info): boolean {
@@ -75,18 +77,35 @@ export class Config {
     return await this.ctap.config(subCmd, params, this.protocol?.version, pinUvAuthParam, opts);
   }
 
-  /** Allows makeCredential to request enterprise attestation. */
+  /**
+   * Refuses a sub-command whose getInfo option is absent: CTAP 2.1 §6.11 ties
+   * enableEnterpriseAttestation to `ep`, toggleAlwaysUv to `alwaysUv` and setMinPINLength to
+   * `setMinPINLength`, and an absent option means the feature does not exist.
+   */
+  #requireOption(option: string, what: string): void {
+    if (!(option in this.ctap.info.options)) {
+      throw new CtapError(
+        CTAP_STATUS.INVALID_SUBCOMMAND,
+        `Authenticator does not support ${what} (getInfo has no ${option} option)`,
+      );
+    }
+  }
+
+  /** Allows makeCredential to request enterprise attestation (needs the `ep` option). */
   async enableEnterpriseAttestation(opts?: CallOptions): Promise<void> {
+    this.#requireOption("ep", "enterprise attestation");
     await this.#call(Config.CMD.ENABLE_ENTERPRISE_ATT, undefined, opts);
   }
 
-  /** Toggles the alwaysUv option. */
+  /** Toggles the alwaysUv option (needs the `alwaysUv` option in getInfo). */
   async toggleAlwaysUv(opts?: CallOptions): Promise<void> {
+    this.#requireOption("alwaysUv", "alwaysUv");
     await this.#call(Config.CMD.TOGGLE_ALWAYS_UV, undefined, opts);
   }
 
   /** Raises the minimum PIN length, sets the RP IDs allowed to read it, forces a PIN change. */
   async setMinPinLength(o: SetMinPinLengthOptions = {}, opts?: CallOptions): Promise<void> {
+    this.#requireOption("setMinPINLength", "setMinPINLength");
     const P = Config.PARAM;
     const params = new Map<number, unknown>();
     if (o.minPinLength !== undefined) {

@@ -5,7 +5,7 @@
  */
 import { CREDENTIAL_MGMT_SUB } from "./constants.ts";
 import { type CborMap, type CborValue, encode } from "../cbor.ts";
-import { type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError } from "../errors.ts";
 import { concat } from "../utils.ts";
 import {
@@ -99,12 +99,22 @@ export class CredentialManagement {
     readonly ctap: Ctap2,
     readonly protocol: PinAuth,
     readonly pinUvToken: Uint8Array,
-  ) {}
+  ) {
+    assertCtap2(ctap, "new CredentialManagement(ctap)");
+  }
 
-  /** The authenticator supports credential management (final or 2.1 prototype). */
+  /**
+   * The authenticator supports credential management: `credMgmt: true` (command 0x0A), or a
+   * FIDO_2_1_PRE key with `credentialMgmtPreview: true` (prototype command 0x41).
+   */
   static isSupported(info: Info): boolean {
-    if (info.options.credMgmt) return true;
-    return info.versions.includes("FIDO_2_1_PRE") && "credentialMgmtPreview" in info.options;
+    if (info.options.credMgmt === true) return true;
+    return info.versions.includes("FIDO_2_1_PRE") && info.options.credentialMgmtPreview === true;
+  }
+
+  /** Only the prototype (0x41) is available: no updateUserInformation, no permissions. */
+  static isPreview(info: Info): boolean {
+    return info.options.credMgmt !== true && CredentialManagement.isSupported(info);
   }
 
   /** The authenticator supports updateUserInformation. */

@@ -5,7 +5,7 @@
  */
 import { CLIENT_PIN_SUB } from "./constants.ts";
 import type { CborMap } from "../cbor.ts";
-import type { CallOptions } from "../ctap.ts";
+import { assertCtap2, type CallOptions, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { FormatError, UnsupportedAlgorithmError } from "../errors.ts";
 import { concat, sha256 } from "../utils.ts";
 import { PinProtocolV1, PinProtocolV2, type PinUvAuthProtocol } from "./pin_protocol.ts";
@@ -25,9 +25,15 @@ export interface ClientPinCtap {
     readonly minPinLength?: number;
     /** getInfo maxPinLength (0x1D, CTAP 2.3): longer new PINs are refused locally. */
     readonly maxPinLength?: number;
-    /** getInfo options; `pinUvAuthToken: false` selects the legacy getPinToken. */
+    /** getInfo options; only `pinUvAuthToken: true` allows the permission subcommands. */
     readonly options?: { readonly [name: string]: boolean | undefined };
   };
+}
+
+/** The getInfo members {@linkcode ClientPin.isSupported} and its siblings read. */
+export interface PinInfo {
+  /** getInfo options: an absent option means the feature is not supported (CTAP 2.1 §6.4). */
+  readonly options?: { readonly [name: string]: boolean | undefined };
 }
 
 /** A PIN the spec forbids (too short, too long, not a string): refused before it is sent. */
@@ -98,12 +104,30 @@ export class ClientPin {
     PERSISTENT_CREDENTIAL_MGMT: 0x40,
   } as const;
 
+  /**
+   * Whether the authenticator implements clientPIN at all: the `clientPin` option is present
+   * (true = a PIN is set, false = none yet). Like python-fido2, absent means no PIN support.
+   */
+  static isSupported(info: PinInfo): boolean {
+    return info.options !== undefined && info.options.clientPin !== undefined;
+  }
+
+  /**
+   * Whether the authenticator issues permission-scoped tokens (subcommands 0x06 and 0x09):
+   * only when getInfo says `pinUvAuthToken: true`. CTAP 2.0 and 2.1-PRE keys leave the option
+   * out and answer 0x09 with an error (Solo 1 and Nitrokey FIDO2: CTAP1_ERR_OTHER, 0x7F).
+   */
+  static isTokenSupported(info: PinInfo): boolean {
+    return info.options?.pinUvAuthToken === true;
+  }
+
   /** The protocol in use: the one given, else the first of v2, v1 the authenticator lists. */
   readonly protocol: PinUvAuthProtocol;
   readonly #ctap: ClientPinCtap;
 
   /** Without `protocol`, throws UnsupportedAlgorithmError when the key offers neither 1 nor 2. */
   constructor(ctap: ClientPinCtap, protocol?: PinUvAuthProtocol) {
+    assertCtap2(ctap, "new ClientPin(ctap)");
     this.#ctap = ctap;
     const offered = ctap.info.pinUvProtocols;
     if (protocol) {
@@ -149,8 +173,10 @@ export class ClientPin {
   }
 
   /**
-   * A pinUvAuthToken from the PIN. With `permissions` (and an authenticator that supports
-   * tokens) it is scoped to them and to `rpId`; otherwise the legacy getPinToken is used.
+   * A pinUvAuthToken from the PIN. With `permissions` and an authenticator that reports
+   * `pinUvAuthToken: true` it is scoped to them and to `rpId` (subcommand 0x09); otherwise
+   * the legacy getPinToken (0x05) is used and `permissions`/`rpId` are dropped, as in
+   * python-fido2 and libfido2: a CTAP 2.0/2.1-PRE token already carries every right.
    */
   async getPinToken(
     pin: string,
@@ -163,7 +189,9 @@ export class ClientPin {
     const pinHashEnc = await this.protocol.encrypt(sharedSecret, pinHash(pinBytes));
     const params: [number, unknown][] = [[3, keyAgreement], [6, pinHashEnc]];
     let sub: number = SUB.GET_PIN_TOKEN;
-    if (permissions !== undefined && this.#ctap.info.options?.pinUvAuthToken !== false) {
+    if (
+      permissions !== undefined && permissions !== 0 && ClientPin.isTokenSupported(this.#ctap.info)
+    ) {
       sub = SUB.GET_TOKEN_USING_PIN;
       params.push([9, permissions]);
       if (rpId !== undefined) params.push([10, rpId]);
@@ -172,8 +200,20 @@ export class ClientPin {
     return await this.#decryptToken(sharedSecret, resp);
   }
 
-  /** A pinUvAuthToken from built-in user verification (e.g. a fingerprint). */
+  /**
+   * A pinUvAuthToken from built-in user verification (e.g. a fingerprint). Only keys that
+   * report `pinUvAuthToken: true` have subcommand 0x06; others fail with
+   * `CtapError(INVALID_SUBCOMMAND)` before anything is sent (a CTAP 2.0 key verifies with
+   * the `uv` option of makeCredential/getAssertion instead).
+   */
   async getUvToken(permissions?: number, rpId?: string, opts?: CallOptions): Promise<Uint8Array> {
+    if (!ClientPin.isTokenSupported(this.#ctap.info)) {
+      throw new CtapError(
+        CTAP_STATUS.INVALID_SUBCOMMAND,
+        "Authenticator does not issue UV tokens (getInfo has no pinUvAuthToken option); " +
+          "use the uv option of makeCredential/getAssertion",
+      );
+    }
     const { keyAgreement, sharedSecret } = await this.getSharedSecret(opts);
     const params: [number, unknown][] = [[3, keyAgreement]];
     if (permissions !== undefined) params.push([9, permissions]);

@@ -72,6 +72,16 @@ export interface HidBackend {
   open(path: string, reportSizeIn?: number, reportSizeOut?: number): Promise<HidConnection>;
   /** Raw report descriptor, where the backend can read one (hidapi ≥ 0.14). */
   getReportDescriptor?(path: string): Promise<Uint8Array | undefined>;
+  /**
+   * The fix for a FIDO key that was found but could not be opened, on this platform (a udev
+   * rule on Linux, WindowsClient on Windows), or undefined when there is none to suggest.
+   */
+  accessHint?(descriptor: HidDescriptor, error: unknown): string | undefined;
+  /**
+   * Why FIDO keys may be missing from `enumerate` even when plugged in (an hidapi too old to
+   * report usage pages), or undefined when enumeration is trustworthy.
+   */
+  readonly enumerationLimit?: string;
 }
 
 /**

@@ -36,6 +36,9 @@ export interface CtapHidDeviceOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Interval (ms) at which an unanswered CTAPHID_INIT is sent again during `open`. */
+const INIT_RESEND_MS = 400;
+
 /** What CTAPHID_INIT told us about the device. */
 export interface HidInitInfo {
   /** The channel ID the device allocated for us. */
@@ -101,13 +104,25 @@ export class CtapHidDevice implements CtapDevice {
     const nonce = randomBytes(8);
     const readTimeout = opts.readTimeout ?? 2000;
     await drain(connection);
-    for (const p of fragment(BROADCAST_CID, CTAPHID.INIT, nonce, descriptor.reportSizeOut)) {
-      await connection.writePacket(p);
-    }
+    const packets = fragment(BROADCAST_CID, CTAPHID.INIT, nonce, descriptor.reportSizeOut);
+    for (const p of packets) await connection.writePacket(p);
+    // Some keys drop INITs for a moment after power-up: ask again (same nonce) until the
+    // read timeout, so a key that is still booting is found instead of timing out.
+    let resending: Promise<void> = Promise.resolve();
+    const stopResending = Date.now() + readTimeout;
+    const resend = setInterval(() => {
+      // Within the first read timeout only: answers to others' INITs extend the wait.
+      if (Date.now() >= stopResending) return clearInterval(resend);
+      resending = resending.then(async () => {
+        for (const p of packets) await connection.writePacket(p);
+      }).catch(() => {});
+    }, INIT_RESEND_MS);
     const wait = new Waiter(readTimeout, opts.signal);
     try {
       return await CtapHidDevice.#awaitInit(descriptor, connection, opts, nonce, wait);
     } finally {
+      clearInterval(resend);
+      await resending;
       wait.dispose();
     }
   }

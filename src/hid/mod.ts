@@ -35,7 +35,7 @@ export {
   type HidDescriptor,
   type HidDeviceInfo,
 } from "./connection.ts";
-export type { CtapProcessor, RequestContext } from "../virtual/types.ts";
+export type { CtapProcessor, RequestContext } from "../ctap.ts";
 export { serveUdp, UdpHidConnection, type UdpHidOptions, type UdpServer } from "./udp.ts";
 
 const DEFAULT_REPORT_SIZE = 64;
@@ -77,36 +77,131 @@ export async function fidoDescriptor(
   };
 }
 
+/** A FIDO key that was found but could not be opened, with the reason and the fix. */
+export interface UnopenableDevice {
+  /** The key as enumerated. */
+  readonly descriptor: HidDescriptor;
+  /** Why opening it or CTAPHID_INIT failed. */
+  readonly error: unknown;
+  /** What to do about it on this platform (udev rule, WindowsClient), when known. */
+  readonly fix?: string;
+}
+
 /**
- * Opens every FIDO authenticator the backend can see, one at a time. Devices that fail to
- * open or to answer CTAPHID_INIT (held by another process, unplugged mid-enumeration) are
- * skipped. The caller closes each device it receives.
+ * FIDO keys are plugged in but none could be opened (no udev rule on Linux, a non-admin
+ * process on Windows, another program holding the key), or hidapi is too old to recognise
+ * them. The message lists each key with its reason and the fix.
  */
-export async function* listDevices(
-  backend?: HidBackend,
-  opts: CtapHidDeviceOptions = {},
-): AsyncIterable<CtapHidDevice> {
-  backend ??= await defaultBackend();
-  const seen = new Set<string>();
-  for (const info of await backend.enumerate()) {
-    if (seen.has(info.path)) continue;
-    const descriptor = await fidoDescriptor(info, backend);
-    if (!descriptor) continue;
-    seen.add(info.path);
-    const device = await tryOpen(descriptor, backend, opts);
-    if (device) yield device;
+export class HidAccessError extends TransportError {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
+  override name = "HidAccessError";
+  /** `devices`: the keys that failed; `message` names them and the fix. */
+  constructor(message: string, readonly devices: readonly UnopenableDevice[] = []) {
+    super(message, devices.length === 1 ? { cause: devices[0].error } : undefined);
   }
 }
 
-async function tryOpen(
-  descriptor: HidDescriptor,
-  backend: HidBackend,
-  opts: CtapHidDeviceOptions,
-): Promise<CtapHidDevice | undefined> {
-  try {
-    return await openDescriptor(descriptor, backend, opts);
-  } catch {
-    return undefined;
+function describeDescriptor(d: HidDescriptor): string {
+  const id = `${d.vid.toString(16).padStart(4, "0")}:${d.pid.toString(16).padStart(4, "0")}`;
+  return `${d.path} (${id}${d.productName ? ` ${d.productName}` : ""})`;
+}
+
+/** The library error for keys found but not openable: one line per key, the fix once. */
+export function accessErrorMessage(devices: readonly UnopenableDevice[]): string {
+  const n = devices.length;
+  const lines = devices.map((d) =>
+    `  ${describeDescriptor(d.descriptor)}: ${
+      d.error instanceof Error ? d.error.message : String(d.error)
+    }`
+  );
+  const fixes = [...new Set(devices.map((d) => d.fix).filter((f) => f !== undefined))];
+  return `Found ${n} FIDO security key${n === 1 ? "" : "s"} but could not open ${
+    n === 1 ? "it" : "them"
+  }:\n${lines.join("\n")}` + fixes.map((f) => `\nFix: ${f}`).join("");
+}
+
+/** Options of {@linkcode listDevices}. */
+export interface ListDevicesOptions extends CtapHidDeviceOptions {
+  /** Told about each FIDO key that was found but could not be opened (it is skipped). */
+  readonly onUnopenable?: (device: UnopenableDevice) => void;
+}
+
+/**
+ * The FIDO authenticators the backend can see, without opening them (python-fido2's
+ * `list_descriptors`). Rejects with `HidAccessError` when hidapi is too old to recognise
+ * keys and some HID devices could not be classified.
+ */
+export async function listDescriptors(backend?: HidBackend): Promise<HidDescriptor[]> {
+  backend ??= await defaultBackend();
+  const seen = new Set<string>();
+  const out: HidDescriptor[] = [];
+  let unclassified = 0;
+  for (const info of await backend.enumerate()) {
+    if (seen.has(info.path)) continue;
+    const descriptor = await fidoDescriptor(info, backend);
+    if (!descriptor) {
+      if (info.usagePage === 0) unclassified++;
+      continue;
+    }
+    seen.add(info.path);
+    out.push(descriptor);
+  }
+  if (out.length === 0 && unclassified > 0 && backend.enumerationLimit) {
+    throw new HidAccessError(
+      `${unclassified} HID device(s) could not be checked for FIDO support: ` +
+        backend.enumerationLimit,
+    );
+  }
+  return out;
+}
+
+/**
+ * The FIDO authenticator at `path`, without opening it (python-fido2's `get_descriptor`).
+ * Throws `TransportError` when no such device exists or it is not a FIDO authenticator.
+ */
+export async function getDescriptor(path: string, backend?: HidBackend): Promise<HidDescriptor> {
+  if (typeof path !== "string") {
+    throw new TypeError(`getDescriptor(path) expects a string path, got ${typeof path}`);
+  }
+  backend ??= await defaultBackend();
+  const info = (await backend.enumerate()).find((d) => d.path === path);
+  if (!info) throw new TransportError(`No HID device at ${path}`);
+  const descriptor = await fidoDescriptor(info, backend);
+  if (!descriptor) throw new TransportError(`HID device ${path} is not a FIDO authenticator`);
+  return descriptor;
+}
+
+/**
+ * Opens every FIDO authenticator the backend can see, one at a time; the caller closes each
+ * device it receives. A key that fails to open or to answer CTAPHID_INIT (no permission,
+ * held by another process, unplugged mid-enumeration) is skipped and reported to
+ * `opts.onUnopenable`; when keys were found but none could be opened, the iteration ends
+ * with `HidAccessError` naming each key, the reason and the fix, instead of looking as if
+ * no key were plugged in.
+ */
+export async function* listDevices(
+  backend?: HidBackend,
+  opts: ListDevicesOptions = {},
+): AsyncIterable<CtapHidDevice> {
+  backend ??= await defaultBackend();
+  const failed: UnopenableDevice[] = [];
+  let opened = 0;
+  for (const descriptor of await listDescriptors(backend)) {
+    let device: CtapHidDevice;
+    try {
+      device = await openDescriptor(descriptor, backend, opts);
+    } catch (error) {
+      const fix = backend.accessHint?.(descriptor, error);
+      const entry: UnopenableDevice = { descriptor, error, ...(fix ? { fix } : {}) };
+      failed.push(entry);
+      opts.onUnopenable?.(entry);
+      continue;
+    }
+    opened++;
+    yield device;
+  }
+  if (opened === 0 && failed.length > 0) {
+    throw new HidAccessError(accessErrorMessage(failed), failed);
   }
 }
 
@@ -138,11 +233,16 @@ export async function openDevice(
   opts: CtapHidDeviceOptions = {},
 ): Promise<CtapHidDevice> {
   backend ??= await defaultBackend();
-  const info = (await backend.enumerate()).find((d) => d.path === path);
-  if (!info) throw new TransportError(`No HID device at ${path}`);
-  const descriptor = await fidoDescriptor(info, backend);
-  if (!descriptor) throw new TransportError(`HID device ${path} is not a FIDO authenticator`);
-  return await openDescriptor(descriptor, backend, opts);
+  const descriptor = await getDescriptor(path, backend);
+  try {
+    return await openDescriptor(descriptor, backend, opts);
+  } catch (error) {
+    const fix = backend.accessHint?.(descriptor, error);
+    if (!fix) throw error;
+    throw new HidAccessError(accessErrorMessage([{ descriptor, error, fix }]), [
+      { descriptor, error, fix },
+    ]);
+  }
 }
 
 /**

@@ -1,13 +1,19 @@
 /**
  * The authenticator side of CTAPHID: turns reports from a `HidConnection` into calls on a
- * `CtapProcessor` (the VirtualAuthenticator's command layer) with the channel, busy, cancel,
+ * `CtapProcessor` (an authenticator's command layer, e.g. the VirtualAuthenticator's) with the channel, busy, cancel,
  * keepalive and timeout behaviour of CTAP 2.3 §11.2, so clients are tested against the real
  * protocol rather than a shortcut.
  * @module
  */
 import { AbortError } from "../errors.ts";
-import { CAPABILITY, CTAP_STATUS, CtapError, STATUS } from "../ctap.ts";
-import type { CtapProcessor, RequestContext } from "../virtual/types.ts";
+import {
+  CAPABILITY,
+  CTAP_STATUS,
+  CtapError,
+  type CtapProcessor,
+  type RequestContext,
+  STATUS,
+} from "../ctap.ts";
 import type { HidConnection } from "./connection.ts";
 import {
   BROADCAST_CID,
@@ -33,6 +39,11 @@ export interface CtapHidServerOptions {
   readonly keepaliveInterval?: number;
   /** Faults applied to outgoing packets (tests). */
   readonly faults?: HidFaults;
+  /**
+   * While this returns true, CTAPHID_INIT gets no answer at all: firmware that is still
+   * booting after power-up (seen on real keys for the first seconds).
+   */
+  readonly ignoreInit?: () => boolean;
 }
 
 interface Assembly {
@@ -66,6 +77,7 @@ export class CtapHidServer {
   #lock: { cid: number; until: number } | undefined;
   #writes: Promise<void> = Promise.resolve();
   #injector: FaultInjector;
+  readonly #ignoreInit?: () => boolean;
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
 
@@ -79,6 +91,7 @@ export class CtapHidServer {
     this.#msgTimeout = opts.msgTimeout ?? 500;
     this.#keepaliveInterval = opts.keepaliveInterval ?? 100;
     this.#injector = this.#makeInjector(opts.faults ?? {});
+    this.#ignoreInit = opts.ignoreInit;
   }
 
   #makeInjector(faults: HidFaults): FaultInjector {
@@ -209,6 +222,7 @@ export class CtapHidServer {
   }
 
   #init(cid: number, packet: Uint8Array): void {
+    if (this.#ignoreInit?.()) return;
     const bcnt = (packet[5] << 8) | packet[6];
     if (bcnt !== 8) return this.#error(cid, HID_ERR.INVALID_LEN);
     let newCid: number;

@@ -5,7 +5,7 @@
  */
 import dgram from "node:dgram";
 import { TransportError } from "../errors.ts";
-import type { CtapProcessor } from "../virtual/types.ts";
+import type { CtapProcessor } from "../ctap.ts";
 import { type HidConnection, type HidDescriptor, PacketQueue } from "./connection.ts";
 import { CtapHidServer, type CtapHidServerOptions } from "./server.ts";
 

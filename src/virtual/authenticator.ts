@@ -17,6 +17,7 @@ import {
   bytesEqual,
   concat,
   fromHex,
+  hkdfSha256,
   hmacSha256,
   randomBytes,
   sha256,
@@ -40,6 +41,14 @@ import type {
   UserActionReason,
 } from "./types.ts";
 import { U2fCore } from "./u2f.ts";
+import {
+  type AuthenticatorProfile,
+  type AuthenticatorQuirks,
+  isCommandInProfile,
+  type ProfileFeatures,
+  profileFeatures,
+  resolveProfile,
+} from "./profile.ts";
 import type { U2fAttestation } from "./u2f.ts";
 
 /** CTAP2 command bytes handled or dispatched here (the table the client uses too). */
@@ -117,9 +126,16 @@ export interface VirtualAuthenticatorOptions {
   readonly uvEnrolled?: () => boolean;
   /** Speak U2F over CTAPHID_MSG (default true). */
   readonly u2f?: boolean;
-  /** A U2F-only key: no CTAPHID_CBOR capability (default false). */
+  /** A U2F-only key: no CTAPHID_CBOR capability (default false; profile "u2f-only"). */
   readonly u2fOnly?: boolean;
-  /** Advertise and behave as CTAP 2.1 (default true); false reports FIDO_2_0 only. */
+  /**
+   * The generation of key to behave as, byte for byte (default "ctap2.2"): what getInfo
+   * reports and which commands and subcommands exist. See {@linkcode AuthenticatorProfile}.
+   */
+  readonly profile?: AuthenticatorProfile;
+  /** Firmware quirks to reproduce (default none). */
+  readonly quirks?: AuthenticatorQuirks;
+  /** Alias of `profile`: true is the default profile, false is "ctap2.0". */
   readonly ctap21?: boolean;
   /** alwaysUv enabled (default false; implies makeCredUvNotRqd false and disables U2F). */
   readonly alwaysUv?: boolean;
@@ -204,6 +220,9 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #u2f: boolean;
   readonly #u2fOnly: boolean;
   readonly #ctap21: boolean;
+  /** What the profile has. */
+  readonly features: ProfileFeatures;
+  readonly #quirks: AuthenticatorQuirks;
   #alwaysUv: boolean;
   #enterpriseAttestation = false;
   readonly #makeCredUvNotRqdOption: boolean;
@@ -224,6 +243,8 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #u2fCore: U2fCore;
   #powerUp: number;
   #pending?: PendingAssertion;
+  /** The device identifier getInfo encIdentifier carries (CTAP 2.2). */
+  #identifier: Uint8Array = randomBytes(16);
 
   /** Starts fresh, or restores `options.state`. */
   constructor(options: VirtualAuthenticatorOptions = {}) {
@@ -244,11 +265,13 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#maxCredBlobLength = nonNegative(o.maxCredBlobLength ?? 32, "maxCredBlobLength");
     this.#builtInUv = o.uv ?? false;
     this.#uvEnrolled = o.uvEnrolled ?? (() => true);
-    this.#u2fOnly = o.u2fOnly ?? false;
+    this.features = profileFeatures(resolveProfile(o));
+    this.#quirks = { ...o.quirks };
+    this.#u2fOnly = (o.u2fOnly ?? false) || !this.features.cbor;
     this.#alwaysUv = o.alwaysUv ?? false;
     this.#u2f = (o.u2f ?? true) || this.#u2fOnly;
     if (this.#u2fOnly && this.#alwaysUv) throw new FormatError("u2fOnly excludes alwaysUv");
-    this.#ctap21 = o.ctap21 ?? true;
+    this.#ctap21 = this.features.ctap21;
     this.#makeCredUvNotRqdOption = o.makeCredUvNotRqd ?? true;
     this.#userPresence = o.userPresence ?? approve;
     this.#userVerification = o.userVerification ?? approve;
@@ -285,6 +308,12 @@ export class CtapAuthenticator implements CtapProcessor {
       nextCounter: (cred) => this.#nextCounter(cred),
     });
     this.#powerUp = this.#now();
+  }
+
+  /** Whether CTAPHID_INIT goes unanswered now (quirk `initSilenceMs` after power-up). */
+  initSilenced(): boolean {
+    const ms = this.#quirks.initSilenceMs ?? 0;
+    return ms > 0 && this.#now() - this.#powerUp < ms;
   }
 
   /** CTAPHID capability flags (NMSG follows alwaysUv, which disables U2F). */
@@ -414,7 +443,10 @@ export class CtapAuthenticator implements CtapProcessor {
       cmd === CTAP_CMD.GET_ASSERTION || cmd === CTAP_CMD.GET_INFO ||
       cmd === CTAP_CMD.RESET || cmd === CTAP_CMD.SELECTION ||
       (cmd === CTAP_CMD.CLIENT_PIN && this.pinUvAuth !== undefined) || this.#handlers.has(cmd);
-    if (!known) throw new CtapError(CtapError.ERR.INVALID_COMMAND);
+    // A command from a later generation is as unknown to the key as a made-up one.
+    if (!known || !isCommandInProfile(this.features, cmd, this.#quirks)) {
+      throw new CtapError(CtapError.ERR.INVALID_COMMAND);
+    }
     // getNextAssertion state only survives back-to-back getNextAssertion calls.
     if (cmd !== CTAP_CMD.GET_NEXT_ASSERTION) this.#pending = undefined;
     const current = this.#handlers.get(cmd);
@@ -422,7 +454,7 @@ export class CtapAuthenticator implements CtapProcessor {
     const params = decodeParams(request.subarray(1));
     switch (cmd) {
       case CTAP_CMD.GET_INFO:
-        return this.#getInfo();
+        return await this.#getInfo();
       case CTAP_CMD.MAKE_CREDENTIAL:
         return await this.#makeCredential(need(params), ctx);
       case CTAP_CMD.GET_ASSERTION:
@@ -444,7 +476,7 @@ export class CtapAuthenticator implements CtapProcessor {
 
   // ---------------------------------------------------------------- getInfo (0x04)
 
-  #getInfo(): CborMap {
+  async #getInfo(): Promise<CborMap> {
     const pin = this.pinUvAuth;
     const options: Record<string, boolean> = {
       rk: this.#rkCapacity > 0,
@@ -458,13 +490,9 @@ export class CtapAuthenticator implements CtapProcessor {
       options.makeCredUvNotRqd = this.#makeCredUvNotRqd;
       if (pin || this.#builtInUv) options.alwaysUv = this.#alwaysUv;
     }
-    for (const handler of this.#handlers.values()) Object.assign(options, handler.infoOptions);
+    Object.assign(options, this.#infoOptions());
     const largeBlobs = this.#ctap21 && options.largeBlobs === true;
-    const versions = [
-      ...(this.#u2fEnabled ? ["U2F_V2"] : []),
-      "FIDO_2_0",
-      ...(this.#ctap21 ? ["FIDO_2_1_PRE", "FIDO_2_1"] : []),
-    ];
+    const versions = [...(this.#u2fEnabled ? ["U2F_V2"] : []), ...this.features.versions];
     const info = new Map<number, CborValue>([
       [0x01, versions],
       [0x02, this.#supportedExtensions(options)],
@@ -473,11 +501,15 @@ export class CtapAuthenticator implements CtapProcessor {
       [0x05, this.#maxMsgSize],
     ]);
     if (pin) info.set(0x06, [...pin.protocols]);
-    info.set(0x07, this.#maxCredsInList);
-    info.set(0x08, this.#maxCredIdLength);
+    if (this.features.listLimits) {
+      info.set(0x07, this.#maxCredsInList);
+      info.set(0x08, this.#maxCredIdLength);
+    }
     if (this.#ctap21) {
       info.set(0x09, ["usb"]);
-      info.set(0x0a, this.#algorithms.map((alg) => ({ alg, type: "public-key" })));
+      if (!this.#quirks.noAlgorithms) {
+        info.set(0x0a, this.#algorithms.map((alg) => ({ alg, type: "public-key" })));
+      }
       if (largeBlobs) info.set(0x0b, this.#maxLargeBlobArray);
       if (pin) {
         info.set(0x0c, pin.forcePinChange);
@@ -488,6 +520,8 @@ export class CtapAuthenticator implements CtapProcessor {
       if (options.setMinPINLength) info.set(0x10, this.#maxRpIdsForSetMinPinLength);
       info.set(0x14, this.#rkCapacity - this.credentials.size);
     }
+    const persistent = this.features.ctap22 ? pin?.persistentToken?.() : undefined;
+    if (persistent) info.set(0x19, await encryptIdentifier(persistent, this.#identifier));
     return info;
   }
 
@@ -497,14 +531,16 @@ export class CtapAuthenticator implements CtapProcessor {
   }
 
   #supportedExtensions(options: Record<string, boolean>): string[] {
-    const ext = ["credProtect"];
+    const f = this.features;
+    // CTAP 2.0 keys had hmac-secret only; credProtect arrived with 2.1-PRE.
+    const ext = f.credProtect ? ["credProtect"] : [];
     if (this.#hmacSecret) ext.push("hmac-secret");
     if (!this.#ctap21) return ext;
-    if (this.#hmacSecret) ext.push("hmac-secret-mc");
+    if (this.#hmacSecret && f.ctap22) ext.push("hmac-secret-mc");
     ext.push("credBlob");
     if (options.largeBlobs) ext.push("largeBlobKey");
     if (options.setMinPINLength) ext.push("minPinLength");
-    ext.push("thirdPartyPayment");
+    if (f.ctap22) ext.push("thirdPartyPayment");
     return ext;
   }
 
@@ -1087,6 +1123,8 @@ export class CtapAuthenticator implements CtapProcessor {
     await this.#askUser(this.#userPresence, "reset", undefined, ctx);
     this.credentials.clear();
     this.pinUvAuth?.reset();
+    // A reset makes a new authenticator: a new identifier (CTAP 2.2 encIdentifier).
+    this.#identifier = randomBytes(16);
     this.#pending = undefined;
     this.#enterpriseAttestation = false;
     for (const h of new Set(this.#handlers.values())) h.reset?.();
@@ -1171,4 +1209,29 @@ function need(params: CborMap | undefined): CborMap {
 function nonNegative(n: number, what: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new FormatError(`${what} must be an integer >= 0`);
   return n;
+}
+
+/**
+ * encIdentifier (CTAP 2.2 §6.4): IV ‖ AES-128-CBC(HKDF-SHA-256(token, 32×00, "encIdentifier"),
+ * IV, identifier), the 16-byte identifier being exactly one block (no padding).
+ */
+async function encryptIdentifier(token: Uint8Array, identifier: Uint8Array): Promise<Uint8Array> {
+  const key = hkdfSha256(token, new Uint8Array(32), utf8Encode("encIdentifier"), 16);
+  const iv = randomBytes(16);
+  const k = await crypto.subtle.importKey(
+    "raw",
+    key as Uint8Array<ArrayBuffer>,
+    "AES-CBC",
+    false,
+    ["encrypt"],
+  );
+  // WebCrypto pads: the first block of its output is the unpadded CBC block.
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> },
+      k,
+      identifier as Uint8Array<ArrayBuffer>,
+    ),
+  );
+  return concat(iv, ct.subarray(0, 16));
 }

@@ -56,6 +56,8 @@ export interface BioEnrollmentOptions {
   readonly captureSample?: CaptureSampleHook;
   /** Enrolled templates at start (default: none). */
   readonly templates?: readonly BioTemplateJson[];
+  /** A 2.1-PRE sensor: only userVerificationMgmtPreview (command 0x40) in getInfo. */
+  readonly preview?: boolean;
 }
 
 interface Template {
@@ -70,6 +72,7 @@ export class BioEnrollmentHandler implements CommandHandler {
   readonly #maxTemplates: number;
   readonly #maxName: number;
   readonly #capture: CaptureSampleHook;
+  readonly #preview: boolean;
   #templates: Template[];
   #enrollment?: { id: Uint8Array; remaining: number; sample: number };
 
@@ -80,6 +83,7 @@ export class BioEnrollmentHandler implements CommandHandler {
     this.#maxTemplates = positive(options.maxTemplates ?? 5, "maxTemplates");
     this.#maxName = positive(options.maxFriendlyName ?? 32, "maxFriendlyName");
     this.#capture = options.captureSample ?? (() => SAMPLE_STATUS.GOOD);
+    this.#preview = options.preview ?? false;
     this.#templates = (options.templates ?? []).map((t) => {
       if (typeof t?.id !== "string" || (t.name !== undefined && typeof t.name !== "string")) {
         throw new FormatError("Invalid bio template state");
@@ -91,6 +95,7 @@ export class BioEnrollmentHandler implements CommandHandler {
   /** bioEnroll (and the prototype's name): true once a finger is enrolled. */
   get infoOptions(): Readonly<Record<string, boolean>> {
     const enrolled = this.#templates.length > 0;
+    if (this.#preview) return { userVerificationMgmtPreview: enrolled };
     return { bioEnroll: enrolled, userVerificationMgmtPreview: enrolled };
   }
 

@@ -33,6 +33,17 @@ export interface CredentialManagementOptions {
   readonly readOnlyPermission?: boolean;
   /** Clock in ms (default `Date.now`), for the 30 s life of enumeration state. */
   readonly now?: () => number;
+  /**
+   * "final" (default): credMgmt and credentialMgmtPreview, every subcommand. "preview": a
+   * 2.1-PRE key, credentialMgmtPreview only and no updateUserInformation.
+   */
+  readonly mode?: "final" | "preview";
+  /** Status for an unknown subcommand (default CTAP2_ERR_INVALID_SUBCOMMAND). */
+  readonly unknownSubcommandStatus?: number;
+  /** Quirk: enumerateRPs reports the first credential's user name as the RP name. */
+  readonly rpNameIsUserName?: boolean;
+  /** Quirk (Solo 1): a "preview" handler that reports `credMgmt` instead. */
+  readonly finalOptionName?: boolean;
 }
 
 interface Enumeration {
@@ -51,6 +62,10 @@ export class CredentialManagementHandler implements CommandHandler {
   readonly #rkCapacity: number;
   readonly #readOnly: boolean;
   readonly #now: () => number;
+  readonly #preview: boolean;
+  readonly #unknownSubcommand: number;
+  readonly #rpNameIsUserName: boolean;
+  readonly #finalOptionName: boolean;
   #enumeration?: Enumeration;
 
   /** Manages the credentials of `options.store`, authorised through `options.pinUvAuth`. */
@@ -60,10 +75,17 @@ export class CredentialManagementHandler implements CommandHandler {
     this.#rkCapacity = options.rkCapacity;
     this.#readOnly = options.readOnlyPermission ?? true;
     this.#now = options.now ?? Date.now;
+    this.#preview = options.mode === "preview";
+    this.#unknownSubcommand = options.unknownSubcommandStatus ?? CtapError.ERR.INVALID_SUBCOMMAND;
+    this.#rpNameIsUserName = options.rpNameIsUserName ?? false;
+    this.#finalOptionName = options.finalOptionName ?? false;
   }
 
   /** credMgmt (2.1), credentialMgmtPreview (the prototype) and perCredMgmtRO. */
   get infoOptions(): Readonly<Record<string, boolean>> {
+    if (this.#preview) {
+      return this.#finalOptionName ? { credMgmt: true } : { credentialMgmtPreview: true };
+    }
     return {
       credMgmt: true,
       credentialMgmtPreview: true,
@@ -118,12 +140,13 @@ export class CredentialManagementHandler implements CommandHandler {
         const rps = new Map<string, StoredCredential>();
         for (const c of this.#store.all()) if (!rps.has(c.rpId)) rps.set(c.rpId, c);
         if (rps.size === 0) throw new CtapError(CtapError.ERR.NO_CREDENTIALS);
-        const items = [...rps.values()].map((c) =>
-          new Map<number, CborValue>([
-            [3, c.rpName === undefined ? { id: c.rpId } : { id: c.rpId, name: c.rpName }],
+        const items = [...rps.values()].map((c) => {
+          const name = this.#rpNameIsUserName ? c.user.name : c.rpName;
+          return new Map<number, CborValue>([
+            [3, name === undefined ? { id: c.rpId } : { id: c.rpId, name }],
             [4, sha256(utf8Encode(c.rpId))],
-          ])
-        );
+          ]);
+        });
         return this.#begin("rps", items, 5);
       }
       case SUB.ENUMERATE_CREDS_BEGIN: {
@@ -149,6 +172,8 @@ export class CredentialManagementHandler implements CommandHandler {
         return undefined;
       }
       case SUB.UPDATE_USER_INFO: {
+        // The 2.1-PRE prototype had no updateUserInformation.
+        if (this.#preview) throw new CtapError(this.#unknownSubcommand);
         const sp = subParams ?? missing("subCommandParams");
         const cred = this.#find(sp);
         const user = asParamMap(required(sp, 3, "map"), "user");
@@ -169,7 +194,7 @@ export class CredentialManagementHandler implements CommandHandler {
         return undefined;
       }
       default:
-        throw new CtapError(CtapError.ERR.INVALID_SUBCOMMAND);
+        throw new CtapError(this.#unknownSubcommand);
     }
   }
 

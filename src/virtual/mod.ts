@@ -30,6 +30,7 @@ import { ConfigHandler } from "./config.ts";
 import { BioEnrollmentHandler, type BioEnrollmentOptions, type BioTemplateJson } from "./bio.ts";
 import { CtapCard, type CtapCardOptions } from "./card.ts";
 import { connectVpcd, type VpcdConnection, type VpcdOptions } from "./vpcd.ts";
+import { type AuthenticatorProfile, profileFeatures, resolveProfile } from "./profile.ts";
 
 export {
   type AttestationMode,
@@ -47,6 +48,13 @@ export type {
   WrappedFields,
 } from "./credential_store.ts";
 export { PinUvAuthState } from "./pin.ts";
+export {
+  type AuthenticatorProfile,
+  type AuthenticatorQuirks,
+  type ProfileFeatures,
+  profileFeatures,
+  PROFILES,
+} from "./profile.ts";
 export { CredentialManagementHandler } from "./credman.ts";
 export { EMPTY_LARGE_BLOB_ARRAY, LargeBlobsHandler } from "./large_blobs.ts";
 export { ConfigHandler } from "./config.ts";
@@ -109,6 +117,8 @@ export interface VirtualAuthenticatorOptions extends Omit<CoreOptions, "pinUvAut
 
 /** Everything a persisted virtual authenticator keeps: credentials and PIN state. */
 export interface VirtualAuthenticatorState {
+  /** The generation it was created as (absent in files written before profiles existed). */
+  readonly profile?: AuthenticatorProfile;
   /** Credentials, counters and attestation keys. */
   readonly authenticator: CtapAuthenticatorState;
   /** PIN, retry counters and minimum PIN length; absent without clientPin. */
@@ -123,6 +133,30 @@ export interface VirtualAuthenticatorState {
     readonly enterpriseAttestation: boolean;
     readonly minPinLengthRpIds: readonly string[];
   };
+}
+
+/**
+ * The profile: what the options ask for, else the one the state was saved with. A state
+ * made by one generation is not silently reopened as another.
+ */
+function profileOf(
+  options: VirtualAuthenticatorOptions,
+  state: VirtualAuthenticatorState | undefined,
+): AuthenticatorProfile {
+  // ctap21: true and u2fOnly: false only say "not an older kind": they pick no generation.
+  const asked = options.profile !== undefined || options.ctap21 === false ||
+    options.u2fOnly === true;
+  const saved = state?.profile;
+  if (saved !== undefined) profileFeatures(saved); // FormatError for an unknown name
+  if (!asked) return saved ?? resolveProfile(options);
+  const profile = resolveProfile(options);
+  if (saved !== undefined && saved !== profile) {
+    throw new FormatError(
+      `The saved state belongs to a ${saved} authenticator, not ${profile}: ` +
+        `use profile ${JSON.stringify(saved)} (CLI: --profile ${saved}) or a new state file`,
+    );
+  }
+  return profile;
 }
 
 function readState(file: string): VirtualAuthenticatorState | undefined {
@@ -165,17 +199,22 @@ export class VirtualAuthenticator {
   constructor(options: VirtualAuthenticatorOptions = {}) {
     const state = options.state ??
       (options.stateFile ? readState(options.stateFile) : undefined);
-    const ctap21 = options.ctap21 ?? true;
+    // The profile decides which of the optional features can exist at all.
+    const profile = profileOf(options, state);
+    const features = profileFeatures(profile);
+    const ctap21 = features.ctap21;
     const uv = options.uv ?? false;
-    const clientPin = options.clientPin !== false;
-    const credMgmt = clientPin && ctap21 && options.credMgmt !== false;
+    const clientPin = options.clientPin !== false && features.cbor;
+    const credMgmt = clientPin && features.credMgmt !== "none" && options.credMgmt !== false;
     const largeBlobs = ctap21 && options.largeBlobs !== false;
     const config = ctap21 && options.authenticatorConfig !== false;
-    const bio = ctap21 && uv && options.bioEnrollment !== false;
+    const bio = features.bio !== "none" && uv && options.bioEnrollment !== false;
+    const quirks = options.quirks ?? {};
     // A token can only carry permissions for features the key has.
     const permissions = PERMISSION.MC | PERMISSION.GA |
-      (credMgmt ? PERMISSION.CM | PERMISSION.PCMR : 0) | (bio ? PERMISSION.BE : 0) |
-      (largeBlobs ? PERMISSION.LBW : 0) | (config ? PERMISSION.ACFG : 0);
+      (credMgmt ? PERMISSION.CM : 0) | (credMgmt && features.ctap22 ? PERMISSION.PCMR : 0) |
+      (bio ? PERMISSION.BE : 0) | (largeBlobs ? PERMISSION.LBW : 0) |
+      (config ? PERMISSION.ACFG : 0);
     // The sensor exists before the core so getInfo `uv` can follow its enrollments.
     let bioHandler: BioEnrollmentHandler | undefined;
     // Built-in UV also issues pinUvAuthTokens (getPinUvAuthTokenUsingUvWithPermissions): the
@@ -194,7 +233,13 @@ export class VirtualAuthenticator {
     if (clientPin) {
       this.pinState = new PinUvAuthState({
         supportedPermissions: permissions,
-        ...(uv ? { verifyUser } : {}),
+        protocols: features.defaultProtocols,
+        tokenModel: features.permissions ? "ctap2.1" : "ctap2.0",
+        subcommands: features.pinSubcommands,
+        unknownSubcommandStatus: features.unknownPinSubcommand,
+        tokenSingleUse: quirks.tokenSingleUse,
+        // Built-in UV issues tokens only where getPinUvAuthTokenUsingUv exists (2.1 on).
+        ...(uv && features.permissions ? { verifyUser } : {}),
         ...options.pinOptions,
         pin: options.pin,
         state: state?.pin,
@@ -204,6 +249,7 @@ export class VirtualAuthenticator {
     if (bio) {
       const bioOptions = options.bioEnrollment || {};
       bioHandler = new BioEnrollmentHandler({
+        preview: features.bio === "preview",
         ...bioOptions,
         pinUvAuth: this.pinState,
         templates: state?.bio ?? bioOptions.templates ??
@@ -212,6 +258,7 @@ export class VirtualAuthenticator {
     }
     this.authenticator = new CtapAuthenticator({
       ...options,
+      profile,
       alwaysUv: cfg?.alwaysUv ?? options.alwaysUv,
       uvEnrolled: bioHandler ? () => bioHandler.enrolled : options.uvEnrolled,
       minPinLengthRpIds: cfg?.minPinLengthRpIds ?? options.minPinLengthRpIds,
@@ -229,7 +276,13 @@ export class VirtualAuthenticator {
         pinUvAuth: pinState!,
         rkCapacity: options.rkCapacity ?? 25,
         now: options.now,
+        mode: features.credMgmt === "preview" ? "preview" : "final",
+        unknownSubcommandStatus: features.unknownCredMgmtSubcommand,
+        readOnlyPermission: features.ctap22,
+        rpNameIsUserName: quirks.rpNameIsUserName,
+        finalOptionName: quirks.credMgmtOnPre,
       });
+      // The dispatcher refuses whichever of the two the profile lacks.
       core.registerCommand(CTAP_CMD.CREDENTIAL_MGMT, handler);
       core.registerCommand(CTAP_CMD.CREDENTIAL_MGMT_PRE, handler);
     }
@@ -265,6 +318,7 @@ export class VirtualAuthenticator {
   /** Credentials and PIN state as JSON-safe data. */
   exportState(): VirtualAuthenticatorState {
     return {
+      profile: this.authenticator.features.name,
       authenticator: this.authenticator.exportState(),
       ...(this.pinState ? { pin: this.pinState.exportState() } : {}),
       ...(this.largeBlobs ? { largeBlobs: this.largeBlobs.exportState() } : {}),
@@ -302,6 +356,7 @@ export class VirtualAuthenticator {
   ): Promise<CtapHidDevice> {
     const [clientSide, deviceSide] = createConnectionPair(64);
     const server = new CtapHidServer(deviceSide, this.authenticator, {
+      ignoreInit: () => this.authenticator.initSilenced(),
       ...options.server,
       faults: options.faults,
     });
@@ -359,7 +414,11 @@ export class VirtualAuthenticator {
 
   /** Serves the authenticator over UDP (64-byte datagrams), default port 8111. */
   async serveUdp(port = 8111, host = "127.0.0.1"): Promise<UdpServer> {
-    const udp = await serveUdp(this.authenticator, { port, host });
+    const udp = await serveUdp(this.authenticator, {
+      port,
+      host,
+      ignoreInit: () => this.authenticator.initSilenced(),
+    });
     const entry = { stop: () => udp.close() };
     this.#servers.add(entry);
     return udp;

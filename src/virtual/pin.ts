@@ -64,7 +64,14 @@ interface TokenState {
   userPresent: boolean;
   userVerified: boolean;
   readonly issuedAt: number;
+  /** The protocol the platform received the token under. */
+  readonly protocol: number;
   inUse: boolean;
+}
+
+/** A token carrying only pcmr is the CTAP 2.2 persistentPinUvAuthToken. */
+function isPersistent(state: TokenState): boolean {
+  return state.permissions === PERMISSION.PCMR && state.inUse;
 }
 
 function pinHashOf(pin: Uint8Array): Uint8Array {
@@ -95,6 +102,10 @@ export class PinUvAuthState implements PinUvAuthApi {
   readonly #verifyUser?: PinUvAuthOptions["verifyUser"];
   readonly #now: () => number;
   readonly #supportedPermissions: number;
+  readonly #legacyTokens: boolean;
+  readonly #subcommands?: ReadonlySet<number>;
+  readonly #unknownSubcommand: number;
+  readonly #tokenSingleUse: boolean;
 
   #pinHash?: Uint8Array;
   #pinLength = 0;
@@ -125,6 +136,10 @@ export class PinUvAuthState implements PinUvAuthApi {
     this.#now = options.now ?? Date.now;
     this.#supportedPermissions = options.supportedPermissions ??
       (options.verifyUser ? ALL_PERMISSIONS : ALL_PERMISSIONS & ~PERMISSION.BE);
+    this.#legacyTokens = options.tokenModel === "ctap2.0";
+    this.#subcommands = options.subcommands ? new Set(options.subcommands) : undefined;
+    this.#unknownSubcommand = options.unknownSubcommandStatus ?? CTAP_STATUS.INVALID_SUBCOMMAND;
+    this.#tokenSingleUse = options.tokenSingleUse ?? false;
     this.#pinRetries = this.#maxPinRetries;
     this.#uvRetries = this.#maxUvRetries;
     this.#minPinLength = this.#initialMinPinLength;
@@ -192,6 +207,7 @@ export class PinUvAuthState implements PinUvAuthApi {
     this.#minPinLength = this.#initialMinPinLength;
     this.#forcePinChange = false;
     this.powerCycle();
+    this.#token = undefined;
   }
 
   /** The shared secret with the platform's `keyAgreement` (used by hmac-secret). */
@@ -205,7 +221,13 @@ export class PinUvAuthState implements PinUvAuthApi {
   powerCycle(): void {
     this.#mismatches = 0;
     this.#keyAgreement = generateKeyAgreementKey();
-    this.#token = undefined;
+    // Only a persistentPinUvAuthToken (CTAP 2.2, pcmr alone) outlives the power cycle.
+    if (this.#token && !isPersistent(this.#token)) this.#token = undefined;
+  }
+
+  persistentToken(): Uint8Array | undefined {
+    const state = this.#token;
+    return state && isPersistent(state) ? state.tokens.get(state.protocol) : undefined;
   }
 
   setMinPinLength(length: number, forceChange: boolean): void {
@@ -241,7 +263,7 @@ export class PinUvAuthState implements PinUvAuthApi {
     if (!verify(args.protocol, token, args.message, args.param)) {
       throw err(CTAP_STATUS.PIN_AUTH_INVALID);
     }
-    if (this.#now() - state.issuedAt > this.#tokenLifetimeMs) {
+    if (!isPersistent(state) && this.#now() - state.issuedAt > this.#tokenLifetimeMs) {
       // stopUsingPinUvAuthToken: the token stays unusable until a new one is issued.
       state.inUse = false;
       throw err(CTAP_STATUS.PIN_TOKEN_EXPIRED);
@@ -251,6 +273,8 @@ export class PinUvAuthState implements PinUvAuthApi {
     if ((state.permissions & args.permission) !== args.permission || args.permission === 0) {
       throw err(CTAP_STATUS.PIN_AUTH_INVALID, "Token lacks the permission");
     }
+    // A CTAP 2.0 pinToken is neither scoped nor bound: it opens everything until power-off.
+    if (this.#legacyTokens) return { userPresent: state.userPresent, userVerified: true };
     if (args.permission & RP_BOUND) {
       if (args.rpId === undefined) {
         throw err(CTAP_STATUS.MISSING_PARAMETER, "rpId is required for mc/ga permission");
@@ -270,16 +294,20 @@ export class PinUvAuthState implements PinUvAuthApi {
 
   consumeToken(): void {
     const state = this.#token;
-    if (!state) return;
+    // CTAP 2.0 has no consumption: the pinToken stays valid until the next power cycle.
+    if (!state || this.#legacyTokens) return;
     state.userPresent = false;
     state.userVerified = false;
-    state.permissions &= PERMISSION.LBW;
+    state.permissions &= this.#tokenSingleUse ? 0 : PERMISSION.LBW;
   }
 
   async handleClientPin(params: CborMap, ctx: RequestContext): Promise<CborMap | undefined> {
     if (!(params instanceof Map)) throw err(CTAP_STATUS.CBOR_UNEXPECTED_TYPE);
     const sub = this.#int(params, REQ.SUB_COMMAND);
     if (sub === undefined) throw err(CTAP_STATUS.MISSING_PARAMETER, "subCommand missing");
+    if (this.#subcommands && !this.#subcommands.has(sub)) {
+      throw err(this.#unknownSubcommand, `Unknown clientPin subcommand 0x${sub.toString(16)}`);
+    }
     switch (sub) {
       case SUB.GET_PIN_RETRIES:
         return new Map<CborValue, CborValue>([
@@ -304,7 +332,7 @@ export class PinUvAuthState implements PinUvAuthApi {
       case SUB.GET_TOKEN_USING_UV:
         return await this.#getTokenUsingUv(params, ctx);
       default:
-        throw err(CTAP_STATUS.INVALID_SUBCOMMAND);
+        throw err(this.#unknownSubcommand);
     }
   }
 
@@ -367,7 +395,8 @@ export class PinUvAuthState implements PinUvAuthApi {
       if (permissions !== undefined || rpId !== undefined) {
         throw err(CTAP_STATUS.INVALID_PARAMETER, "getPinToken takes no permissions or rpId");
       }
-      granted = PERMISSION.MC | PERMISSION.GA;
+      // CTAP 2.1 §6.5.5.7: a legacy token carries mc and ga; a 2.0 key knows no scoping.
+      granted = this.#legacyTokens ? this.#supportedPermissions : PERMISSION.MC | PERMISSION.GA;
     } else {
       granted = this.#checkPermissions(permissions, rpId);
     }
@@ -519,6 +548,7 @@ export class PinUvAuthState implements PinUvAuthApi {
       userPresent,
       userVerified: true,
       issuedAt: this.#now(),
+      protocol,
       inUse: true,
     };
     const enc = await this.#protocolImpl(protocol).encrypt(shared, tokens.get(protocol)!);

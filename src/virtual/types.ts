@@ -1,32 +1,15 @@
 /**
- * Internal contracts of the VirtualAuthenticator: between the CTAPHID server side
- * (`hid_server.ts`, `udp.ts`), the command dispatcher (`authenticator.ts`) and the command
- * handlers (`pin.ts`, `credman.ts`, `bio.ts`, `large_blobs.ts`, `config.ts`).
+ * Internal contracts of the VirtualAuthenticator: between the command dispatcher
+ * (`authenticator.ts`) and the command handlers (`pin.ts`, `credman.ts`, `bio.ts`, `large_blobs.ts`, `config.ts`).
  * @module
  */
 import type { CborMap } from "../cbor.ts";
+import type { RequestContext } from "../ctap.ts";
 
-/** Per-request context the transport gives the command layer. */
-export interface RequestContext {
-  /** Aborted when the client sends CTAPHID_CANCEL for this request (or the device closes). */
-  readonly signal: AbortSignal;
-  /** Sends a CTAPHID KEEPALIVE with `status` (1 = PROCESSING, 2 = UP_NEEDED). */
-  keepalive(status: number): void;
-}
-
-/** What the CTAPHID server drives: the authenticator's command processing. */
-export interface CtapProcessor {
-  /** CTAPHID capability flags for the INIT response (WINK 1, CBOR 4, NMSG 8). */
-  readonly capabilities: number;
-  /** Device version (major, minor, build) for the INIT response. */
-  readonly deviceVersion: readonly [number, number, number];
-  /** CTAPHID_CBOR: `request` = command byte ‖ CBOR; resolves with status byte ‖ CBOR. */
-  processCbor(request: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
-  /** CTAPHID_MSG: a U2F APDU; resolves with response data ‖ SW1 SW2. */
-  processMsg(apdu: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
-  /** CTAPHID_WINK. */
-  wink?(): void;
-}
+// The command-layer seam lives at the CTAP level (src/ctap.ts) so the transports that serve it
+// (CTAPHID, UDP, a smart card front end) never depend on the virtual key; re-exported here for
+// the handlers and existing imports.
+export type { CtapProcessor, RequestContext } from "../ctap.ts";
 
 /** Why the authenticator asks for user presence or verification. */
 export type UserActionReason =
@@ -127,6 +110,12 @@ export interface PinUvAuthApi {
    * does not offer hmac-secret. Throws `CtapError(INVALID_PARAMETER)` for a bad key.
    */
   decapsulate?(protocol: number, keyAgreement: CborMap): Uint8Array;
+  /**
+   * The persistentPinUvAuthToken (CTAP 2.2: a token whose only permission is pcmr; it
+   * survives power cycles and does not expire), for the protocol it was issued under, or
+   * undefined. getInfo encrypts `encIdentifier` under it.
+   */
+  persistentToken?(): Uint8Array | undefined;
   /** After a UP-consuming mc/ga: clears the token's UP/UV flags and non-LBW permissions. */
   consumeToken(): void;
   /** Handles authenticatorClientPin (0x06). */
@@ -190,4 +179,16 @@ export interface PinUvAuthOptions {
    * UNAUTHORIZED_PERMISSION. Default: every bit, except `be` without `verifyUser`.
    */
   readonly supportedPermissions?: number;
+  /**
+   * The token model. "ctap2.1" (default): permission-scoped tokens bound to an RP and
+   * consumed by a UP-checked mc/ga (all but lbw). "ctap2.0" (also 2.1-PRE): one pinToken per
+   * power cycle with every right the key has, no permissions, no RP binding, never consumed.
+   */
+  readonly tokenModel?: "ctap2.0" | "ctap2.1";
+  /** clientPin subcommands the key knows (default: all of CTAP 2.1). */
+  readonly subcommands?: readonly number[];
+  /** Status for any other subcommand (default CTAP2_ERR_INVALID_SUBCOMMAND). */
+  readonly unknownSubcommandStatus?: number;
+  /** Quirk: a consumed token loses every permission, lbw included. */
+  readonly tokenSingleUse?: boolean;
 }

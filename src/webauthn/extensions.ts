@@ -126,10 +126,37 @@ export interface AuthenticationExtensionsClientInputs {
   readonly hmacGetSecret?: HMACGetSecretInput;
   /** prf extension input. */
   readonly prf?: AuthenticationExtensionsPRFInputs;
-  /** Register a credential usable for Secure Payment Confirmation. */
+  /** Secure Payment Confirmation (W3C): `{ isPayment: true }` registers a payment credential. */
+  readonly payment?: AuthenticationExtensionsPaymentInputs;
+  /**
+   * Alias of `payment: { isPayment }` (the CTAP 2.2 authenticator extension's name); both
+   * clients accept either, see {@linkcode isPaymentRequested}.
+   */
   readonly thirdPartyPayment?: boolean;
   /** Other extensions, passed through by identifier. */
   readonly [name: string]: unknown;
+}
+
+/** The W3C Secure Payment Confirmation `payment` input; other SPC members pass through. */
+export interface AuthenticationExtensionsPaymentInputs {
+  /** The credential is (registration) or is used as (authentication) a payment credential. */
+  readonly isPayment?: boolean;
+  /** Other SPC members (payeeName, total, instrument, ...), kept as given. */
+  readonly [name: string]: unknown;
+}
+
+/**
+ * Whether client extension inputs ask for a payment credential: the W3C form
+ * `payment: { isPayment: true }` or its alias `thirdPartyPayment: true`. Every client reads
+ * the payment input through this one function so they cannot disagree.
+ */
+export function isPaymentRequested(inputs: Readonly<Record<string, unknown>> | undefined): boolean {
+  if (!inputs) return false;
+  const p = inputs.payment;
+  if (typeof p === "object" && p !== null && (p as { isPayment?: unknown }).isPayment === true) {
+    return true;
+  }
+  return inputs.thirdPartyPayment === true;
 }
 
 /** Extension outputs a client returns; unknown names are kept as given. */
@@ -214,6 +241,11 @@ const INPUT_PARSERS: Record<string, Parser> = {
       eval: ev ? prfValues(ev, member(path, "eval")) : undefined,
       evalByCredential,
     });
+  },
+  payment: (o, k, p) => {
+    const v = optObject(o, k, p);
+    if (!v) return undefined;
+    return defined({ ...v, isPayment: optBool(v, "isPayment", member(p, k)) });
   },
   thirdPartyPayment: optBool,
 };

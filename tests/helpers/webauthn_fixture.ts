@@ -72,6 +72,13 @@ export interface FakeControls {
   /** Output struct versions to return instead of the API's (0 = by API version). */
   setOutputVersions(attestation: number, assertion: number): void;
   setUvpaa(available: boolean): void;
+  /**
+   * MakeCredential/GetAssertion wait `ms` before their operation can be cancelled; a cancel
+   * sent earlier is ignored, as the real DLL ignores one for an operation it does not run.
+   */
+  setStartDelay(ms: number): void;
+  /** false: MakeCredential returns no Extensions array (outputs only in the authData). */
+  setExtensionArray(on: boolean): void;
   /** Stores a platform credential for WebAuthNGetPlatformCredentialList. */
   addPlatformCredential(c: FakePlatformCredential): void;
   /** How many platform credentials the fake holds (DeletePlatformCredential removes one). */
@@ -128,6 +135,8 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     fake_webauthn_set_next_hresult: { parameters: ["i32"], result: "void" },
     fake_webauthn_set_output_versions: { parameters: ["i32", "i32"], result: "void" },
     fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_start_delay: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_extension_array: { parameters: ["i32"], result: "void" },
     fake_webauthn_reset: { parameters: [], result: "void" },
     fake_webauthn_add_platform_credential: {
       parameters: [
@@ -163,6 +172,8 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     setNextHresult: (hr) => s.fake_webauthn_set_next_hresult(hr | 0),
     setOutputVersions: (att, assertion) => s.fake_webauthn_set_output_versions(att, assertion),
     setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
+    setStartDelay: (ms) => s.fake_webauthn_set_start_delay(ms),
+    setExtensionArray: (on) => s.fake_webauthn_set_extension_array(on ? 1 : 0),
     addPlatformCredential: (c) => {
       const flags = (c.removable ? 1 : 0) | (c.backedUp ? 2 : 0) | (c.thirdPartyPayment ? 4 : 0);
       const rc = s.fake_webauthn_add_platform_credential(

@@ -22,9 +22,11 @@ import {
   type WebAuthnApi,
   WebAuthnUnsupportedError,
 } from "../../ffi/webauthn.ts";
-import { loadWebAuthnInWorker } from "../../ffi/webauthn_worker.ts";
+import { loadWebAuthnInWorker, workerBlockingCaller } from "../../ffi/webauthn_worker.ts";
 import { runtime } from "../../ffi/runtime.ts";
-import { WindowsClient } from "../../src/client/windows.ts";
+import { DLL_TIMEOUT_HEADROOM_MS, WindowsClient } from "../../src/client/windows.ts";
+import { Fido2Client } from "../../src/client/fido2.ts";
+import { VirtualAuthenticator } from "../../src/virtual/mod.ts";
 import { DefaultClientDataCollector } from "../../src/client/collector.ts";
 import { ClientError } from "../../src/client/errors.ts";
 import {
@@ -141,7 +143,7 @@ export function windowsClientCases(libraryPath: () => string): void {
       assert.equal(cd.origin, ORIGIN);
       assert.equal(cd.challenge, b64urlEncode(fill(32, 0xc1)));
       const o = r.options;
-      assert.equal(o.timeoutMs, 60000);
+      assert.equal(o.timeoutMs, 60000 + DLL_TIMEOUT_HEADROOM_MS);
       assert.equal(o.attachment, 1); // platform
       assert.equal(o.requireResidentKey, false);
       assert.equal(o.preferResidentKey, true);
@@ -269,6 +271,73 @@ export function windowsClientCases(libraryPath: () => string): void {
       reg = await c.makeCredential(creation({ extensions: { hmacCreateSecret: true } }));
       assert.deepEqual(last().options.extensions.map((e: Json) => e.id), ["hmac-secret"]);
       assert.deepEqual(reg.clientExtensionResults, { hmacCreateSecret: true });
+    });
+
+    it("hmacGetSecret at registration (hmac-secret-mc): raw salts in pPRFGlobalEval, API 8+", async () => {
+      const salt1 = fill(32, 0x31), salt2 = fill(32, 0x32);
+      const ext = { hmacCreateSecret: true, hmacGetSecret: { salt1, salt2 } };
+      let c = await client(9, { allowHmacSecret: true });
+      let reg = await c.makeCredential(creation({ extensions: ext }));
+      let o = last().options;
+      assert.equal(o.flags, 0x00100000, "HMAC_SECRET_VALUES_FLAG: the salts are not PRF inputs");
+      assert.deepEqual(o.prfGlobalEval, { first: toHex(salt1), second: toHex(salt2) });
+      const out = reg.clientExtensionResults as Json;
+      assert.equal(out.hmacCreateSecret, true);
+      assert.equal(toHex(out.hmacGetSecret.output1), xorA5(salt1));
+      assert.equal(toHex(out.hmacGetSecret.output2), xorA5(salt2));
+      // API 7 has no pPRFGlobalEval: hmac-secret only, no outputs at registration.
+      c = await client(7, { allowHmacSecret: true });
+      reg = await c.makeCredential(creation({ extensions: ext }));
+      o = last().options;
+      assert.equal(o.flags, 0);
+      assert.deepEqual(reg.clientExtensionResults, { hmacCreateSecret: true });
+      await assert.rejects(
+        c.makeCredential(creation({
+          extensions: { hmacCreateSecret: true, hmacGetSecret: { salt1: bytes(1) } },
+        })),
+        isClientError(E.BAD_REQUEST, /32 bytes/),
+      );
+    });
+
+    it("outputs missing from the DLL's extension array are read from the signed authData", async () => {
+      const c = await client(9, { allowHmacSecret: true });
+      ctl.setExtensionArray(false);
+      const reg = await c.makeCredential(creation({
+        authenticatorSelection: { residentKey: "required" },
+        extensions: { credBlob: bytes(1, 2), hmacCreateSecret: true },
+      }));
+      assert.deepEqual(reg.clientExtensionResults, { credBlob: true, hmacCreateSecret: true });
+      // prf over plain hmac-secret (API 5) with an attestation struct without bPrfEnabled.
+      const p = await client(5);
+      ctl.setExtensionArray(false);
+      ctl.setOutputVersions(4, 0);
+      const withPrf = await p.makeCredential(creation({ extensions: { prf: {} } }));
+      assert.deepEqual(withPrf.clientExtensionResults, { prf: { enabled: true } });
+    });
+
+    it("largeBlob needs API 5: dropped (or refused when required) on API 4", async () => {
+      let c = await client(4);
+      const rk = { residentKey: "required" };
+      let reg = await c.makeCredential(creation({
+        authenticatorSelection: rk,
+        extensions: { largeBlob: { support: "preferred" } },
+      }));
+      assert.equal(last().options.largeBlobSupport, 0);
+      assert.deepEqual(reg.clientExtensionResults, {});
+      await assert.rejects(
+        c.makeCredential(creation({
+          authenticatorSelection: rk,
+          extensions: { largeBlob: { support: "required" } },
+        })),
+        isClientError(E.CONFIGURATION_UNSUPPORTED, /largeBlob needs webauthn.dll API version 5/),
+      );
+      c = await client(5);
+      reg = await c.makeCredential(creation({
+        authenticatorSelection: rk,
+        extensions: { largeBlob: { support: "required" } },
+      }));
+      assert.equal(last().options.largeBlobSupport, 1);
+      assert.deepEqual(reg.clientExtensionResults, { largeBlob: { supported: true } });
     });
 
     it("older APIs: unsupported extensions are dropped, enforced ones refused", async () => {
@@ -422,7 +491,7 @@ export function windowsClientCases(libraryPath: () => string): void {
       assert.equal(r.rpId, RP_ID, "the collector's RP ID, not undefined");
       assert.equal(r.hwnd, 0x42);
       const o = r.options;
-      assert.equal(o.timeoutMs, 30000);
+      assert.equal(o.timeoutMs, 30000 + DLL_TIMEOUT_HEADROOM_MS);
       assert.equal(o.userVerification, 2);
       assert.equal(o.attachment, 1);
       assert.deepEqual(o.hints, ["client-device"]);
@@ -616,9 +685,11 @@ export function windowsClientCases(libraryPath: () => string): void {
             }));
             assert.deepEqual(sel.getResponse().rawId, reg.rawId);
             const r = last();
-            // Without an hwnd option each request asks Windows for the foreground window.
+            // Without an hwnd option each request asks Windows for a window: foreground,
+            // console or desktop, never NULL (the real DLL and the Windows fake reject NULL).
             assert.equal(typeof r.hwnd, "number");
             if (process.platform !== "win32") assert.equal(r.hwnd, 0);
+            else assert.notEqual(r.hwnd, 0);
           } finally {
             await c.close();
           }
@@ -649,8 +720,10 @@ export function windowsClientCases(libraryPath: () => string): void {
       ["NTE_NOT_SUPPORTED", E.CONFIGURATION_UNSUPPORTED],
       ["ERROR_NOT_SUPPORTED", E.CONFIGURATION_UNSUPPORTED],
       ["NTE_TOKEN_KEYSET_STORAGE_FULL", E.CONFIGURATION_UNSUPPORTED],
-      ["NTE_USER_CANCELLED", E.BAD_REQUEST],
-      ["ERROR_CANCELLED", E.BAD_REQUEST],
+      ["NTE_USER_CANCELLED", E.TIMEOUT],
+      ["ERROR_CANCELLED", E.TIMEOUT],
+      ["E_NOTIMPL", E.CONFIGURATION_UNSUPPORTED],
+      ["E_INVALIDARG", E.BAD_REQUEST],
       ["ERROR_TIMEOUT", E.TIMEOUT],
       ["RPC_S_CALL_FAILED", E.OTHER_ERROR],
     ];
@@ -688,14 +761,19 @@ export function windowsClientCases(libraryPath: () => string): void {
         api: Promise.reject(new Error("no webauthn.dll here")),
       });
       await assert.rejects(c.makeCredential(creation()), isClientError(E.OTHER_ERROR, /loaded/));
-      // The next call loads webauthn.dll itself: System32's, absent here (Linux, Wine).
-      const noOverride = Object.fromEntries(LIBRARY_ENV.map((n) => [n, undefined]));
-      await withEnv(noOverride, async () => {
+      // The next call loads the library itself: a missing one fails the same way...
+      await withEnv({ FIDO2_WEBAUTHN_LIB: `${path}.missing` }, async () => {
         await assert.rejects(c.getAssertion(request()), (e) => {
           isClientError(E.OTHER_ERROR, /loaded/)(e);
           assert.ok((e as Error).cause instanceof LibraryLoadError, String((e as Error).cause));
           return true;
         });
+      });
+      // ...and one that loads works (the failed load was not kept).
+      ctl.reset();
+      await withEnv({ FIDO2_WEBAUTHN_LIB: path }, async () => {
+        await c.makeCredential(creation());
+        await c.close();
       });
     });
 
@@ -748,6 +826,32 @@ export function windowsClientCases(libraryPath: () => string): void {
       api.close();
       await assert.rejects(c.getAssertion(request()), isClientError(E.OTHER_ERROR, /closed/));
       api.close(); // idempotent
+    });
+  });
+
+  describe("the Worker that runs the blocking calls", () => {
+    it("does not keep a failed library load: the next call with a good path works", async () => {
+      const caller = workerBlockingCaller();
+      try {
+        await assert.rejects(
+          caller.call(`${path}.missing`, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]),
+          /webauthn worker/,
+        );
+        ctl.reset();
+        // NULL everywhere: the fake answers E_INVALIDARG, proving the library was loaded.
+        const hr = await caller.call(path, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]);
+        assert.equal(hr >>> 0, HRESULT.E_INVALIDARG);
+        await assert.rejects(
+          caller.call(path, "WebAuthNFreeAssertion" as never, [0]),
+          /bad webauthn call/,
+        );
+      } finally {
+        caller.close();
+      }
+      await assert.rejects(
+        caller.call(path, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]),
+        /closed/,
+      );
     });
   });
 
@@ -1008,7 +1112,7 @@ export function windowsClientCases(libraryPath: () => string): void {
       assert.equal(r.hresult, HRESULT.NTE_USER_CANCELLED);
       assert.equal(r.options.cancellationId.length, 32);
       const st = ctl.state() as Json;
-      assert.equal(st.cancelCalls, 1);
+      assert.ok(st.cancelCalls >= 1, JSON.stringify(st));
       assert.equal(st.lastCancelled, r.options.cancellationId);
       assert.equal(ctrl.signal.aborted, true);
     });
@@ -1024,8 +1128,64 @@ export function windowsClientCases(libraryPath: () => string): void {
       const ms = Date.now() - t0;
       assert.ok(ms >= 150 && ms < 3000, `took ${ms} ms`);
       const r = ctl.lastRequest() as Json;
-      assert.equal(r.options.timeoutMs, 200);
+      assert.equal(r.options.timeoutMs, 200 + DLL_TIMEOUT_HEADROOM_MS);
       assert.equal((ctl.state() as Json).lastCancelled, r.options.cancellationId);
+    });
+
+    it("the DLL's own timeout has headroom: our cancel, not its ERROR_TIMEOUT, ends the call", async () => {
+      // The fake honours dwTimeoutMilliseconds; without headroom both timers fire together.
+      const api = await cancellableApi();
+      const c = new WindowsClient(blocking, { api, hwnd: 1 });
+      for (const timeout of [50, 300]) {
+        await assert.rejects(c.makeCredential(creation({ timeout })), (e) => {
+          isClientError(E.TIMEOUT, /cancelled/)(e);
+          const cause = (e as ClientError).cause as Json;
+          assert.equal(cause.code, "NTE_USER_CANCELLED", `timeout ${timeout}: ${cause.message}`);
+          return true;
+        });
+        assert.equal((ctl.lastRequest() as Json).options.timeoutMs, timeout + 10_000);
+      }
+    });
+
+    it("a cancel sent before the DLL started the operation is repeated until it lands", async () => {
+      // The strict fake ignores a cancel for an operation it does not run yet, as webauthn.dll
+      // does; the Worker (Bun) or FFI thread (Deno) may start the call after the abort.
+      const api = await cancellableApi();
+      ctl.setStartDelay(400);
+      const c = new WindowsClient(blocking, { api, hwnd: 1 });
+      const ctrl = new AbortController();
+      setTimeout(() => ctrl.abort(), 20);
+      const t0 = Date.now();
+      await assert.rejects(
+        c.getAssertion(request(), { signal: ctrl.signal }),
+        isClientError(E.TIMEOUT, /cancelled/),
+      );
+      const ms = Date.now() - t0;
+      assert.ok(ms < 2500, `took ${ms} ms: the early cancel was lost (the fake waits 5 s)`);
+      const st = ctl.state() as Json;
+      assert.ok(st.ignoredCancels >= 1, JSON.stringify(st));
+      assert.equal(st.lastCancelled, (ctl.lastRequest() as Json).options.cancellationId);
+    });
+
+    it("a user closing the Windows dialog gets the code a declined touch gets in Fido2Client", async () => {
+      const va = new VirtualAuthenticator({ userPresence: () => "deny" });
+      const device = await va.device();
+      let ctapCode = -1;
+      try {
+        const f = new Fido2Client(device, new DefaultClientDataCollector(ORIGIN));
+        await f.makeCredential(creation()).catch((e) => (ctapCode = (e as ClientError).code));
+      } finally {
+        await device.close();
+      }
+      assert.equal(ctapCode, E.TIMEOUT);
+      const c = await client(9);
+      for (const hr of [HRESULT.NTE_USER_CANCELLED, HRESULT.ERROR_CANCELLED]) {
+        ctl.setNextHresult(hr);
+        await assert.rejects(c.makeCredential(creation()), (e) => {
+          assert.equal((e as ClientError).code, ctapCode, (e as Error).message);
+          return true;
+        });
+      }
     });
 
     it("a signal aborted before the call never reaches the DLL", async () => {

@@ -46,10 +46,9 @@ describe("createClient on Windows", () => {
     console.log(`[windows] IsUserAnAdmin under Wine: ${elevated}`);
   });
 
-  it("not elevated, webauthn.dll available: a WindowsClient that works", async () => {
+  it("webauthn.dll available: a WindowsClient that works, listing no devices", async () => {
     await withEnv(lib(), async () => {
       const client = await createClient(collector, {
-        isElevated: () => false,
         listDevices: () => {
           throw new Error("listDevices must not be called");
         },
@@ -65,13 +64,16 @@ describe("createClient on Windows", () => {
     });
   });
 
-  it("the default elevation check decides between the two clients", async () => {
-    const elevated = await isElevated();
+  it("an elevated process (Wine runs as admin) still gets webauthn.dll", async () => {
+    assert.equal(await isElevated(), true, "this test needs an elevated process");
     await withEnv(lib(), async () => {
-      const client = await createClient(collector, { listDevices: oneVirtualKey });
+      const client = await createClient(collector, {
+        listDevices: () => {
+          throw new Error("an admin without hidapi.dll or a key must still get WindowsClient");
+        },
+      });
       try {
-        assert.equal(client instanceof WindowsClient, !elevated);
-        assert.equal(client instanceof Fido2Client, elevated);
+        assert.ok(client instanceof WindowsClient);
         await client.makeCredential(creation());
       } finally {
         await client.close();
@@ -79,12 +81,22 @@ describe("createClient on Windows", () => {
     });
   });
 
-  it("without webauthn.dll (Wine has none): Fido2Client over the first device", async () => {
-    await withEnv({ FIDO2_WEBAUTHN_LIB: undefined, FIDO2_WEBAUTHN_PATH: undefined }, async () => {
+  it("preferWindows: false gives raw CTAP (Fido2Client) over the first device", async () => {
+    await withEnv(lib(), async () => {
       const client = await createClient(collector, {
-        isElevated: () => false,
+        preferWindows: false,
         listDevices: oneVirtualKey,
       });
+      assert.ok(client instanceof Fido2Client);
+      await client.makeCredential(creation());
+      await client.close();
+    });
+  });
+
+  it("without a loadable webauthn library: Fido2Client over the first device", async () => {
+    const none = { FIDO2_WEBAUTHN_LIB: "C:\\nonexistent\\webauthn.dll" };
+    await withEnv(none, async () => {
+      const client = await createClient(collector, { listDevices: oneVirtualKey });
       assert.ok(client instanceof Fido2Client);
       await client.makeCredential(creation());
       await client.close();
