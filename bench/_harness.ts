@@ -40,6 +40,7 @@ interface Case extends BenchOptions {
 
 const deno = (globalThis as { Deno?: typeof Deno }).Deno;
 const cases: Case[] = [];
+const endHooks: Array<() => unknown> = [];
 let scheduled = false;
 
 /** Registers a benchmark case (`fn` may be async). */
@@ -54,6 +55,14 @@ export function bench(name: string, fn: Fn, opts: BenchOptions = {}): void {
     // Let the rest of the file register its cases first.
     setTimeout(() => void runAll(), 0);
   }
+}
+
+/**
+ * Releases what a file's cases share (daemons, sockets) after its last case, so the process
+ * can exit. Under `deno bench` the runner exits by itself and the hook does not run.
+ */
+export function afterBenches(fn: () => unknown): void {
+  if (!deno?.bench) endHooks.push(fn);
 }
 
 function envMs(name: string, fallback: number): number {
@@ -110,6 +119,7 @@ async function runAll(): Promise<void> {
     if (json) console.log(`BENCH_RESULT ${JSON.stringify(r)}`);
   }
   if (!json) printTable(results);
+  for (const f of endHooks) await f();
 }
 
 function printTable(results: BenchResult[]): void {

@@ -100,7 +100,7 @@ describe("virtual card through the real pcscd", () => {
 
   it("a card inserted with connectVpcd shows up with its ATR, protocol T=1", async () => {
     const va = new VirtualAuthenticator();
-    const link = await va.connectVpcd({ port: bed.ports[0] });
+    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
     try {
       await link.ready;
       await client.waitCard(reader(), true);
@@ -117,7 +117,7 @@ describe("virtual card through the real pcscd", () => {
 
   it("serves getInfo as short (61xx chained) and as extended APDUs", async () => {
     const va = new VirtualAuthenticator({ u2f: false });
-    const link = await va.connectVpcd({ port: bed.ports[0] });
+    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
     try {
       await client.waitCard(reader(), true);
       await client.connect(reader());
@@ -140,7 +140,7 @@ describe("virtual card through the real pcscd", () => {
 
   it("reassembles a chained makeCredential (CLA 90) sent through pcscd", async () => {
     const va = new VirtualAuthenticator();
-    const link = await va.connectVpcd({ port: bed.ports[0] });
+    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
     try {
       await client.waitCard(reader(), true);
       await client.connect(reader());
@@ -178,7 +178,11 @@ describe("virtual card through the real pcscd", () => {
             signal.addEventListener("abort", () => reject(signal.reason))
           ),
     });
-    const link = await va.connectVpcd({ port: bed.ports[0], card: { statusDelayMs: 20 } });
+    const link = await va.connectVpcd({
+      host: bed.host,
+      port: bed.ports[0],
+      card: { statusDelayMs: 20 },
+    });
     try {
       await client.waitCard(reader(), true);
       await client.connect(reader());
@@ -202,7 +206,11 @@ describe("virtual card through the real pcscd", () => {
 
   it("card pulled out mid-command: the reader reports it removed (SCARD_W_REMOVED_CARD)", async () => {
     const va = new VirtualAuthenticator({ userPresence: () => new Promise(() => {}) });
-    const link = await va.connectVpcd({ port: bed.ports[0], card: { statusDelayMs: 20 } });
+    const link = await va.connectVpcd({
+      host: bed.host,
+      port: bed.ports[0],
+      card: { statusDelayMs: 20 },
+    });
     await client.waitCard(reader(), true);
     await client.connect(reader());
     await client.transmit(SELECT);
@@ -226,8 +234,8 @@ describe("virtual card through the real pcscd", () => {
   it("two readers hold two cards, each answering as its own profile", async () => {
     const a = new VirtualAuthenticator();
     const b = new VirtualAuthenticator({ u2f: false });
-    const la = await a.connectVpcd({ port: bed.ports[0] });
-    const lb = await b.connectVpcd({ port: bed.ports[1] });
+    const la = await a.connectVpcd({ host: bed.host, port: bed.ports[0] });
+    const lb = await b.connectVpcd({ host: bed.host, port: bed.ports[1] });
     const second = await PcscClient.open(bed);
     try {
       await client.waitCard(bed.readers[0], true);
@@ -248,7 +256,7 @@ describe("virtual card through the real pcscd", () => {
 
   it("an off-the-shelf PC/SC tool (scriptor) selects the applet", async () => {
     const va = new VirtualAuthenticator();
-    const link = await va.connectVpcd({ port: bed.ports[0] });
+    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
     try {
       await client.waitCard(reader(), true);
       const r = await run(

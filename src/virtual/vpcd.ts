@@ -19,6 +19,11 @@ export interface VpcdOptions {
   readonly port?: number;
   /** Gives up connecting after this long (default 5000 ms). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Disable Nagle's algorithm (default true). `false` exists to measure what it costs
+   * (bench/vcard.bench.ts).
+   */
+  readonly noDelay?: boolean;
 }
 
 /** The default port of the first vpcd reader slot ("Virtual PCD 00 00"). */
@@ -65,7 +70,7 @@ export async function connectVpcd(
     throw new RangeError(`Invalid vpcd port ${port}: expected 1..65535`);
   }
   const socket = await open(host, port, options.connectTimeoutMs ?? 5000);
-  socket.setNoDelay(true);
+  socket.setNoDelay(options.noDelay ?? true);
   let readyResolve!: () => void;
   const ready = new Promise<void>((r) => (readyResolve = r));
   let closedResolve!: () => void;
