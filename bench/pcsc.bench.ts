@@ -9,17 +9,15 @@ import { CtapPcscDevice } from "../src/pcsc/mod.ts";
 import { loadPcsc } from "../ffi/pcsc.ts";
 import { fromHex } from "../src/utils.ts";
 import { releasePcscd, usePcscd } from "../tests/helpers/pcscd.ts";
-import { exportToC, hostCard } from "../tests/helpers/vcard_host.ts";
+import { hostCard } from "../tests/helpers/vcard_host.ts";
 
 const SELECT = fromHex("00a4040008a0000006472f000100");
 const GET_INFO = fromHex("80108000010400");
 const CBOR = 0x10;
 
 const bed = await usePcscd();
-await exportToC(bed.env);
-// The bed's quickack loopback address, when it has one (see tests/helpers/pcscd.ts).
-const host = (bed as { host?: string }).host;
-const card = await hostCard({ port: bed.ports[0], ...(host ? { host } : {}) });
+// bed.host: the quick-ACK loopback address when the bed has one (see tests/helpers/pcscd.ts).
+const card = await hostCard({ port: bed.ports[0], host: bed.host });
 const pcsc = await loadPcsc();
 for (let i = 0; i < 100 && !(await pcsc.listReaders())[0]?.cardPresent; i++) {
   await new Promise((r) => setTimeout(r, 100));

@@ -70,25 +70,3 @@ export async function hostCard(spec: CardSpec): Promise<HostedCard> {
     },
   };
 }
-
-/**
- * Puts the bed's environment (PCSCLITE_CSOCK_NAME) into the C environment too, where this
- * process's libpcsclite reads it: Deno's process.env writes through to it, Bun's does not.
- */
-export async function exportToC(env: Readonly<Record<string, string>>): Promise<void> {
-  if (!("Bun" in globalThis)) return;
-  const ffi = await import(["bun", "ffi"].join(":"));
-  const libc = ffi.dlopen("libc.so.6", {
-    setenv: { args: ["ptr", "ptr", "i32"], returns: "i32" },
-  });
-  const c = (t: string) => new TextEncoder().encode(t + "\0");
-  try {
-    for (const [k, v] of Object.entries(env)) {
-      const key = c(k);
-      const value = c(v);
-      libc.symbols.setenv(ffi.ptr(key), ffi.ptr(value), 1);
-    }
-  } finally {
-    libc.close();
-  }
-}
