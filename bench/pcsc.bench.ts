@@ -3,8 +3,7 @@
 // authenticator as a card (served from a Worker). "raw SCardTransmit" is the floor: one bare
 // binding call; the other rows add what CtapPcscDevice does on top (serialization, the PC/SC
 // transaction per call, NFCCTAP framing, chaining). Needs pcscd + vsmartcard-vpcd (root).
-import process from "node:process";
-import { bench } from "./_harness.ts";
+import { afterBenches, bench } from "./_harness.ts";
 import { CtapPcscDevice } from "../src/pcsc/mod.ts";
 import { loadPcsc } from "../ffi/pcsc.ts";
 import { fromHex } from "../src/utils.ts";
@@ -57,16 +56,12 @@ bench("1 KB request, 1 extended APDU", async () => {
   await extended.call(CBOR, kb1);
 }, { group: "1 KB request" });
 
-// Clean up once the runner is done with the cases (both runners exit after the last one).
-let cleaned = false;
-process.on("beforeExit", () => {
-  if (cleaned) return;
-  cleaned = true;
-  void (async () => {
-    for (const d of [device, noTx, chained, extended]) await d.close();
-    await raw.close();
-    pcsc.close();
-    await card.stop();
-    await releasePcscd();
-  })();
+// Release the card, the connections and the daemon after the last case (Bun; under
+// `deno bench` the runner exits by itself).
+afterBenches(async () => {
+  for (const d of [device, noTx, chained, extended]) await d.close();
+  await raw.close();
+  pcsc.close();
+  await card.stop();
+  await releasePcscd();
 });
