@@ -72,7 +72,9 @@ type Pending = { resolve: (hr: number) => void; reject: (e: Error) => void };
 /**
  * A {@linkcode BlockingCaller} on a Worker started from {@linkcode WORKER_SOURCE}. The Worker
  * starts on the first call and again after it died; an idle Worker does not keep the process
- * alive. `close()` stops it and rejects the calls still pending.
+ * alive. `close()` rejects new calls and stops the Worker once the calls still pending have
+ * returned: a thread blocked in the DLL cannot be stopped, and it still uses the request memory
+ * (the binding waits for them too, see `WebAuthnApi.close`).
  */
 export function workerBlockingCaller(): BlockingCaller {
   let worker: Worker | undefined;
@@ -88,6 +90,12 @@ export function workerBlockingCaller(): BlockingCaller {
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
+  const stop = () => {
+    worker?.terminate();
+    worker = undefined;
+    if (url) URL.revokeObjectURL(url);
+    url = undefined;
+  };
   const start = (): Worker => {
     url ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     const w = new Worker(url, { type: "module" });
@@ -98,12 +106,15 @@ export function workerBlockingCaller(): BlockingCaller {
       if (!p) return;
       pending.delete(id);
       if (pending.size === 0) refs(w).unref?.();
+      if (closed && pending.size === 0) stop();
       if (error !== undefined) p.reject(new Error(`webauthn worker: ${error}`));
       else p.resolve(hr as number);
     };
     w.onerror = (ev: ErrorEvent) => {
       ev.preventDefault?.();
-      // A dead Worker is replaced on the next call; the calls it had are lost.
+      // A dead Worker is replaced on the next call; the calls it had are lost. (Its message
+      // handler catches everything, so this is a Worker that failed to start or run JS, not
+      // one blocked in the DLL: no native call of it is left running.)
       if (worker === w) worker = undefined;
       w.terminate();
       failAll(new Error(`webauthn worker failed: ${ev.message}`));
@@ -126,10 +137,7 @@ export function workerBlockingCaller(): BlockingCaller {
     close(): void {
       if (closed) return;
       closed = true;
-      failAll(new Error("webauthn worker closed"));
-      worker?.terminate();
-      worker = undefined;
-      if (url) URL.revokeObjectURL(url);
+      if (pending.size === 0) stop();
     },
   };
 }

@@ -40,6 +40,11 @@ export interface CtapProcessor {
   readonly capabilities: number;
   /** Device version (major, minor, build) for the INIT response. */
   readonly deviceVersion: readonly [number, number, number];
+  /**
+   * Whether CTAPHID_CBOR is served (default: the CBOR capability bit). Some U2F-only keys set
+   * the bit and still answer CTAPHID_CBOR with ERR_INVALID_CMD.
+   */
+  readonly cbor?: boolean;
   /** CTAPHID_CBOR: `request` = command byte ‖ CBOR; resolves with status byte ‖ CBOR. */
   processCbor(request: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
   /** CTAPHID_MSG: a U2F APDU; resolves with response data ‖ SW1 SW2. */

@@ -4,7 +4,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { main, normalizeArgv } from "../src/cli/main.ts";
+import { main, normalizeArgv, parseCommandLine } from "../src/cli/main.ts";
 import { parseHostPort } from "../src/cli/device.ts";
 import { formatTable } from "../src/cli/output.ts";
 import { CliError, EXIT, exitCodeFor, UsageError } from "../src/cli/errors.ts";
@@ -29,6 +29,75 @@ describe("cli: argv", () => {
     ]);
     assert.deepEqual(normalizeArgv(["info", "--virtual"]), ["info", "--virtual="]);
     assert.deepEqual(normalizeArgv(["info", "--", "--virtual"]), ["info", "--", "--virtual"]);
+  });
+
+  // base64url credential IDs may start with "-" (and even "--"); before, parseArgs took them
+  // as (unknown) options and every such ID was a usage error.
+  const dashId = "-AAAAAAAAAAAAAAAAAAAAA";
+  it('a credential ID that starts with "-" is a value where the command takes one', () => {
+    const p = (argv: string[]) => {
+      const r = parseCommandLine(argv);
+      return { command: r.command?.name, positionals: r.positionals, values: { ...r.values } };
+    };
+    assert.deepEqual(p(["creds", "delete", dashId, "--virtual=x"]), {
+      command: "creds delete",
+      positionals: [dashId],
+      values: { virtual: "x" },
+    });
+    assert.deepEqual(p(["creds", "delete", "--", dashId]).positionals, [dashId]);
+    assert.deepEqual(p(["creds", "delete", "--x-AAAAAAAAAAAAAAAAAAA"]).positionals, [
+      "--x-AAAAAAAAAAAAAAAAAAA",
+    ]);
+    // blobs put CREDENTIAL_ID FILE|-: the ID in its slot, "-" (stdin) stays a plain value.
+    assert.deepEqual(p(["blobs", "put", dashId, "-"]).positionals, [dashId, "-"]);
+    // authenticate [CREDENTIAL_ID...] and its --cred / register's --exclude (repeatable).
+    const a = p(["authenticate", "--rp", "example.com", dashId, "-B", "--cred", "-C", "--json"]);
+    assert.deepEqual(a.positionals, [dashId, "-B"]);
+    assert.deepEqual(a.values, { rp: "example.com", cred: ["-C"], json: true });
+    assert.deepEqual(p(["register", "--rp", "e.com", "--exclude", "-E", "--exclude=-F"]).values, {
+      rp: "e.com",
+      exclude: ["-E", "-F"],
+    });
+    // Known options keep their meaning next to such IDs, short ones as parseArgs reads them.
+    assert.deepEqual(p(["creds", "delete", dashId, "-h"]).values, { help: true });
+    assert.deepEqual(p(["blobs", "get", dashId, "-oblob.bin"]), {
+      command: "blobs get",
+      positionals: [dashId],
+      values: { out: "blob.bin" },
+    });
+    assert.deepEqual(p(["blobs", "get", dashId, "-o", "b"]).values, { out: "b" });
+    assert.deepEqual(p(["reset", "-yh"]).values, { yes: true, help: true });
+  });
+
+  it('a "-" argument anywhere else is a usage error that names the ways to pass an ID', () => {
+    const bad: [string[], RegExp][] = [
+      [["info", dashId], /^Unknown option -AAAA\S* for `fido2 info`\. A credential ID that/],
+      [["blobs", "put", "AAAA", "-x"], /^Unknown option -x for `fido2 blobs put`/],
+      [["-x", "info"], /^Unknown option -x\. /],
+      [["register", "--rp", "-x"], /^--rp needs a value; .* write --rp=-x$/],
+      [["authenticate", "--rp", "e.com", "--pin", "-1234"], /^--pin needs a value; .*--pin=-1234$/],
+    ];
+    for (const [argv, re] of bad) {
+      assert.throws(() => parseCommandLine(argv), (e: unknown) => {
+        assert.ok(e instanceof UsageError, argv.join(" "));
+        assert.match(e.message, re, argv.join(" "));
+        return true;
+      });
+    }
+    assert.deepEqual(parseCommandLine(["info", "--", dashId]).positionals, [dashId]);
+  });
+
+  it('main(): authenticate with a "-" credential ID reaches the authenticator', async () => {
+    let err = "";
+    const io = {
+      stdout: { write: () => 0 },
+      stderr: { write: (t: string | Uint8Array) => (err += t) },
+      env: {},
+    };
+    // The in-memory key has no such credential: NO_CREDENTIALS (exit 7), not a usage error.
+    const code = await main(["authenticate", "--virtual=", "--rp", "example.com", dashId], io);
+    assert.equal(code, EXIT.NOT_FOUND, err);
+    assert.match(err, /NO_CREDENTIALS/);
   });
 
   it("HOST:PORT", () => {

@@ -3,7 +3,7 @@
  * the opened device, the Ctrl-C signal, and helpers for CTAP2 sessions and PIN tokens.
  * @module
  */
-import { type CallOptions, STATUS } from "../ctap.ts";
+import { type CallOptions, CTAP_STATUS, CtapError, STATUS } from "../ctap.ts";
 import { Ctap2, type PinAuth } from "../ctap2/base.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { CtapHidDevice } from "../hid/mod.ts";
@@ -34,6 +34,7 @@ export function forcePinChange(): CliError {
 /** The state of one CLI invocation. */
 export class Context {
   #ctap?: Ctap2;
+  #noCtap2 = false;
   #opened?: OpenedDevice;
   #touchPrompted = false;
 
@@ -108,12 +109,31 @@ export class Context {
 
   /** A CTAP2 session; keys without CTAP2 are refused with exit code 6. */
   async ctap2(): Promise<Ctap2> {
+    const ctap = await this.ctap2IfAny();
+    if (!ctap) throw new CliError(EXIT.UNSUPPORTED, "This authenticator is U2F-only (no CTAP2)");
+    return ctap;
+  }
+
+  /**
+   * A CTAP2 session, or undefined for a U2F-only key. A key that sets the CBOR capability bit
+   * but refuses getInfo with INVALID_COMMAND while still speaking U2F (YubiKey 4) is U2F-only,
+   * as libfido2 and `Fido2Client` treat it.
+   */
+  async ctap2IfAny(): Promise<Ctap2 | undefined> {
     if (this.#ctap) return this.#ctap;
     const device = await this.device();
-    if (!device.supportsCbor) {
-      throw new CliError(EXIT.UNSUPPORTED, "This authenticator is U2F-only (no CTAP2)");
+    if (!device.supportsCbor || this.#noCtap2) return undefined;
+    try {
+      this.#ctap = await Ctap2.create(device, { signal: this.signal });
+    } catch (e) {
+      if (
+        !(e instanceof CtapError && e.code === CTAP_STATUS.INVALID_COMMAND) || !device.supportsMsg
+      ) {
+        throw e;
+      }
+      this.#noCtap2 = true;
+      return undefined;
     }
-    this.#ctap = await Ctap2.create(device, { signal: this.signal });
     return this.#ctap;
   }
 

@@ -40,6 +40,7 @@ export const QUIRK_FLAGS: Readonly<Record<string, keyof AuthenticatorQuirks>> = 
   "rp-name-is-user-name": "rpNameIsUserName",
   "no-algorithms": "noAlgorithms",
   "credmgmt-on-pre": "credMgmtOnPre",
+  "u2f-cbor-bit": "cborCapabilityWithoutCtap2",
 };
 
 function virtualProfile(sel: DeviceSelection): {

@@ -3,6 +3,7 @@
  * @module
  */
 import { CAPABILITY } from "../ctap.ts";
+import type { Ctap2 } from "../ctap2/base.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { HidDescriptor } from "../hid/connection.ts";
 import {
@@ -109,7 +110,8 @@ async function deviceInfo(ctx: Context): Promise<InfoSection> {
     deviceVersion: device.deviceVersion.join("."),
     capabilities: capabilityNames(device.capabilities),
   };
-  if (!device.supportsCbor) {
+  const ctap = await ctx.ctap2IfAny();
+  if (!ctap) {
     return {
       json: { device: transport, info: { versions: ["U2F_V2"] } },
       fields: [
@@ -119,7 +121,7 @@ async function deviceInfo(ctx: Context): Promise<InfoSection> {
       ],
     };
   }
-  return await getInfoSection(ctx, transport, [
+  return await getInfoSection(ctx, ctap, transport, [
     ["Path", transport.path],
     ["Product", transport.product || "-"],
     ["VID:PID", `${transport.vendorId}:${transport.productId}`],
@@ -138,22 +140,23 @@ async function cardInfo(ctx: Context, device: CtapPcscDevice): Promise<InfoSecti
     ["Capabilities", transport.capabilities.join(" ") || "-"],
     ["APDUs", transport.extendedApdus ? "extended length" : "short, chained"],
   ];
-  if (!device.supportsCbor) {
+  const ctap = await ctx.ctap2IfAny();
+  if (!ctap) {
     return {
       json: { device: transport, info: { versions: ["U2F_V2"] } },
       fields: [...head, ["Versions", "U2F_V2 (no CTAP2)"]],
     };
   }
-  return await getInfoSection(ctx, transport, head);
+  return await getInfoSection(ctx, ctap, transport, head);
 }
 
 /** getInfo (and the PIN retries) after the transport's own `head` fields. */
 async function getInfoSection(
   ctx: Context,
+  ctap: Ctap2,
   transport: Record<string, unknown>,
   head: [string, string][],
 ): Promise<InfoSection> {
-  const ctap = await ctx.ctap2();
   const i = ctap.info;
   let pinRetries: number | undefined;
   if (i.options.clientPin === true) {

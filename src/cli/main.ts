@@ -50,7 +50,7 @@ const GLOBAL: Record<string, OptionSpec> = {
     type: "string",
     multiple: true,
     help: "NAME  --virtual firmware quirk (repeat): token-single-use, rp-name-is-user-name, " +
-      "no-algorithms, credmgmt-on-pre",
+      "no-algorithms, credmgmt-on-pre, u2f-cbor-bit (with --profile u2f-only)",
   },
   udp: { type: "string", help: "HOST:PORT  use a CTAPHID-over-UDP simulator" },
   "udp-local-port": {
@@ -103,6 +103,8 @@ the key directly, which Windows allows only from an elevated prompt (exit code 8
 
 --virtual takes the next argument as its state file unless it starts with "-" or is a
 command name; --virtual= (empty) is an in-memory authenticator that forgets everything.
+A credential ID (base64url) that starts with "-" is taken as is where a command expects one
+(CREDENTIAL_ID, --cred, --exclude); anything after "--" is never an option.
 Environment: FIDO2_PIN, FIDO2_NEW_PIN. Without them a PIN is read hidden from the terminal,
 or as one line from stdin when stdin is not a terminal. Ctrl-C cancels (CTAPHID_CANCEL).
 Run \`fido2 COMMAND --help\` for a command's options.
@@ -160,19 +162,81 @@ function allOptions(): Record<string, OptionSpec> {
   return all;
 }
 
-interface Parsed {
+/** What {@linkcode parseCommandLine} found: the command, its positionals and option values. */
+export interface Parsed {
   readonly command?: Command;
   readonly group?: string;
   readonly positionals: string[];
   readonly values: OptionValues;
 }
 
-function parse(argv: readonly string[]): Parsed {
+/** Options whose value is a credential ID (base64url, which may start with "-"). */
+const CREDENTIAL_ID_OPTIONS: ReadonlySet<string> = new Set(["cred", "exclude"]);
+
+/**
+ * Whether `arg` is one of `specs`' options: `--name`, `--name=…`, or shorts as parseArgs reads
+ * them (`-h`, `-yh`, `-o FILE`, `-oFILE`: a string option's short takes the rest as its value).
+ */
+function isKnownOption(arg: string, specs: Record<string, OptionSpec>): boolean {
+  if (arg.startsWith("--")) return Object.hasOwn(specs, arg.slice(2).split("=")[0]);
+  const shorts = new Map(Object.values(specs).filter((o) => o.short).map((o) => [o.short, o]));
+  for (const c of arg.slice(1)) {
+    const o = shorts.get(c);
+    if (!o) return false;
+    if (o.type === "string") return true;
+  }
+  return true;
+}
+
+/** The positional slot `index` of `cmd` takes a credential ID (per its synopsis). */
+function credentialSlot(cmd: Command, index: number): boolean {
+  const words = (cmd.args ?? "").split(" ").filter(Boolean);
+  const last = words[words.length - 1] ?? "";
+  const word = words[index] ?? (last.endsWith("...]") || last.endsWith("...") ? last : "");
+  return word.replace(/^\[|\]$|\.\.\.\]?$/g, "") === "CREDENTIAL_ID";
+}
+
+/**
+ * Hides the arguments that start with "-" but name no option (base64url credential IDs may)
+ * behind placeholders parseArgs reads as plain values; `parse` then accepts each one only
+ * where a credential ID goes. Arguments after `--` are values anyway.
+ */
+function shieldDashValues(
+  args: readonly string[],
+  specs: Record<string, OptionSpec>,
+): { args: string[]; hidden: Map<string, string> } {
+  const hidden = new Map<string, string>();
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a.length > 1 && a.startsWith("-") && !isKnownOption(a, specs)) {
+      // NUL cannot occur in a real argument, so no placeholder collides with one.
+      const placeholder = `\0${hidden.size}`;
+      hidden.set(placeholder, a);
+      out.push(placeholder);
+    } else {
+      out.push(a);
+    }
+  }
+  return { args: out, hidden };
+}
+
+export function parseCommandLine(argv: readonly string[]): Parsed {
   const specs = allOptions();
+  const { args, hidden } = shieldDashValues(normalizeArgv(argv), specs);
+  const unknownOption = (a: string, where: string) =>
+    new UsageError(
+      `Unknown option ${a}${where}. A credential ID that starts with "-" is taken as is where ` +
+        `the command expects one (or after "--", or as --cred=${a})`,
+    );
   let result;
   try {
     result = parseArgs({
-      args: normalizeArgv(argv),
+      args,
       options: Object.fromEntries(
         Object.entries(specs).map(([k, o]) => [k, {
           type: o.type,
@@ -187,9 +251,30 @@ function parse(argv: readonly string[]): Parsed {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const pos = [...result.positionals];
   const values = result.values as OptionValues;
+  // Hidden arguments taken as option values: only credential-ID options accept them.
+  for (const [name, v] of Object.entries(values)) {
+    const list = Array.isArray(v) ? v : [v];
+    for (const x of list) {
+      if (typeof x !== "string" || !hidden.has(x)) continue;
+      if (!CREDENTIAL_ID_OPTIONS.has(name)) {
+        throw new UsageError(
+          `--${name} needs a value; to give one that starts with "-", write --${name}=${
+            hidden.get(x)
+          }`,
+        );
+      }
+    }
+    (values as Record<string, unknown>)[name] = Array.isArray(v)
+      ? v.map((x) => typeof x === "string" ? hidden.get(x) ?? x : x)
+      : typeof v === "string"
+      ? hidden.get(v) ?? v
+      : v;
+  }
+  const hiddenPos = result.positionals.filter((p) => hidden.has(p));
+  const pos = result.positionals.map((p) => hidden.get(p) ?? p);
   if (pos.length === 0) return { positionals: [], values };
+  if (hidden.has(result.positionals[0])) throw unknownOption(pos[0], "");
   const group = pos[0];
   const two = COMMANDS.find((c) => c.name === `${group} ${pos[1]}`);
   const one = COMMANDS.find((c) => c.name === group);
@@ -211,7 +296,19 @@ function parse(argv: readonly string[]): Parsed {
       throw new UsageError(`\`fido2 ${command.name}\` does not take --${t.name}`);
     }
   }
-  return { command, positionals: pos.slice(two ? 2 : 1), values };
+  const skip = two ? 2 : 1;
+  if (hiddenPos.length) {
+    const raw = result.positionals.slice(skip);
+    raw.forEach((p, i) => {
+      if (hidden.has(p) && !credentialSlot(command, i)) {
+        throw unknownOption(hidden.get(p)!, ` for \`fido2 ${command.name}\``);
+      }
+    });
+    if (hidden.has(result.positionals[skip - 1])) {
+      throw unknownOption(hidden.get(result.positionals[skip - 1])!, "");
+    }
+  }
+  return { command, positionals: pos.slice(skip), values };
 }
 
 /** Streams and environment of one run (real process ones by default; tests may swap). */
@@ -253,7 +350,7 @@ async function run(
   let ctx: Context | undefined;
   let code: number;
   try {
-    const parsed = parse(argv);
+    const parsed = parseCommandLine(argv);
     if (!parsed.command) {
       if (parsed.group) out.stdout.write(groupHelp(parsed.group));
       else if (parsed.values.help || argv.length === 0) out.stdout.write(globalHelp());

@@ -78,6 +78,6 @@ export async function webauthnDllInfo(): Promise<WebAuthnDllInfo | { readonly er
   } catch (e) {
     return { error: (e as Error).message };
   } finally {
-    api.close();
+    await api.close();
   }
 }

@@ -88,7 +88,13 @@ export type {
   UserVerification,
   WebAuthnApi,
 } from "../../ffi/webauthn.ts";
-export { HRESULT, TRANSPORTS, WindowsApiError } from "../../ffi/webauthn.ts";
+export {
+  HRESULT,
+  TRANSPORTS,
+  WebAuthnClosedError,
+  WebAuthnCloseTimeoutError,
+  WindowsApiError,
+} from "../../ffi/webauthn.ts";
 
 /** Options of {@linkcode WindowsClient}. */
 export interface WindowsClientOptions {
@@ -182,16 +188,25 @@ export class WindowsClient implements WebAuthnClient {
     return this.#api;
   }
 
-  /** Unloads webauthn.dll (and stops the Worker) if this client loaded it. */
+  /**
+   * Unloads webauthn.dll (and stops the Worker) if this client loaded it. A call still blocked
+   * in the DLL is cancelled (it fails with OTHER_ERROR, "closed") and waited for, since the DLL
+   * uses its request memory until it returns: close() resolves after that. A call the DLL does
+   * not give back within 10 s (one made without a signal or timeout cannot be cancelled)
+   * rejects with `WebAuthnCloseTimeoutError`; its memory and the DLL are released when it
+   * returns.
+   */
   async close(): Promise<void> {
     const api = this.#api;
     if (!api || !this.#ownsApi) return;
     this.#api = undefined;
+    let loaded: WebAuthnApi;
     try {
-      (await api).close();
+      loaded = await api;
     } catch {
-      // It never loaded: nothing to close.
+      return; // It never loaded: nothing to close.
     }
+    await loaded.close();
   }
 
   /**
@@ -599,7 +614,7 @@ export async function webauthnLibraryUsable(): Promise<boolean> {
     try {
       return api.apiVersion() >= 1;
     } finally {
-      api.close();
+      await api.close();
     }
   } catch {
     return false;

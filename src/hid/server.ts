@@ -293,7 +293,9 @@ export class CtapHidServer {
         void this.#run(cid, CTAPHID.MSG, false, (ctx) => this.processor.processMsg(payload, ctx));
         return;
       case CTAPHID.CBOR:
-        if (!(caps & CAPABILITY.CBOR)) return this.#error(cid, HID_ERR.INVALID_CMD);
+        if (!(this.processor.cbor ?? (caps & CAPABILITY.CBOR) !== 0)) {
+          return this.#error(cid, HID_ERR.INVALID_CMD);
+        }
         if (payload.length === 0) return this.#error(cid, HID_ERR.INVALID_LEN);
         void this.#run(cid, CTAPHID.CBOR, true, (ctx) => this.processor.processCbor(payload, ctx));
         return;

@@ -100,6 +100,11 @@ export class CtapPcscDevice implements CtapDevice {
     return (this.#capabilities & CAPABILITY.CBOR) !== 0;
   }
 
+  /** Whether the key speaks U2F too (its applet answered SELECT with `U2F_V2`: no NMSG). */
+  get supportsMsg(): boolean {
+    return (this.#capabilities & CAPABILITY.NMSG) === 0;
+  }
+
   /** 2 when the key speaks CTAP2, else 1 (python-fido2's `version`). */
   get version(): 1 | 2 {
     return this.#capabilities & CAPABILITY.CBOR ? 2 : 1;

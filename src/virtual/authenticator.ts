@@ -199,6 +199,11 @@ interface AssertionExtensions {
 const approve: UserActionHook = () => "approve";
 const SW_INS_NOT_SUPPORTED = new Uint8Array([0x6d, 0x00]);
 
+/** getInfo uvModality of the simulated sensor: USER_VERIFY_FINGERPRINT_INTERNAL (FIDO Registry). */
+const UV_MODALITY_FINGERPRINT = 0x02;
+/** getInfo preferredPlatformUvAttempts with built-in UV (the YubiKey Bio's value). */
+const PREFERRED_PLATFORM_UV_ATTEMPTS = 3;
+
 /** A software CTAP 2.1 + U2F authenticator behind the {@linkcode CtapProcessor} seam. */
 export class CtapAuthenticator implements CtapProcessor {
   /** CTAPHID INIT device version. */
@@ -268,6 +273,11 @@ export class CtapAuthenticator implements CtapProcessor {
     this.features = profileFeatures(resolveProfile(o));
     this.#quirks = { ...o.quirks };
     this.#u2fOnly = (o.u2fOnly ?? false) || !this.features.cbor;
+    if (this.#quirks.cborCapabilityWithoutCtap2 && !this.#u2fOnly) {
+      throw new FormatError(
+        'quirk cborCapabilityWithoutCtap2 belongs to U2F-only keys: use profile "u2f-only"',
+      );
+    }
     this.#alwaysUv = o.alwaysUv ?? false;
     this.#u2f = (o.u2f ?? true) || this.#u2fOnly;
     if (this.#u2fOnly && this.#alwaysUv) throw new FormatError("u2fOnly excludes alwaysUv");
@@ -318,8 +328,14 @@ export class CtapAuthenticator implements CtapProcessor {
 
   /** CTAPHID capability flags (NMSG follows alwaysUv, which disables U2F). */
   get capabilities(): number {
-    return CAPABILITY.WINK | (this.#u2fOnly ? 0 : CAPABILITY.CBOR) |
+    const cborBit = !this.#u2fOnly || this.#quirks.cborCapabilityWithoutCtap2 === true;
+    return CAPABILITY.WINK | (cborBit ? CAPABILITY.CBOR : 0) |
       (this.#u2fEnabled ? 0 : CAPABILITY.NMSG);
+  }
+
+  /** Whether CTAPHID_CBOR is served at all: never on a U2F-only key, whatever its INIT says. */
+  get cbor(): boolean {
+    return !this.#u2fOnly;
   }
 
   get #makeCredUvNotRqd(): boolean {
@@ -487,6 +503,9 @@ export class CtapAuthenticator implements CtapProcessor {
     if (pin) options.clientPin = pin.isPinSet;
     if (this.#ctap21) {
       if (pin) options.pinUvAuthToken = true;
+      // A key that also reports FIDO_2_1_PRE names getPinUvAuthTokenUsingUv by its preview
+      // option too, as the YubiKey Bio does (tests/conformance.test.ts).
+      if (pin && this.#builtInUv) options.uvToken = true;
       options.makeCredUvNotRqd = this.#makeCredUvNotRqd;
       if (pin || this.#builtInUv) options.alwaysUv = this.#alwaysUv;
     }
@@ -505,11 +524,11 @@ export class CtapAuthenticator implements CtapProcessor {
       info.set(0x07, this.#maxCredsInList);
       info.set(0x08, this.#maxCredIdLength);
     }
+    if (this.features.algorithms && !this.#quirks.noAlgorithms) {
+      info.set(0x0a, this.#algorithms.map((alg) => ({ alg, type: "public-key" })));
+    }
     if (this.#ctap21) {
       info.set(0x09, ["usb"]);
-      if (!this.#quirks.noAlgorithms) {
-        info.set(0x0a, this.#algorithms.map((alg) => ({ alg, type: "public-key" })));
-      }
       if (largeBlobs) info.set(0x0b, this.#maxLargeBlobArray);
       if (pin) {
         info.set(0x0c, pin.forcePinChange);
@@ -518,6 +537,12 @@ export class CtapAuthenticator implements CtapProcessor {
       info.set(0x0e, this.#firmwareVersion);
       info.set(0x0f, this.#maxCredBlobLength);
       if (options.setMinPINLength) info.set(0x10, this.#maxRpIdsForSetMinPinLength);
+      if (this.#builtInUv) {
+        // The simulated sensor is a fingerprint reader; 3 attempts before the PIN, as the
+        // YubiKey Bio reports.
+        info.set(0x11, PREFERRED_PLATFORM_UV_ATTEMPTS);
+        info.set(0x12, UV_MODALITY_FINGERPRINT);
+      }
       info.set(0x14, this.#rkCapacity - this.credentials.size);
     }
     const persistent = this.features.ctap22 ? pin?.persistentToken?.() : undefined;

@@ -137,7 +137,13 @@ export class BioEnrollmentHandler implements CommandHandler {
     if (sub !== SUB.ENROLL_CAPTURE_NEXT) this.#enrollment = undefined;
     switch (sub) {
       case SUB.SENSOR_INFO:
-        return new Map<number, CborValue>([[2, 1], [3, this.#samples], [8, this.#maxName]]);
+        // maxTemplateFriendlyName (0x08) is CTAP 2.1's: the recorded answer to libfido2's
+        // prototype (0x40) request has fingerprintKind and maxCaptureSamples only.
+        return new Map<number, CborValue>([
+          [2, 1],
+          [3, this.#samples],
+          ...(this.#preview ? [] : [[8, this.#maxName] as [number, CborValue]]),
+        ]);
       case SUB.ENROLL_BEGIN: {
         const timeout = subParams ? optional(subParams, 3, "uint") : undefined;
         auth();

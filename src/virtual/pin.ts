@@ -309,11 +309,15 @@ export class PinUvAuthState implements PinUvAuthApi {
       throw err(this.#unknownSubcommand, `Unknown clientPin subcommand 0x${sub.toString(16)}`);
     }
     switch (sub) {
-      case SUB.GET_PIN_RETRIES:
-        return new Map<CborValue, CborValue>([
-          [RES.PIN_RETRIES, this.#pinRetries],
-          [RES.POWER_CYCLE_STATE, this.#mismatches >= MAX_CONSECUTIVE_MISMATCHES],
-        ]);
+      case SUB.GET_PIN_RETRIES: {
+        const retries = new Map<CborValue, CborValue>([[RES.PIN_RETRIES, this.#pinRetries]]);
+        // powerCycleState arrived with CTAP 2.1: the recorded 2.1-PRE Yubico key answers
+        // {pinRetries} alone (tests/conformance.test.ts).
+        if (!this.#legacyTokens) {
+          retries.set(RES.POWER_CYCLE_STATE, this.#mismatches >= MAX_CONSECUTIVE_MISMATCHES);
+        }
+        return retries;
+      }
       case SUB.GET_UV_RETRIES:
         return new Map<CborValue, CborValue>([[RES.UV_RETRIES, this.#uvRetries]]);
       case SUB.GET_KEY_AGREEMENT: {

@@ -44,7 +44,7 @@ export interface AuthenticatorQuirks {
   readonly tokenSingleUse?: boolean;
   /** credentialManagement enumerateRPs reports the user's name as the RP's name. */
   readonly rpNameIsUserName?: boolean;
-  /** getInfo leaves out `algorithms` (0x0A) although the key is CTAP 2.1. */
+  /** getInfo leaves out `algorithms` (0x0A) although the key is CTAP 2.1-PRE or later. */
   readonly noAlgorithms?: boolean;
   /** CTAPHID_INIT gets no answer at all for this many ms after power-up. */
   readonly initSilenceMs?: number;
@@ -54,6 +54,12 @@ export interface AuthenticatorQuirks {
    * FIDO2 firmware, the key of issue 12.
    */
   readonly credMgmtOnPre?: boolean;
+  /**
+   * A U2F-only key whose CTAPHID_INIT answer sets the CBOR capability bit (0x04, unassigned in
+   * U2FHID) although CTAPHID_CBOR gets ERR_INVALID_CMD: YubiKey 4 firmware 4.4.5 (libfido2
+   * issues #195 and #342), which clients must fall back to U2F on. Profile "u2f-only" only.
+   */
+  readonly cborCapabilityWithoutCtap2?: boolean;
 }
 
 /** What a profile has; derived once from the profile name. */
@@ -85,6 +91,11 @@ export interface ProfileFeatures {
   readonly ctap21: boolean;
   /** maxCredentialCountInList / maxCredentialIdLength (0x07, 0x08) in getInfo. */
   readonly listLimits: boolean;
+  /**
+   * getInfo `algorithms` (0x0A), which arrived with the 2.1 review draft: both recorded
+   * 2.1-PRE keys (Yubico 5.2.1, YubiKey 5 NFC) list it, no 2.0 key does.
+   */
+  readonly algorithms: boolean;
   /** The credProtect extension (2.1-PRE on). */
   readonly credProtect: boolean;
   /** CTAP 2.2 additions: hmac-secret-mc, thirdPartyPayment, perCredMgmtRO. */
@@ -138,6 +149,7 @@ export function profileFeatures(profile: AuthenticatorProfile): ProfileFeatures 
     bio: v21 ? "final" : pre ? "preview" : "none",
     ctap21: v21,
     listLimits: pre,
+    algorithms: pre,
     credProtect: pre,
     ctap22: v22,
     defaultProtocols: v21 ? [2, 1] : [1],

@@ -77,6 +77,11 @@ export interface FakeControls {
    * sent earlier is ignored, as the real DLL ignores one for an operation it does not run.
    */
   setStartDelay(ms: number): void;
+  /**
+   * How long a "linger.example" call keeps running after it ended (default 300 ms) before it
+   * re-reads its request to detect memory the caller freed meanwhile (state().lingerCorrupt).
+   */
+  setLinger(ms: number): void;
   /** false: MakeCredential returns no Extensions array (outputs only in the authData). */
   setExtensionArray(on: boolean): void;
   /** Stores a platform credential for WebAuthNGetPlatformCredentialList. */
@@ -136,6 +141,7 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     fake_webauthn_set_output_versions: { parameters: ["i32", "i32"], result: "void" },
     fake_webauthn_set_uvpaa: { parameters: ["i32"], result: "void" },
     fake_webauthn_set_start_delay: { parameters: ["i32"], result: "void" },
+    fake_webauthn_set_linger: { parameters: ["i32"], result: "void" },
     fake_webauthn_set_extension_array: { parameters: ["i32"], result: "void" },
     fake_webauthn_reset: { parameters: [], result: "void" },
     fake_webauthn_add_platform_credential: {
@@ -173,6 +179,7 @@ export async function openFakeControls(path: string): Promise<FakeControls> {
     setOutputVersions: (att, assertion) => s.fake_webauthn_set_output_versions(att, assertion),
     setUvpaa: (a) => s.fake_webauthn_set_uvpaa(a ? 1 : 0),
     setStartDelay: (ms) => s.fake_webauthn_set_start_delay(ms),
+    setLinger: (ms) => s.fake_webauthn_set_linger(ms),
     setExtensionArray: (on) => s.fake_webauthn_set_extension_array(on ? 1 : 0),
     addPlatformCredential: (c) => {
       const flags = (c.removable ? 1 : 0) | (c.backedUp ? 2 : 0) | (c.thirdPartyPayment ? 4 : 0);

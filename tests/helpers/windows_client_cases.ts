@@ -20,8 +20,12 @@ import {
   LibraryLoadError,
   loadWebAuthn,
   type WebAuthnApi,
+  WebAuthnClosedError,
+  WebAuthnCloseTimeoutError,
   WebAuthnUnsupportedError,
+  WindowsApiError,
 } from "../../ffi/webauthn.ts";
+import { FormatError } from "../../src/errors.ts";
 import { loadWebAuthnInWorker, workerBlockingCaller } from "../../ffi/webauthn_worker.ts";
 import { runtime } from "../../ffi/runtime.ts";
 import { DLL_TIMEOUT_HEADROOM_MS, WindowsClient } from "../../src/client/windows.ts";
@@ -1078,6 +1082,163 @@ export function windowsClientCases(libraryPath: () => string): void {
       assert.deepEqual((await c.listPlatformCredentials()).map((x) => x.user.name), ["dave"]);
       await c.deletePlatformCredential(bytes(4));
       assert.deepEqual(await c.listPlatformCredentials(), []);
+    });
+  });
+
+  /** Polls `cond` every 10 ms until it holds; fails after `ms`. */
+  async function waitUntil(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  describe("WindowsClient: close() while a webauthn.dll call is blocked", () => {
+    // "linger.example" blocks like "block.example", keeps running 300 ms after its cancel, then
+    // re-reads the request: the fake's `running` and `lingerCorrupt` show whether close() let
+    // go of the request memory (or unloaded the library) while the DLL still used it.
+    const lingering = new DefaultClientDataCollector("https://linger.example");
+    const calls: [string, (c: WindowsClient) => Promise<unknown>][] = [
+      ["makeCredential", (c) => c.makeCredential(creation({ timeout: 60_000 }))],
+      ["getAssertion", (c) => c.getAssertion(request({ timeout: 60_000 }))],
+    ];
+    for (const [name, call] of calls) {
+      it(`${name}: close() cancels it and returns only after the DLL is done with the request`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        await withEnv({ FIDO2_WEBAUTHN_LIB: path, FIDO2_WEBAUTHN_PATH: undefined }, async () => {
+          // The client loads the library itself (on Bun with the Worker), so close() unloads it.
+          const c = new WindowsClient(lingering, { hwnd: 1 });
+          const pending = call(c);
+          pending.catch(() => {});
+          await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+          const t0 = Date.now();
+          await c.close();
+          const ms = Date.now() - t0;
+          const st = ctl.state() as Json;
+          assert.equal(
+            st.running,
+            0,
+            `close() returned after ${ms} ms with the call still running`,
+          );
+          assert.equal(st.lingerChecks, 1, JSON.stringify(st));
+          assert.equal(st.lingerCorrupt, 0, st.lingerError);
+          assert.ok(ms >= 250 && ms < 5000, `close() took ${ms} ms (the fake lingers 300 ms)`);
+          // close() cancelled the call with its cancellation id; the call says it was closed.
+          assert.equal(st.lastCancelled, (ctl.lastRequest() as Json).options.cancellationId);
+          await assert.rejects(pending, isClientError(E.OTHER_ERROR, /closed/));
+        });
+      });
+    }
+  });
+
+  describe("webauthn binding: close() with calls in flight", () => {
+    const mc = (api: WebAuthnApi, options: Record<string, unknown>) =>
+      api.makeCredential(
+        1,
+        { id: "linger.example", name: "Lingering" },
+        { id: bytes(1, 2), name: "u", displayName: "U" },
+        [{ type: "public-key", alg: -7 }],
+        { json: enc('{"type":"webauthn.create"}') },
+        options,
+      );
+    // Bun's FFI would block the event loop on the direct path: there only the Worker runs.
+    const loaders: [string, (o: { closeTimeoutMs?: number }) => Promise<WebAuthnApi>][] = [
+      ["Worker", (o) => loadWebAuthnInWorker({ path, ...o })],
+      ...(runtime === "bun" ? [] : [
+        ["nonblocking FFI", (o: { closeTimeoutMs?: number }) => loadWebAuthn({ path, ...o })],
+      ] as [string, (o: { closeTimeoutMs?: number }) => Promise<WebAuthnApi>][]),
+    ];
+    for (const [name, load] of loaders) {
+      it(`${name}: a call close() cannot cancel keeps its memory and the DLL until it returns`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        const api = await load({ closeTimeoutMs: 200 });
+        // No cancellationId: only the DLL's own timeout (1 s here) ends the call.
+        const pending = mc(api, { timeoutMs: 1000 });
+        pending.catch(() => {});
+        await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+        const t0 = Date.now();
+        await assert.rejects(api.close(), (e) => {
+          assert.ok(e instanceof WebAuthnCloseTimeoutError, String(e));
+          assert.deepEqual(e.operations, ["WebAuthNAuthenticatorMakeCredential"]);
+          assert.equal(e.uncancellable, true);
+          assert.match(e.message, /AbortSignal or a timeout/);
+          return true;
+        });
+        const waited = Date.now() - t0;
+        assert.ok(waited >= 150 && waited < 900, `close() waited ${waited} ms, not ~200`);
+        assert.equal((ctl.state() as Json).running, 1, "the call runs on after close() gave up");
+        // New calls are refused at once; the running one ends with the DLL's own timeout.
+        await assert.rejects(mc(api, {}), WebAuthnClosedError);
+        await assert.rejects(pending, (e) => {
+          assert.ok(e instanceof WebAuthnClosedError, String(e));
+          assert.equal((e.cause as WindowsApiError).code, "ERROR_TIMEOUT");
+          return true;
+        });
+        const st = ctl.state() as Json;
+        assert.equal(st.running, 0);
+        assert.equal(st.lingerChecks, 1);
+        assert.equal(st.lingerCorrupt, 0, st.lingerError);
+        assert.equal(st.badFrees, 0);
+        assert.equal(st.live, 0, "every result the DLL allocated was freed");
+        await assert.rejects(api.close(), WebAuthnCloseTimeoutError); // the same close
+        assert.throws(() => api.getCancellationId(), WebAuthnClosedError);
+      });
+
+      it(`${name}: close() cancels a call with a cancellation id and resolves after it`, async () => {
+        ctl.reset();
+        ctl.setApiVersion(9);
+        const api = await load({});
+        const guid = api.getCancellationId();
+        const pending = mc(api, { cancellationId: guid });
+        pending.catch(() => {});
+        await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+        const closing = api.close();
+        assert.equal(api.close(), closing, "a second close() is the same wait");
+        await closing;
+        const st = ctl.state() as Json;
+        assert.equal(st.running, 0);
+        assert.equal(st.lingerCorrupt, 0, st.lingerError);
+        assert.equal(st.lastCancelled, toHex(guid), "close() cancelled the call by its id");
+        await assert.rejects(pending, (e) => {
+          assert.ok(e instanceof WebAuthnClosedError, String(e));
+          assert.equal((e.cause as WindowsApiError).code, "NTE_USER_CANCELLED");
+          return true;
+        });
+      });
+    }
+
+    it("closeTimeoutMs must be a number of milliseconds", async () => {
+      for (const bad of [-1, Number.NaN, "5" as unknown as number, 2 ** 32]) {
+        await assert.rejects(loadWebAuthn({ path, closeTimeoutMs: bad }), FormatError, String(bad));
+      }
+    });
+
+    it("the Worker runner's close() lets a blocked call finish, then refuses new ones", async () => {
+      ctl.reset();
+      ctl.setApiVersion(9);
+      const caller = workerBlockingCaller();
+      const api = await loadWebAuthn({ path, blockingCaller: caller });
+      apis.push(api);
+      const pending = mc(api, { timeoutMs: 500 });
+      pending.catch(() => {});
+      await waitUntil(() => (ctl.state() as Json).running === 1, "the call to start");
+      caller.close(); // not the binding's close(): the Worker alone is told to stop
+      // The call ends as the DLL says (its own timeout), with its memory intact meanwhile.
+      await assert.rejects(pending, (e) => {
+        assert.ok(e instanceof WindowsApiError, String(e));
+        assert.equal(e.code, "ERROR_TIMEOUT");
+        return true;
+      });
+      const st = ctl.state() as Json;
+      assert.equal(st.lingerChecks, 1);
+      assert.equal(st.lingerCorrupt, 0, st.lingerError);
+      await assert.rejects(
+        caller.call(path, "WebAuthNAuthenticatorGetAssertion", [0, 0, 0, 0, 0]),
+        /closed/,
+      );
     });
   });
 
