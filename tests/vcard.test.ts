@@ -3,6 +3,7 @@
 // per CTAP 2.1 §11.3, and what a real NFC key rejects.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { decode, encode } from "../src/cbor.ts";
 import type { CborMap } from "../src/cbor.ts";
 import { concat, fromHex, randomBytes, sha256, toHex } from "../src/utils.ts";
@@ -326,5 +327,134 @@ describe("card: U2F APDUs", () => {
     const { tx } = card();
     await tx(SELECT);
     assert.equal(await tx("00c0000000"), "6985");
+  });
+});
+
+describe("card: trace", () => {
+  it("sees every command and its response", async () => {
+    const seen: string[] = [];
+    const { tx } = card({}, { trace: (c, r) => seen.push(`${toHex(c)}>${toHex(r)}`) });
+    await tx(SELECT);
+    await tx("00c0000000");
+    assert.deepEqual(seen, [`${SELECT}>5532465f56329000`, "00c0000000>6985"]);
+  });
+});
+
+describe("connectVpcd: the vpcd protocol against a stand-in driver", () => {
+  /** A fake vpcd: accepts one card, sends frames, reads length-prefixed answers. */
+  async function fakeVpcd() {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const accepted = new Promise<Socket>((r) => server.once("connection", r));
+    let buffer: Uint8Array = new Uint8Array(0);
+    const frames: Uint8Array[] = [];
+    let wake: (() => void) | undefined;
+    let closed = false;
+    void accepted.then((s) => {
+      s.on("data", (d: Uint8Array) => {
+        buffer = concat(buffer, d);
+        while (buffer.length >= 2 && buffer.length >= 2 + ((buffer[0] << 8) | buffer[1])) {
+          const n = (buffer[0] << 8) | buffer[1];
+          frames.push(buffer.slice(2, 2 + n));
+          buffer = buffer.slice(2 + n);
+        }
+        wake?.();
+      });
+      s.on("close", () => {
+        closed = true;
+        wake?.();
+      });
+    });
+    const frame = (p: Uint8Array) => concat(new Uint8Array([p.length >> 8, p.length & 0xff]), p);
+    return {
+      port,
+      accepted,
+      /** Sends raw bytes (frames may be split anywhere). */
+      async send(...chunks: Uint8Array[]) {
+        const s = await accepted;
+        for (const c of chunks) {
+          s.write(c);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      },
+      frame,
+      async next(): Promise<string> {
+        while (!frames.length) {
+          if (closed) throw new Error("card closed the link");
+          await new Promise<void>((r) => (wake = r));
+        }
+        return toHex(frames.shift()!);
+      },
+      get closed() {
+        return closed;
+      },
+      async close() {
+        (await accepted).destroy();
+        await new Promise((r) => server.close(r));
+      },
+    };
+  }
+
+  it("answers ATR requests and APDUs, with frames split across TCP chunks", async () => {
+    const vpcd = await fakeVpcd();
+    const va = new VirtualAuthenticator();
+    const link = await va.connectVpcd({ port: vpcd.port });
+    try {
+      await vpcd.send(vpcd.frame(new Uint8Array([4])));
+      assert.equal(await vpcd.next(), toHex(link.card.atr));
+      await vpcd.send(vpcd.frame(new Uint8Array([1])));
+      await link.ready;
+      const select = vpcd.frame(fromHex(SELECT));
+      // Length split from the payload, and the payload split in two.
+      await vpcd.send(select.subarray(0, 1), select.subarray(1, 6), select.subarray(6));
+      assert.equal(await vpcd.next(), "5532465f56329000");
+      // Two frames in one chunk: power off, then an APDU the unpowered card refuses.
+      await vpcd.send(concat(vpcd.frame(new Uint8Array([0])), vpcd.frame(fromHex(GET_INFO))));
+      assert.equal(await vpcd.next(), "6985");
+      assert.equal(link.card.selected, false);
+      // Power on again: a fresh card, nothing selected.
+      await vpcd.send(vpcd.frame(new Uint8Array([1])), vpcd.frame(fromHex(GET_INFO)));
+      assert.equal(await vpcd.next(), "6d00");
+      // Reset drops a selection too.
+      await vpcd.send(vpcd.frame(fromHex(SELECT)));
+      await vpcd.next();
+      await vpcd.send(vpcd.frame(new Uint8Array([2])), vpcd.frame(fromHex(GET_INFO)));
+      assert.equal(await vpcd.next(), "6d00");
+    } finally {
+      await link.close();
+      await vpcd.close();
+    }
+  });
+
+  it("remove() drops the link at once, with an APDU in flight unanswered", async () => {
+    const vpcd = await fakeVpcd();
+    const va = new VirtualAuthenticator({ userPresence: () => new Promise(() => {}) });
+    const link = await va.connectVpcd({ port: vpcd.port });
+    await vpcd.send(vpcd.frame(new Uint8Array([1])), vpcd.frame(fromHex(SELECT)));
+    await vpcd.next();
+    // Without P1 0x80 the card holds its answer until the touch that never comes.
+    await vpcd.send(vpcd.frame(fromHex(msg(0x00, makeCredential()))));
+    link.remove();
+    await link.closed;
+    await assert.rejects(vpcd.next(), /card closed the link/);
+    assert.equal(link.card.powered, false);
+    await vpcd.close();
+    await va.close();
+  });
+
+  it("VirtualAuthenticator.close() takes the card out", async () => {
+    const vpcd = await fakeVpcd();
+    const va = new VirtualAuthenticator();
+    const link = await va.connectVpcd({ port: vpcd.port });
+    await vpcd.accepted;
+    await va.close();
+    await link.closed;
+    await assert.rejects(vpcd.next(), /card closed the link/);
+    await vpcd.close();
+  });
+
+  it("rejects a bad port with RangeError", async () => {
+    await assert.rejects(new VirtualAuthenticator().connectVpcd({ port: 70000 }), RangeError);
   });
 });

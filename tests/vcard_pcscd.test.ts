@@ -130,7 +130,14 @@ describe("virtual card through the real pcscd", () => {
       assert.equal(sw(extended), "9000");
       assert.equal(extended.slice(0, -4), short);
       const info = decode(Buffer.from(short.slice(2), "hex")) as CborMap;
-      assert.deepEqual(info.get(1), ["FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]);
+      const direct = await va.authenticator.processCbor(new Uint8Array([4]), {
+        signal: new AbortController().signal,
+        keepalive() {},
+      });
+      assert.equal(short, toHex(direct));
+      // A key without U2F: no U2F_V2 in getInfo either.
+      assert.ok((info.get(1) as string[]).includes("FIDO_2_0"));
+      assert.ok(!(info.get(1) as string[]).includes("U2F_V2"));
       await client.disconnect();
     } finally {
       await link.close();
@@ -275,6 +282,102 @@ describe("virtual card through the real pcscd", () => {
       await link.close();
     }
     await client.waitCard(reader(), false);
+  });
+
+  it("U2F over the card: register (response chained with 61xx) and authenticate", async () => {
+    const va = new VirtualAuthenticator();
+    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
+    try {
+      await client.waitCard(reader(), true);
+      await client.connect(reader());
+      await client.transmit(SELECT);
+      const app = randomBytes(32);
+      const first = await client.transmit(
+        toHex(
+          concat(
+            new Uint8Array([0x00, 0x01, 0x03, 0x00, 64]),
+            randomBytes(32),
+            app,
+            new Uint8Array([0]),
+          ),
+        ),
+      );
+      assert.match(sw(first), /^61/);
+      const reg = Buffer.from(await collect(client, first), "hex");
+      assert.equal(reg[0], 0x05);
+      const kh = reg.subarray(67, 67 + reg[66]);
+      const body = concat(randomBytes(32), app, new Uint8Array([kh.length]), kh);
+      const auth = await client.transmit(
+        toHex(
+          concat(new Uint8Array([0x00, 0x02, 0x03, 0x00, body.length]), body, new Uint8Array([0])),
+        ),
+      );
+      assert.equal(sw(auth), "9000");
+      assert.equal(auth.slice(0, 2), "01");
+      await client.disconnect();
+    } finally {
+      await link.close();
+    }
+    await client.waitCard(reader(), false);
+  });
+
+  it("an extended APDU carries a 700-byte command; a reset card needs SELECT again", async () => {
+    const va = new VirtualAuthenticator();
+    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
+    try {
+      await client.waitCard(reader(), true);
+      await client.connect(reader());
+      await client.transmit(SELECT);
+      const mc = makeCredential([randomBytes(300), randomBytes(300)]);
+      const apdu = concat(
+        new Uint8Array([0x80, 0x10, 0x80, 0x00, 0x00, mc.length >> 8, mc.length & 0xff]),
+        mc,
+        new Uint8Array([0, 0]),
+      );
+      const r = await client.transmit(toHex(apdu));
+      assert.equal(sw(r), "9000");
+      assert.equal(r.slice(0, 2), "00");
+      // SCARD_RESET_CARD: the reader resets the card, which forgets the selection.
+      await client.disconnect("reset");
+      await client.connect(reader());
+      assert.equal(await client.transmit("80108000010400"), "6d00");
+      await client.disconnect();
+    } finally {
+      await link.close();
+    }
+    await client.waitCard(reader(), false);
+  });
+
+  it("examples/virtual_card.ts serves the card until SIGINT", async () => {
+    const runtime = "Bun" in globalThis ? [] : ["run", "-A"];
+    const child = spawn(process.execPath, [
+      ...runtime,
+      "examples/virtual_card.ts",
+      "--host",
+      bed.host,
+      "--port",
+      String(bed.ports[1]),
+      "--profile",
+      "fido2-only",
+    ], { cwd: new URL("..", import.meta.url).pathname, env: { ...process.env, NO_COLOR: "1" } });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once("close", r));
+    try {
+      await client.waitCard(bed.readers[1], true, 30_000);
+      await client.connect(bed.readers[1]);
+      assert.equal(await client.transmit(SELECT), "4649444f5f325f309000");
+      await client.disconnect();
+    } finally {
+      // process.kill, not child.kill: Deno's ChildProcess reports a signal it sent itself as
+      // the exit cause (null, "SIGINT") even when the child handled it and exited 0.
+      process.kill(child.pid!, "SIGINT");
+    }
+    assert.equal(await exited, 0, out);
+    assert.match(out, /inserted into the vpcd reader at \S+:\d+ \(SELECT answers FIDO_2_0\)/);
+    assert.match(out, /^Card removed\.$/m);
+    await client.waitCard(bed.readers[1], false);
   });
 
   it("connectVpcd to a port where no reader listens is a TransportError naming the fix", async () => {

@@ -158,6 +158,8 @@ export interface CtapCardOptions {
   readonly extendedLength?: boolean;
   /** The ATR; default {@linkcode contactlessAtr}. */
   readonly atr?: Uint8Array;
+  /** Sees every command APDU and its response (for logging, as `pcscd --apdu` would). */
+  readonly trace?: (command: Uint8Array, response: Uint8Array) => void;
 }
 
 interface Running {
@@ -189,6 +191,7 @@ export class CtapCard {
   readonly atr: Uint8Array;
   readonly #statusDelayMs: number;
   readonly #extendedLength: boolean;
+  readonly #trace?: (command: Uint8Array, response: Uint8Array) => void;
   #powered = true;
   #selected = false;
   #chain?: Chain;
@@ -201,6 +204,7 @@ export class CtapCard {
     this.processor = processor;
     this.#statusDelayMs = options.statusDelayMs ?? 100;
     this.#extendedLength = options.extendedLength ?? true;
+    this.#trace = options.trace;
     this.atr = options.atr ?? contactlessAtr("x/fido2", this.#extendedLength);
   }
 
@@ -239,7 +243,11 @@ export class CtapCard {
 
   /** Processes one command APDU; APDUs are handled one at a time, in order. */
   transmit(apdu: Uint8Array): Promise<Uint8Array> {
-    const next = this.#queue.then(() => this.#transmit(apdu));
+    const next = this.#queue.then(async () => {
+      const response = await this.#transmit(apdu);
+      this.#trace?.(apdu, response);
+      return response;
+    });
     this.#queue = next.catch(() => {});
     return next;
   }

@@ -56,8 +56,10 @@ export interface VpcdConnection {
 }
 
 /**
- * Connects `card` to the vpcd reader at `host:port`. Nagle is disabled: every response is
- * one small write the driver waits for, and a delayed ACK would cost ~40 ms per APDU.
+ * Connects `card` to the vpcd reader at `host:port`. Each response goes out as one write with
+ * Nagle disabled, so nothing on this side waits for an ACK. (Debian 12's driver writes its
+ * own messages in two segments with Nagle on, which costs ~40 ms per APDU against a delayed
+ * ACK; a `quickack 1` route to the reader's address avoids it: see the README.)
  * Throws `TransportError` naming the fix when no reader listens there.
  */
 export async function connectVpcd(

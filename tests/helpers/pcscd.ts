@@ -145,14 +145,19 @@ async function start(): Promise<PcscBed> {
 class PortRace extends Error {}
 
 /**
- * Runs in the private mount namespace: binds our directory over /run/pcscd and starts pcscd;
- * SIGTERM stops it. A watchdog subshell (which survives a SIGKILL of this shell, as a runtime
+ * Starts pcscd; SIGTERM stops it. For a private daemon it runs in its own mount namespace and
+ * binds our directory ($1) over /run/pcscd, with our reader.conf.d ($2); with $1 and $2 empty
+ * it is the system daemon with the system configuration. A watchdog subshell (which survives a SIGKILL of this shell, as a runtime
  * may send its children at exit) stops the daemon once the test process ($3) is gone and
  * removes the route ($4) and the directory ($5), so a killed runner leaves nothing behind.
  */
-const PRIVATE_DAEMON = `
-mount --bind "$1" /run/pcscd || exit 1
-pcscd --foreground --info --config "$2" &
+const DAEMON = `
+if [ -n "$1" ]; then
+  mount --bind "$1" /run/pcscd || exit 1
+  pcscd --foreground --info --config "$2" &
+else
+  pcscd --foreground --info &
+fi
 pid=$!
 (
   trap '' TERM INT HUP
@@ -161,7 +166,7 @@ pid=$!
   i=0
   while kill -0 $pid 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
   [ -z "$4" ] || ip route del local "$4/32" dev lo table local 2>/dev/null
-  rm -rf "$5"
+  [ -z "$5" ] || rm -rf "$5"
 ) </dev/null >/dev/null 2>&1 &
 trap 'kill -TERM $pid 2>/dev/null' TERM INT HUP
 wait $pid
@@ -189,7 +194,7 @@ async function startPrivate(): Promise<PcscBed> {
       "private",
       "sh",
       "-c",
-      PRIVATE_DAEMON,
+      DAEMON,
       "sh",
       run,
       conf,
@@ -259,7 +264,9 @@ async function startSystem(): Promise<PcscBed> {
     );
   }
   const daemon = watch(
-    spawn("pcscd", ["--foreground", "--info"], { stdio: ["ignore", "pipe", "pipe"] }),
+    spawn("sh", ["-c", DAEMON, "sh", "", "", String(process.pid), "", ""], {
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
   );
   await daemon.until(/daemon ready/, 15_000);
   stopBed = daemon.stop;
