@@ -376,6 +376,38 @@ describe("NFC client matrix through pcscd", () => {
   });
 });
 
+describe("fido2 over NFC", () => {
+  it("register, authenticate and creds list go through --reader", async () => {
+    await card();
+    await openReader(bed.readers[0]).then((d) => d.close());
+    devices.length = 0;
+    const argv = process.versions.bun
+      ? [process.execPath, "cli.ts"]
+      : [process.execPath, "run", "-A", "cli.ts"];
+    const at = ["--reader", bed.readers[0]];
+    const reg = await run(argv, [
+      "register",
+      ...at,
+      "--rp",
+      RP_ID,
+      "--user",
+      "nfc-alice",
+      "--rk",
+      "--json",
+    ]);
+    assert.equal(reg.status, 0, reg.stderr);
+    const id = (JSON.parse(reg.stdout) as { id: string }).id;
+    const auth = await run(argv, ["authenticate", ...at, "--rp", RP_ID, id, "--json"]);
+    assert.equal(auth.status, 0, auth.stderr);
+    assert.equal((JSON.parse(auth.stdout) as { id: string }).id, id);
+    const creds = await run(argv, ["creds", "list", ...at, "--json"]);
+    assert.equal(creds.status, 0, creds.stderr);
+    assert.ok(creds.stdout.includes(id), creds.stdout);
+    const wink = await run(argv, ["wink", ...at]);
+    assert.equal(wink.status, 6, "NFC has no wink: not supported");
+  });
+});
+
 describe("examples/nfc.ts", () => {
   it("--virtual inserts a card into the vpcd reader, then registers and authenticates", async () => {
     const argv = process.versions.bun
