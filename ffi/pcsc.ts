@@ -24,6 +24,7 @@ import { addressOf, getEnv, LibraryLoadError, openLibrary, platform } from "./ru
 import {
   abiFor,
   type AnyFn,
+  CONST as C,
   Marshal,
   type PcscAbi,
   type PcscLib,
@@ -48,19 +49,6 @@ export function defaultLibraryCandidates(os: string = platform()): string[] {
 const INSTALL_HINT = "install pcsc-lite (Debian/Ubuntu: apt-get install pcscd libpcsclite1; " +
   "Fedora: dnf install pcsc-lite) or set FIDO2_PCSC_LIB to the library file";
 
-// Constants identical on every platform except where noted.
-const SCOPE_USER = 0;
-const SHARE_EXCLUSIVE = 1;
-const SHARE_SHARED = 2;
-const PROTOCOL_T0 = 1;
-const PROTOCOL_T1 = 2;
-const LEAVE_CARD = 0;
-const RESET_CARD = 1;
-const UNPOWER_CARD = 2;
-const STATE_UNAWARE = 0;
-const STATE_PRESENT = 0x20;
-const STATE_EXCLUSIVE = 0x80;
-const STATE_MUTE = 0x200;
 /** pcsclite's `MAX_BUFFER_SIZE_EXTENDED`: header, 3-byte Lc, 64 KiB data, Le, SW. */
 const RECV_BUFFER_SIZE = 4 + 3 + (1 << 16) + 3 + 2;
 /** How long a failed exchange waits for pcscd to confirm that the card was removed. */
@@ -162,7 +150,7 @@ export class Pcsc implements PcscBackend {
   /** (Re-)establishes the context (internal; {@linkcode loadPcsc} calls it). */
   async establish(): Promise<void> {
     const out = new Uint8Array(this.abi.handle);
-    const r = rc(await this.#fn.establish(this.#m.dw(SCOPE_USER), 0, 0, out));
+    const r = rc(await this.#fn.establish(this.#m.dw(C.SCOPE_USER), 0, 0, out));
     if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardEstablishContext");
     this.#ctx = this.#m.getHandle(out);
   }
@@ -215,7 +203,7 @@ export class Pcsc implements PcscBackend {
     const dv = new DataView(states.buffer);
     strings.forEach((s, i) => {
       dv.setBigUint64(i * L.size, BigInt(addressOf(s)), true);
-      this.#m.setDword(states, i * L.size + L.currentState, STATE_UNAWARE);
+      this.#m.setDword(states, i * L.size + L.currentState, C.STATE_UNAWARE);
     });
     const r = rc(
       await this.#fn.getStatusChange(this.#ctx, this.#m.dw(0), states, this.#m.dw(names.length)),
@@ -226,12 +214,12 @@ export class Pcsc implements PcscBackend {
       const base = i * L.size;
       const event = this.#m.getDword(states, base + L.eventState);
       const atrLen = Math.min(this.#m.getDword(states, base + L.cbAtr), L.atrMax);
-      const present = (event & STATE_PRESENT) !== 0 && (event & STATE_MUTE) === 0;
+      const present = (event & C.STATE_PRESENT) !== 0 && (event & C.STATE_MUTE) === 0;
       return {
         name,
         cardPresent: present,
         atr: present ? states.slice(base + L.rgbAtr, base + L.rgbAtr + atrLen) : undefined,
-        exclusive: (event & STATE_EXCLUSIVE) !== 0,
+        exclusive: (event & C.STATE_EXCLUSIVE) !== 0,
       };
     });
   }
@@ -242,13 +230,13 @@ export class Pcsc implements PcscBackend {
     const name = this.#m.str(reader);
     const handle = new Uint8Array(this.abi.handle);
     const proto = this.#m.dwordBuf(0);
-    const share = opts.exclusive ? SHARE_EXCLUSIVE : SHARE_SHARED;
+    const share = opts.exclusive ? C.SHARE_EXCLUSIVE : C.SHARE_SHARED;
     const r = rc(
       await this.#fn.connect(
         this.#ctx,
         name,
         this.#m.dw(share),
-        this.#m.dw(PROTOCOL_T0 | PROTOCOL_T1),
+        this.#m.dw(C.PROTOCOL_T0 | C.PROTOCOL_T1),
         handle,
         proto,
       ),
@@ -295,9 +283,9 @@ export class Pcsc implements PcscBackend {
 }
 
 const DISPOSITION: Record<Disposition, number> = {
-  leave: LEAVE_CARD,
-  reset: RESET_CARD,
-  unpower: UNPOWER_CARD,
+  leave: C.LEAVE_CARD,
+  reset: C.RESET_CARD,
+  unpower: C.UNPOWER_CARD,
 };
 
 /** One card connection: raw APDUs through `SCardTransmit`. */
@@ -404,7 +392,7 @@ export class PcscCard implements CardConnection {
       await this.#pcsc.fn.reconnect(
         this.#handle,
         m.dw(this.#share),
-        m.dw(PROTOCOL_T0 | PROTOCOL_T1),
+        m.dw(C.PROTOCOL_T0 | C.PROTOCOL_T1),
         m.dw(DISPOSITION[disposition]),
         proto,
       ),
@@ -424,7 +412,7 @@ export class PcscCard implements CardConnection {
   /** `SCardEndTransaction`, leaving the card as it is. */
   async endTransaction(): Promise<void> {
     if (this.#closed) return;
-    const r = rc(await this.#pcsc.fn.end(this.#handle, this.#pcsc.marshal.dw(LEAVE_CARD)));
+    const r = rc(await this.#pcsc.fn.end(this.#handle, this.#pcsc.marshal.dw(C.LEAVE_CARD)));
     if (r !== SCARD.S_SUCCESS) throw pcscError(r, "SCardEndTransaction", this.reader);
   }
 

@@ -61,6 +61,25 @@ export const ABI: { readonly [K in PcscAbi["name"]]: PcscAbi } = {
   },
 };
 
+/**
+ * The PC/SC constants the binding passes and reads; the same numbers in pcsc-lite, the PCSC
+ * framework and winscard.h (checked against the headers by tests/fixtures/pcsc_layout.c).
+ */
+export const CONST = {
+  SCOPE_USER: 0,
+  SHARE_EXCLUSIVE: 1,
+  SHARE_SHARED: 2,
+  PROTOCOL_T0: 1,
+  PROTOCOL_T1: 2,
+  LEAVE_CARD: 0,
+  RESET_CARD: 1,
+  UNPOWER_CARD: 2,
+  STATE_UNAWARE: 0,
+  STATE_PRESENT: 0x20,
+  STATE_EXCLUSIVE: 0x80,
+  STATE_MUTE: 0x200,
+} as const;
+
 /** The ABI of the running OS. */
 export function abiFor(os: string = platform()): PcscAbi {
   return os === "win32" ? ABI.windows : os === "darwin" ? ABI.macos : ABI.pcsclite;

@@ -4,7 +4,13 @@
 // layout runs the same cases under Wine (tests/windows/pcsc.test.ts).
 import { ABI } from "../ffi/pcsc.ts";
 import { buildFixture } from "./helpers/build_fixture.ts";
-import { definePcscFfiCases } from "./helpers/pcsc_ffi_cases.ts";
+import {
+  definePcscFfiCases,
+  expectedHeaderLayout,
+  headerLayout,
+} from "./helpers/pcsc_ffi_cases.ts";
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
 
 let linux = "";
 let macos = "";
@@ -14,3 +20,10 @@ definePcscFfiCases(
   () => (macos ||= buildFixture("fake_pcsc", { defines: { FAKE_ABI_MACOS: true } })),
   ABI.macos,
 );
+
+describe("the pcsclite ABI table against pcsc-lite's own headers", () => {
+  it("struct sizes and offsets, error codes and constants match <PCSC/winscard.h>", async () => {
+    const path = buildFixture("pcsc_layout", { extraArgs: ["-I/usr/include/PCSC"] });
+    assert.equal(await headerLayout(path), expectedHeaderLayout(ABI.pcsclite));
+  });
+});

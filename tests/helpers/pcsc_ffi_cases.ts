@@ -9,11 +9,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { cString, openLibrary, readCString } from "../../ffi/runtime.ts";
 import { loadPcsc, type PcscAbi } from "../../ffi/pcsc.ts";
+import { CONST } from "../../ffi/pcsc_abi.ts";
 import {
   CardRemovedError,
   CtapPcscDevice,
   listPcscDevices,
   ReaderGoneError,
+  SCARD,
   SharingViolationError,
   TransmitError,
 } from "../../src/pcsc/mod.ts";
@@ -185,4 +187,33 @@ export function definePcscFfiCases(label: string, path: () => string, abi: PcscA
       pcsc.close();
     });
   });
+}
+
+/**
+ * What tests/fixtures/pcsc_layout.c prints when built against the real headers of `abi`: the
+ * binding's struct layout, the error codes it maps and the constants it passes.
+ */
+export function expectedHeaderLayout(abi: PcscAbi): string {
+  const L = abi.readerState;
+  const hex = (n: number) => n.toString(16).padStart(8, "0");
+  return `abi=${abi.name} dword=${abi.dword} handle=${abi.handle} io=${abi.ioRequestSize} ` +
+    `state=${L.size} event=${L.eventState} cbAtr=${L.cbAtr} rgbAtr=${L.rgbAtr} | ` +
+    `removed=${hex(SCARD.W_REMOVED_CARD)} reset=${hex(SCARD.W_RESET_CARD)} ` +
+    `sharing=${hex(SCARD.E_SHARING_VIOLATION)} noService=${hex(SCARD.E_NO_SERVICE)} ` +
+    `readerUnavailable=${hex(SCARD.E_READER_UNAVAILABLE)} ` +
+    `noReaders=${hex(SCARD.E_NO_READERS_AVAILABLE)} commError=${hex(SCARD.F_COMM_ERROR)} | ` +
+    `shared=${CONST.SHARE_SHARED} exclusive=${CONST.SHARE_EXCLUSIVE} t0=${CONST.PROTOCOL_T0} ` +
+    `t1=${CONST.PROTOCOL_T1} leave=${CONST.LEAVE_CARD} reset=${CONST.RESET_CARD} ` +
+    `unpower=${CONST.UNPOWER_CARD} present=${CONST.STATE_PRESENT} ` +
+    `exclusiveState=${CONST.STATE_EXCLUSIVE} mute=${CONST.STATE_MUTE}`;
+}
+
+/** Reads the layout string of a pcsc_layout.c build. */
+export async function headerLayout(path: string): Promise<string> {
+  const lib = await openLibrary([path], { pcsc_layout: { parameters: [], result: "ptr" } });
+  try {
+    return readCString(lib.symbols.pcsc_layout()) ?? "";
+  } finally {
+    lib.close();
+  }
 }

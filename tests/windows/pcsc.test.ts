@@ -6,7 +6,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { getEnv, platform } from "../../ffi/runtime.ts";
 import { ABI, abiFor, defaultLibraryCandidates } from "../../ffi/pcsc.ts";
-import { definePcscFfiCases } from "../helpers/pcsc_ffi_cases.ts";
+import {
+  definePcscFfiCases,
+  expectedHeaderLayout,
+  headerLayout,
+} from "../helpers/pcsc_ffi_cases.ts";
 
 function fakeDll(): string {
   const dir = getEnv("FIDO2_TEST_FIXTURES");
@@ -19,6 +23,11 @@ describe("PC/SC on Windows", () => {
     assert.equal(platform(), "win32");
     assert.equal(abiFor(), ABI.windows);
     assert.deepEqual(defaultLibraryCandidates(), ["winscard.dll"]);
+  });
+
+  it("the ABI table matches the Windows SDK layout (mingw-w64's winscard.h)", async () => {
+    const dir = getEnv("FIDO2_TEST_FIXTURES")!;
+    assert.equal(await headerLayout(`${dir}\\pcsc_layout.dll`), expectedHeaderLayout(ABI.windows));
   });
 });
 
