@@ -310,6 +310,15 @@ describe("NFC client matrix through pcscd", () => {
     });
   });
 
+  it("reconnect power-cycles the card through pcscd (python's NFC reconnect) and selects again", async () => {
+    const { device } = await card();
+    const before = (await Ctap2.create(device)).info;
+    await device.reconnect();
+    assert.equal(device.appletVersion, "U2F_V2");
+    const after = (await Ctap2.create(device)).info;
+    assert.equal(after.aaguid.toString(), before.aaguid.toString());
+  });
+
   it("two readers present: one device per reader, each its own authenticator", async () => {
     const a = [...randomBytes(16)];
     const b = [...randomBytes(16)];

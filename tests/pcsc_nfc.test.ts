@@ -213,9 +213,17 @@ describe("CTAP2 over NFCCTAP_MSG", () => {
     assert.deepEqual(card.sent.slice(3), ["00c0000000", "00c0000005"]);
   });
 
-  it("maps status words: 6D00 → INVALID_COMMAND, others → OTHER, with the SW kept", async () => {
+  it("re-selects the FIDO applet once when another program deselected it (6D00)", async () => {
     const card = new ScriptedCard();
     const dev = await openCtap2(card);
+    card.push("6d00", U2F_V2, INFO_OK);
+    await dev.call(CBOR, fromHex("04"));
+    assert.deepEqual(card.sent.slice(2), [GET_INFO_HEX, SELECT_HEX, GET_INFO_HEX]);
+  });
+
+  it("maps status words: 6D00 → INVALID_COMMAND, others → OTHER, with the SW kept", async () => {
+    const card = new ScriptedCard([U2F_V2, "6d00"]);
+    const dev = await CtapPcscDevice.open(card); // U2F-only: no re-selection
     card.push("6d00", "6a80");
     await assert.rejects(dev.call(CBOR, fromHex("04")), (e: unknown) => {
       assert.ok(e instanceof CtapError && e.code === CtapError.ERR.INVALID_COMMAND);
@@ -260,9 +268,10 @@ describe("CTAP2 over NFCCTAP_MSG", () => {
   it("holds a PC/SC transaction per call and rejects calls after close", async () => {
     const card = new ScriptedCard();
     const dev = await openCtap2(card);
+    assert.equal(card.transactions, 1, "SELECT and the probe in one transaction");
     card.push(INFO_OK);
     await dev.call(CBOR, fromHex("04"));
-    assert.equal(card.transactions, 1);
+    assert.equal(card.transactions, 2);
     await dev.close();
     await dev.close();
     await assert.rejects(dev.call(CBOR, fromHex("04")), TransportError);

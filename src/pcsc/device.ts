@@ -67,7 +67,8 @@ export class CtapPcscDevice implements CtapDevice {
   ): Promise<CtapPcscDevice> {
     const device = new CtapPcscDevice(connection, opts);
     try {
-      await device.#connect();
+      // In a transaction: another program's SELECT cannot slip between ours and the probe.
+      await device.#serialize(() => device.#connect());
       return device;
     } catch (e) {
       await Promise.resolve(connection.close()).catch(() => {});
@@ -171,9 +172,24 @@ export class CtapPcscDevice implements CtapDevice {
         ),
       );
     }
-    return this.#serialize(() =>
-      cmd === CMD_CBOR ? this.#nfc.cbor(data, opts) : this.#nfc.raw(data, opts.signal)
-    );
+    return this.#serialize(async () => {
+      if (cmd === CMD_MSG) return await this.#nfc.raw(data, opts.signal);
+      try {
+        return await this.#nfc.cbor(data, opts);
+      } catch (e) {
+        // A CTAP2 key that suddenly refuses NFCCTAP_MSG had its applet deselected by another
+        // program sharing the card (PIV, OpenPGP on the same key): select FIDO again, once.
+        if (!this.#deselected(e)) throw e;
+        await this.#nfc.select();
+        return await this.#nfc.cbor(data, opts);
+      }
+    });
+  }
+
+  #deselected(e: unknown): boolean {
+    return this.supportsCbor && e instanceof CtapError &&
+      e.code === CTAP_STATUS.INVALID_COMMAND && e.cause instanceof ApduError &&
+      (e.cause.code === 0x6d00 || e.cause.code === 0x6e00);
   }
 
   /** Sends one raw APDU as is (no chaining) and returns response data ‖ SW1 SW2. */
@@ -185,14 +201,12 @@ export class CtapPcscDevice implements CtapDevice {
    * Power-cycles the card (unpower, reconnect) and selects the applet again: what python-fido2's
    * `connect()` does after PIN_AUTH_BLOCKED, since NFC keys count PIN attempts per power-up.
    */
-  reconnect(disposition: Disposition = "unpower"): Promise<void> {
-    return this.#serialize(async () => {
-      if (!this.connection.reconnect) {
-        throw new TransportError("This card connection cannot reconnect");
-      }
-      await this.connection.reconnect(disposition);
-      await this.#connect();
-    });
+  async reconnect(disposition: Disposition = "unpower"): Promise<void> {
+    const connection = this.connection;
+    if (!connection.reconnect) throw new TransportError("This card connection cannot reconnect");
+    // The power cycle outside a transaction (it would end it), the new SELECT inside one.
+    await this.#serialize(() => connection.reconnect!(disposition), false);
+    await this.#serialize(() => this.#connect());
   }
 
   /** Disconnects from the card (leaving it powered); calling it twice is harmless. */
@@ -203,10 +217,10 @@ export class CtapPcscDevice implements CtapDevice {
     await this.connection.close();
   }
 
-  #serialize<T>(fn: () => Promise<T>): Promise<T> {
+  #serialize<T>(fn: () => Promise<T>, transaction = true): Promise<T> {
     if (this.#closed) return Promise.reject(new TransportError("The PC/SC device is closed"));
     const run = async () => {
-      const tx = this.#transactions && this.connection.beginTransaction;
+      const tx = transaction && this.#transactions && this.connection.beginTransaction;
       if (tx) await this.connection.beginTransaction!();
       try {
         return await fn();
