@@ -7,13 +7,14 @@
  * `bus_type` field of `struct hid_device_info` is read only from 0.13 on.
  * @module
  */
-import { AbortError, FormatError, TransportError } from "../src/errors.ts";
+import { FormatError, TransportError } from "../src/errors.ts";
 import { readFile } from "node:fs/promises";
-import type {
-  HidBackend,
-  HidConnection,
-  HidDescriptor,
-  HidDeviceInfo,
+import {
+  type HidBackend,
+  type HidConnection,
+  type HidDescriptor,
+  type HidDeviceInfo,
+  PacketQueue,
 } from "../src/hid/connection.ts";
 import {
   cString,
@@ -31,6 +32,8 @@ import {
   type SymbolTable,
   wcharSize,
 } from "./runtime.ts";
+import { WorkerReader } from "./hidapi_reader.ts";
+import { clearTimeout as clearTimer, setTimeout as setTimer } from "node:timers";
 
 const SYMBOLS = {
   hid_init: { parameters: [], result: "i32" },
@@ -44,6 +47,14 @@ const SYMBOLS = {
     parameters: ["ptr", "buffer", "usize", "i32"],
     result: "i32",
     nonblocking: true,
+  },
+  // Bun: its FFI calls run on the JS thread whatever the flag; bound without the promise.
+  hid_write_now: { symbol: "hid_write", parameters: ["ptr", "buffer", "usize"], result: "i32" },
+  // The same call on the JS thread, for zero-timeout reads of reports that already arrived.
+  hid_read_poll: {
+    symbol: "hid_read_timeout",
+    parameters: ["ptr", "buffer", "usize", "i32"],
+    result: "i32",
   },
   hid_error: { parameters: ["ptr"], result: "ptr" },
   hid_version: { parameters: [], result: "ptr", optional: true },
@@ -81,16 +92,12 @@ export interface LoadHidApiOptions {
    */
   readonly path?: string;
   /**
-   * Deno: length of each `hid_read_timeout` slice run on a worker thread (default 50 ms). An
-   * abort rejects at once, but a write queued behind a slice waits for it to end.
+   * Length of each blocking `hid_read_timeout` slice (default 50 ms), run off the JS thread
+   * (Deno: a non-blocking FFI call; Bun: a Worker). A read wakes as soon as a report arrives;
+   * the slice bounds how long a write or `close` queued behind an idle read waits. Slices that
+   * end empty double, up to 8 times this, until a report arrives.
    */
   readonly readSliceMs?: number;
-  /**
-   * Bun: pause between non-blocking polls (default 2 ms; 8 ms once nothing has arrived for
-   * 50 ms). Bun FFI calls run on the JS thread, so reads poll with a zero timeout and yield
-   * to the event loop in between.
-   */
-  readonly pollIntervalMs?: number;
   /**
    * Linux: the directory of hidraw devices' sysfs entries (default `/sys/class/hidraw`),
    * read for report descriptors when hidapi is older than 0.10.1 and reports no usage page.
@@ -102,9 +109,15 @@ export interface LoadHidApiOptions {
 const MAX_REPORT_DESCRIPTOR_SIZE = 4096;
 /** Enumeration entries beyond this mean a corrupt list, not a real machine. */
 const MAX_ENUMERATION = 4096;
-/** Bun polling: after this long without a report, poll every IDLE_POLL_MS. */
-const IDLE_AFTER_MS = 50;
-const IDLE_POLL_MS = 8;
+/**
+ * Empty read slices double up to this factor (50 ms → 400 ms by default): a device silent for
+ * a while costs a few wake-ups a second, and a write queued behind such a slice waits at most
+ * that long. Keys send keepalives every 100 ms while they wait for a touch, which keeps the
+ * slices short then.
+ */
+const MAX_SLICE_GROWTH = 8;
+/** Bun: the reader Worker stops after this long without a blocking read. */
+const READER_IDLE_MS = 2000;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
 const MAX_BUFFERED_REPORTS = 256;
 
@@ -486,16 +499,15 @@ function readDescriptor(lib: HidLib, dev: number): Uint8Array | undefined {
   return buf.slice(0, n);
 }
 
-interface Waiter {
-  resolve(report: Uint8Array): void;
-  reject(error: Error): void;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /**
  * One open hidapi device. Every native call on it runs under one FIFO lock (hidapi is not
  * safe for concurrent calls on a device, and `hid_close` must never overlap a read).
+ *
+ * Reads: a report the OS already holds is taken with a zero-timeout `hid_read_timeout` on the
+ * JS thread (no thread hop); otherwise one blocking read at a time runs off the JS thread
+ * (Deno: a non-blocking FFI call; Bun: a Worker) and wakes the reader when a report arrives.
+ * Nothing polls: an idle connection costs one wake-up per read slice while someone waits, and
+ * nothing at all otherwise.
  */
 export class HidApiConnection implements HidConnection {
   /** The hidapi path this connection was opened with. */
@@ -508,13 +520,21 @@ export class HidApiConnection implements HidConnection {
   #written = false;
   #closing?: Promise<void>;
   #lock: Promise<unknown> = Promise.resolve();
-  readonly #waiters: Waiter[] = [];
-  readonly #received: Uint8Array[] = [];
+  // Reports received after their reader aborted wait here for the next one.
+  readonly #packets = new PacketQueue(MAX_BUFFERED_REPORTS);
   #pumping = false;
+  // Native calls queued or running under the lock.
+  #busy = 0;
   // One extra byte so an over-long report is detected rather than silently truncated.
   readonly #readBuf: Uint8Array;
   readonly #sliceMs: number;
-  readonly #pollMs: number;
+  // The next slice: #sliceMs, doubled after each empty one up to MAX_SLICE_GROWTH times it.
+  #slice: number;
+  // Bun: the Worker that runs blocking reads; stopped after READER_IDLE_MS without reads (an
+  // idle Bun Worker still costs ~0.3 ms of CPU per second) and started again on demand.
+  #reader: WorkerReader | undefined;
+  #readerIdle: ReturnType<typeof setTimer> | undefined;
+  #lastBlockingRead = 0;
 
   /** Use {@linkcode HidApi.open}. */
   constructor(
@@ -532,7 +552,12 @@ export class HidApiConnection implements HidConnection {
     this.reportSizeOut = reportSizeOut;
     this.#readBuf = new Uint8Array(reportSizeIn + 1);
     this.#sliceMs = Math.max(1, Math.trunc(opts.readSliceMs ?? 50));
-    this.#pollMs = Math.max(0, opts.pollIntervalMs ?? 2);
+    this.#slice = this.#sliceMs;
+    // Started now so the first blocking read does not wait for the thread to boot.
+    if (runtime === "bun") {
+      this.#reader = new WorkerReader(lib.path, this.#readBuf.length);
+      this.#stopReaderWhenIdle();
+    }
   }
 
   /** Whether {@linkcode close} has been called. */
@@ -550,49 +575,70 @@ export class HidApiConnection implements HidConnection {
     if (this.#closed) throw new TransportError("Connection is closed");
     const buf = new Uint8Array(packet.length + 1);
     buf.set(packet, 1);
-    await this.#exclusive(async () => {
-      const n = await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number;
-      if (n < 0 && !this.#written && platform() === "win32") {
-        // Windows lets anyone open a FIDO key but only administrators write to it.
-        throw new TransportError(
-          `hid_write failed: ${this.#errorText(false)}. On Windows, security keys are reserved ` +
-            "to webauthn.dll unless the process runs as administrator: use WindowsClient.",
+    if (runtime !== "deno") {
+      // Bun's FFI calls are synchronous anyway: with nothing in flight, write at once.
+      if (this.#busy === 0) {
+        return this.#wrote(
+          this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
+          buf.length,
         );
       }
-      if (n < 0) throw new TransportError(`hid_write failed: ${this.#errorText(false)}`);
-      this.#written = true;
-      if (n < buf.length) {
-        throw new TransportError(`hid_write wrote ${n} of ${buf.length} bytes`);
-      }
-    });
+      await this.#exclusive(() =>
+        this.#wrote(
+          this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
+          buf.length,
+        )
+      );
+      return;
+    }
+    await this.#exclusive(async () =>
+      this.#wrote(
+        await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number,
+        buf.length,
+      )
+    );
   }
 
-  /** Resolves with the next input report (without report ID). */
+  // Checks hid_write's result `n` for a report of `length` bytes (report ID included).
+  #wrote(n: number, length: number): void {
+    if (n < 0 && !this.#written && platform() === "win32") {
+      // Windows lets anyone open a FIDO key but only administrators write to it.
+      throw new TransportError(
+        `hid_write failed: ${this.#errorText(false)}. On Windows, security keys are reserved ` +
+          "to webauthn.dll unless the process runs as administrator: use WindowsClient.",
+      );
+    }
+    if (n < 0) throw new TransportError(`hid_write failed: ${this.#errorText(false)}`);
+    this.#written = true;
+    if (n < length) throw new TransportError(`hid_write wrote ${n} of ${length} bytes`);
+  }
+
+  /**
+   * Resolves with the next input report (without report ID). Reports that have already
+   * arrived are served even when `signal` is aborted (what `drain` relies on).
+   */
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new TransportError("Connection is closed"));
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const queued = this.#received.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise<Uint8Array>((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new AbortError(undefined, { cause: signal?.reason }));
-      };
-      const waiter: Waiter = {
-        resolve: (r) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(r);
-        },
-        reject: (e) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-      void this.#pump();
-    });
+    try {
+      const report = this.readArrived();
+      if (report) return Promise.resolve(report);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const read = this.#packets.wait(signal);
+    void this.#pump();
+    return read;
+  }
+
+  /**
+   * A report that has already arrived, or `undefined` (never waits): one kept for an aborted
+   * reader, else, when no native call is in flight, a zero-timeout read on this thread.
+   */
+  readArrived(): Uint8Array | undefined {
+    if (this.#closed) throw new TransportError("Connection is closed");
+    const queued = this.#packets.take();
+    if (queued || this.#busy !== 0) return queued;
+    const buf = this.#readBuf;
+    return this.#take(this.#lib.symbols.hid_read_poll(this.#dev, buf, buf.length, 0) as number);
   }
 
   /** Raw report descriptor of this device, or `undefined` before hidapi 0.14. */
@@ -608,11 +654,12 @@ export class HidApiConnection implements HidConnection {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    this.#received.length = 0;
-    for (const w of this.#waiters.splice(0)) w.reject(new TransportError("Connection is closed"));
+    this.#packets.clear();
+    this.#packets.fail(new TransportError("Connection is closed"));
     const run = this.#lock.then(() => {
       const dev = this.#dev;
       this.#dev = 0;
+      this.#stopReader();
       if (dev) this.#lib.symbols.hid_close(dev);
     });
     this.#lock = run.catch(() => {});
@@ -622,68 +669,103 @@ export class HidApiConnection implements HidConnection {
 
   // Runs `fn` after every earlier native call on this device has finished.
   #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.#busy++;
     const run = this.#lock.then(() => {
       if (this.#closed || !this.#dev) throw new TransportError("Connection is closed");
       return fn();
-    });
+    }).finally(() => this.#busy--);
     this.#lock = run.catch(() => {});
     return run;
   }
 
-  // Reads while anyone waits: one native read per turn, never overlapping other calls.
+  // Reads while anyone waits: one blocking native read per turn, never overlapping other calls.
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      let idleSince = performance.now();
-      while (!this.#closed && this.#waiters.length > 0) {
-        let report: Uint8Array | null;
+      while (!this.#closed && this.#packets.waiting > 0) {
+        let report: Uint8Array | undefined;
         try {
-          report = await this.#exclusive(() => this.#readOnce());
+          report = await this.#exclusive(() => this.#readBlocking());
         } catch (e) {
           if (this.#closed) break;
           const err = e instanceof Error ? e : new TransportError(String(e));
-          for (const w of this.#waiters.splice(0)) w.reject(err);
+          this.#packets.fail(err);
           break;
         }
         if (this.#closed) break;
-        if (report) {
-          idleSince = performance.now();
-          const w = this.#waiters.shift();
-          if (w) w.resolve(report);
-          else {
-            this.#received.push(report);
-            if (this.#received.length > MAX_BUFFERED_REPORTS) this.#received.shift();
-          }
-        } else if (runtime !== "deno") {
-          // Poll fast while reports flow (continuation packets), slower once idle.
-          const idle = performance.now() - idleSince > IDLE_AFTER_MS;
-          await sleep(idle ? Math.max(this.#pollMs, IDLE_POLL_MS) : this.#pollMs);
-        }
+        if (!report) continue;
+        // To the first waiting reader; kept for the next one if its reader aborted meanwhile.
+        this.#packets.push(report);
       }
     } finally {
       this.#pumping = false;
     }
   }
 
-  // One hid_read_timeout: a slice on a worker thread in Deno, a zero-timeout poll elsewhere.
-  async #readOnce(): Promise<Uint8Array | null> {
-    const buf = this.#readBuf;
-    const timeout = runtime === "deno" ? this.#sliceMs : 0;
-    const n = await this.#lib.symbols.hid_read_timeout(
-      this.#dev,
-      buf,
-      buf.length,
-      timeout,
-    ) as number;
-    if (n === 0) return null;
+  // One hid_read_timeout slice off the JS thread; undefined when the slice ended empty. A
+  // silent device gets longer slices (fewer wake-ups while nothing comes); a report resets them.
+  async #readBlocking(): Promise<Uint8Array | undefined> {
+    const slice = this.#slice;
+    let report: Uint8Array | undefined;
+    if (runtime === "bun") {
+      this.#reader ??= new WorkerReader(this.#lib.path, this.#readBuf.length);
+      let r: Uint8Array | number;
+      try {
+        r = await this.#reader.read(this.#dev, slice);
+      } finally {
+        this.#stopReaderWhenIdle();
+      }
+      report = typeof r === "number" ? this.#take(r) : this.#check(r);
+    } else {
+      const buf = this.#readBuf;
+      const n = await this.#lib.symbols.hid_read_timeout(this.#dev, buf, buf.length, slice);
+      report = this.#take(n as number);
+    }
+    this.#slice = report ? this.#sliceMs : Math.min(slice * 2, this.#sliceMs * MAX_SLICE_GROWTH);
+    return report;
+  }
+
+  // Stops the reader READER_IDLE_MS after the last blocking read. One timer, re-armed only when
+  // it fires early: no timer work per read.
+  #stopReaderWhenIdle(): void {
+    this.#lastBlockingRead = performance.now();
+    if (!this.#readerIdle) this.#armReaderIdle(READER_IDLE_MS);
+  }
+
+  #armReaderIdle(ms: number): void {
+    this.#readerIdle = setTimer(() => {
+      this.#readerIdle = undefined;
+      const left = this.#lastBlockingRead + READER_IDLE_MS - performance.now();
+      // Reads run under the lock: with nothing in flight, no read is using the Worker.
+      if (left > 0) this.#armReaderIdle(left);
+      else if (this.#busy !== 0) this.#armReaderIdle(READER_IDLE_MS); // a read is running
+      else this.#stopReader();
+    }, ms);
+    this.#readerIdle.unref();
+  }
+
+  #stopReader(): void {
+    if (this.#readerIdle) clearTimer(this.#readerIdle);
+    this.#readerIdle = undefined;
+    this.#reader?.close();
+    this.#reader = undefined;
+  }
+
+  // The report hid_read_timeout left in #readBuf, given its result `n`.
+  #take(n: number): Uint8Array | undefined {
+    if (n === 0) return undefined;
     if (n < 0) throw new TransportError(`hid_read_timeout failed: ${this.#errorText(true)}`);
-    if (n !== this.reportSizeIn) {
+    return this.#check(this.#readBuf.slice(0, n));
+  }
+
+  #check(report: Uint8Array): Uint8Array {
+    if (report.length !== this.reportSizeIn) {
       throw new TransportError(
-        `HID input report has ${n} bytes, expected ${this.reportSizeIn}`,
+        `HID input report has ${report.length} bytes, expected ${this.reportSizeIn}`,
       );
     }
-    return buf.slice(0, n);
+    return report;
   }
 
   // hidapi's message for the last failure on this device (hid_read_error for reads, ≥ 0.15).

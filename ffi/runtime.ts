@@ -38,6 +38,11 @@ export interface NativeFunction {
    * `hid_read_timeout`). On Bun the call is synchronous and the result is wrapped in a Promise.
    */
   readonly nonblocking?: boolean;
+  /**
+   * The exported name, when it differs from the table key: binds one native function twice,
+   * e.g. a blocking and a `nonblocking` flavour of the same call.
+   */
+  readonly symbol?: string;
 }
 
 /** Symbol table given to {@linkcode openLibrary}. */
@@ -221,6 +226,7 @@ function openDeno<S extends SymbolTable>(path: string, symbols: S): NativeLibrar
   const defs: Record<string, any> = {};
   for (const [name, f] of Object.entries(symbols)) {
     defs[name] = {
+      ...(f.symbol ? { name: f.symbol } : {}),
       parameters: f.parameters.map((t) => DENO_TYPES[t]),
       result: DENO_TYPES[f.result],
       optional: f.optional ?? false,
@@ -295,8 +301,10 @@ async function openBun<S extends SymbolTable>(path: string, symbols: S): Promise
   const ffi = await loadBunFfi();
   const required: Record<string, unknown> = {};
   const optional: string[] = [];
+  const aliased: string[] = [];
   for (const [name, f] of Object.entries(symbols)) {
     if (f.optional) optional.push(name);
+    else if (f.symbol) aliased.push(name);
     else required[name] = def(f);
   }
   // Bun's dlopen throws on any missing symbol: bind required ones together and probe each
@@ -306,12 +314,19 @@ async function openBun<S extends SymbolTable>(path: string, symbols: S): Promise
   for (const name of Object.keys(required)) {
     out[name] = wrapBun(libs[0].symbols[name], symbols[name]);
   }
-  for (const name of optional) {
+  // Bun keys symbols by their exported name: each alias gets a dlopen of its own.
+  for (const name of [...aliased, ...optional]) {
+    const f = symbols[name];
+    const native = f.symbol ?? name;
     try {
-      const l = ffi.dlopen(path, { [name]: def(symbols[name]) });
+      const l = ffi.dlopen(path, { [native]: def(f) });
       libs.push(l);
-      out[name] = wrapBun(l.symbols[name], symbols[name]);
-    } catch {
+      out[name] = wrapBun(l.symbols[native], f);
+    } catch (e) {
+      if (!f.optional) {
+        libs.forEach((l) => l.close());
+        throw e;
+      }
       out[name] = null;
     }
   }

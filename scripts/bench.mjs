@@ -1,7 +1,10 @@
 // `npm run bench`: runs bench/*.bench.ts under `deno bench` and under Bun (through the loop
 // harness in bench/_harness.ts) and prints one Markdown table per runtime, then both side by side.
+// Then two groups of their own: `transport` (bench/transport.ts: CTAPHID overhead per packet
+// over each runtime's own round trip) and `sidebyside` (bench/side_by_side/run.mjs:
+// python-fido2 as Debian ships it, Deno and Bun against one UDP authenticator process).
 //
-//   node scripts/bench.mjs [--runtime deno|bun] [cbor|crypto|pin ...]
+//   node scripts/bench.mjs [--runtime deno|bun] [cbor|crypto|pin|transport|sidebyside ...]
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -16,16 +19,20 @@ const names = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === "--runtime") runtimes = [args[++i]];
   else if (args[i] === "--help" || args[i] === "-h") {
-    console.log("usage: node scripts/bench.mjs [--runtime deno|bun] [cbor|crypto|pin ...]");
+    console.log(
+      "usage: node scripts/bench.mjs [--runtime deno|bun] [cbor|crypto|pin|transport|sidebyside ...]",
+    );
     process.exit(0);
   } else names.push(args[i].replace(/^bench\//, "").replace(/\.bench\.ts$/, ""));
 }
+const GROUPS = ["transport", "sidebyside"];
+const groups = GROUPS.filter((g) => !names.length || names.includes(g));
 const files = readdirSync(join(root, "bench"))
   .filter((f) => f.endsWith(".bench.ts"))
   .filter((f) => !names.length || names.includes(f.replace(/\.bench\.ts$/, "")))
   .sort()
   .map((f) => `bench/${f}`);
-if (!files.length) throw new Error(`no bench files match ${names.join(", ")}`);
+if (!files.length && !groups.length) throw new Error(`no bench files match ${names.join(", ")}`);
 
 const env = { ...process.env, NO_COLOR: "1" };
 
@@ -37,7 +44,14 @@ function fail(what, r) {
 
 /** deno bench --json: one result per case, times in ns. */
 function runDeno() {
-  const r = spawnSync(bin("deno"), ["bench", "-A", "--no-check", "--json", ...files], {
+  const r = spawnSync(bin("deno"), [
+    "bench",
+    "-A",
+    "--unstable-net",
+    "--no-check",
+    "--json",
+    ...files,
+  ], {
     cwd: root,
     env,
     encoding: "utf8",
@@ -109,7 +123,7 @@ function byGroup(results) {
 }
 
 const runs = [];
-for (const name of runtimes) {
+for (const name of files.length ? runtimes : []) {
   console.error(`running ${files.join(" ")} on ${name}…`);
   const run = name === "deno" ? runDeno() : runBun();
   runs.push({ ...run, results: byGroup(run.results) });
@@ -149,5 +163,50 @@ if (runs.length > 1) {
     }),
   ]);
   printTable(["group", "case", ...runs.map((r) => r.runtime.split(" ")[0])], rows);
+}
+if (groups.includes("transport")) {
+  const rows = [];
+  for (const name of runtimes) {
+    console.error(`running bench/transport.ts on ${name}…`);
+    const cmd = name === "deno"
+      ? [bin("deno"), ["run", "-A", "--unstable-net", "bench/transport.ts"]]
+      : [bin("bun"), ["bench/transport.ts"]];
+    const r = spawnSync(cmd[0], cmd[1], {
+      cwd: root,
+      env: { ...env, BENCH_JSON: "1" },
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+    if (r.status !== 0) fail(`${name} bench/transport.ts`, r);
+    for (const m of r.stdout.matchAll(/^TRANSPORT (\{.*\})$/gm)) rows.push(JSON.parse(m[1]));
+  }
+  const us = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} µs` : "—");
+  console.log(
+    "\n### CTAPHID transport: our stack over the runtime's own round trip " +
+      "(median of paired batches; PING 8 B = one 64-byte report each way)\n",
+  );
+  printTable(
+    ["group", "runtime · floor", "floor", "stack", "overhead"],
+    rows.map((r) => [
+      r.group,
+      `${r.runtime} · ${r.floor}`,
+      us(r.floorUs),
+      us(r.stackUs),
+      us(r.overheadUs),
+    ]),
+  );
+}
+
+if (groups.includes("sidebyside")) {
+  console.error("running bench/side_by_side/run.mjs…");
+  const r = spawnSync(process.execPath, [join(root, "bench", "side_by_side", "run.mjs")], {
+    cwd: root,
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 1 << 26,
+  });
+  if (r.status !== 0) fail("bench/side_by_side/run.mjs", r);
+  process.stdout.write(r.stdout);
 }
 console.log(`\nrerun: npm run bench${names.length ? " -- " + names.join(" ") : ""}`);

@@ -45,7 +45,8 @@ const steps = [
       ),
     ],
   ],
-  ["deno", [bin("deno"), "test", "-A", "--no-check", "tests/"]],
+  // --unstable-net enables Deno.listenDatagram, so the native UDP path is tested as well.
+  ["deno", [bin("deno"), "test", "-A", "--unstable-net", "--no-check", "tests/"]],
   // tests/windows/ runs only in Bun for Windows under Wine (the "windows" step); Deno skips it
   // through deno.json "test.exclude".
   [

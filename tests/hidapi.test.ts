@@ -515,6 +515,49 @@ describe("hidapi binding: report I/O", () => {
     });
   });
 
+  it("waits for a report in the kernel, one native read per slice, without polling", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014, readSliceMs: 100 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      const before = ctl.stat("reads");
+      await assert.rejects(c.readPacket(AbortSignal.timeout(500)), AbortError);
+      // One zero-timeout try, then blocking slices (100, 200, 400 ms: empty ones double) until
+      // the abort. Polling every few ms would make well over 50 calls.
+      const reads = ctl.stat("reads") - before;
+      assert.ok(reads >= 2 && reads <= 8, `${reads} native reads in 500 ms`);
+    });
+  });
+
+  it("hands over a report that arrives on the next USB frame", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("pace_us", 1000);
+      for (let i = 0; i < 5; i++) {
+        await c.writePacket(packet(i));
+        assert.deepEqual(await c.readPacket(), packet(i));
+      }
+      assert.equal(ctl.stat("max_concurrency"), 1);
+    });
+  });
+
+  it("still wakes on a late report after the connection sat idle (Bun restarts its reader)", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("pace_us", 20000);
+      await c.writePacket(packet(1));
+      assert.deepEqual(await c.readPacket(), packet(1));
+      // Longer than the 2 s after which Bun stops an idle reader Worker.
+      await new Promise((r) => setTimeout(r, 2300));
+      await c.writePacket(packet(2));
+      assert.deepEqual(await c.readPacket(), packet(2));
+    });
+  });
+
   it("measures write+read round trips through the fake", async () => {
     const ctl = await control(FAKE_014);
     ctl.setup([KEY]);

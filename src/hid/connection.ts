@@ -34,6 +34,14 @@ export interface HidConnection {
    * is gone.
    */
   readPacket(signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * The next report that has already arrived, or `undefined`; never waits. The same as
+   * `readPacket` with an aborted signal (which every connection must also support: reports
+   * that arrived are served, then `AbortError`), minus the promise and the error per call;
+   * `CtapHidDevice` drains stale reports with it before each transaction. Throws
+   * `TransportError` when the connection is closed.
+   */
+  readArrived?(): Uint8Array | undefined;
   /** Releases the connection; idempotent. Pending reads reject with `TransportError`. */
   close(): Promise<void> | void;
 }
@@ -96,21 +104,42 @@ export function createConnectionPair(reportSize = 64): [HidConnection, HidConnec
   return [a, b];
 }
 
+interface QueueWaiter {
+  readonly resolve: (p: Uint8Array) => void;
+  readonly reject: (e: Error) => void;
+  readonly signal: AbortSignal | undefined;
+  /** A listener of its own, when its signal is not the watched one. */
+  onAbort?: () => void;
+}
+
 /**
  * Reports that arrived before anyone read them, and readers waiting for the next one. Shared
- * by the in-memory and UDP connections; `readPacket` wraps it with each one's closed checks.
+ * by the in-memory, UDP and hidapi connections; `readPacket` wraps it with each one's closed
+ * checks.
+ *
+ * Abort listeners are the dearest part of a wait (EventTarget calls cost microseconds): the
+ * signal a reader passes is watched with one listener that stays registered across reads, so a
+ * caller reusing one signal for many reads (as `CtapHidDevice` does per device) pays once.
  */
 export class PacketQueue {
   readonly #queue: Uint8Array[] = [];
-  readonly #waiters: { resolve: (p: Uint8Array) => void; reject: (e: Error) => void }[] = [];
+  readonly #waiters: QueueWaiter[] = [];
+  #watched: AbortSignal | undefined;
+  readonly #onWatchedAbort = () => this.#abortWatched();
 
   /** `limit`: queued reports kept at most; the oldest is dropped beyond it. */
   constructor(readonly limit: number = Infinity) {}
+
+  /** Readers currently waiting. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
 
   /** Hands `packet` to the first waiting reader, or queues it. */
   push(packet: Uint8Array): void {
     const w = this.#waiters.shift();
     if (w) {
+      if (w.onAbort) w.signal!.removeEventListener("abort", w.onAbort);
       w.resolve(packet);
       return;
     }
@@ -127,34 +156,50 @@ export class PacketQueue {
   wait(signal?: AbortSignal): Promise<Uint8Array> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     return new Promise((resolve, reject) => {
-      const waiter = {
-        resolve: (p: Uint8Array) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(p);
-        },
-        reject: (e: Error) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
-      };
-      const onAbort = () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(new AbortError(undefined, { cause: signal?.reason }));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const waiter: QueueWaiter = { resolve, reject, signal };
+      if (signal && signal !== this.#watched) {
+        if (this.#watched && this.#waiters.some((w) => w.signal === this.#watched)) {
+          // Another signal is watched for readers still waiting: this one listens alone.
+          waiter.onAbort = () => {
+            const i = this.#waiters.indexOf(waiter);
+            if (i >= 0) this.#waiters.splice(i, 1);
+            reject(new AbortError(undefined, { cause: signal.reason }));
+          };
+          signal.addEventListener("abort", waiter.onAbort, { once: true });
+        } else {
+          this.#watched?.removeEventListener("abort", this.#onWatchedAbort);
+          this.#watched = signal;
+          signal.addEventListener("abort", this.#onWatchedAbort, { once: true });
+        }
+      }
       this.#waiters.push(waiter);
     });
   }
 
-  /** Rejects every waiting reader with `error`. */
-  fail(error: Error): void {
-    for (const w of this.#waiters.splice(0)) w.reject(error);
+  #abortWatched(): void {
+    const signal = this.#watched!;
+    this.#watched = undefined;
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i];
+      if (w.signal !== signal) continue;
+      this.#waiters.splice(i, 1);
+      w.reject(new AbortError(undefined, { cause: signal.reason }));
+    }
   }
 
-  /** Forgets the queued reports. */
+  /** Rejects every waiting reader with `error`. */
+  fail(error: Error): void {
+    for (const w of this.#waiters.splice(0)) {
+      if (w.onAbort) w.signal!.removeEventListener("abort", w.onAbort);
+      w.reject(error);
+    }
+  }
+
+  /** Forgets the queued reports (and stops watching a signal). */
   clear(): void {
     this.#queue.length = 0;
+    this.#watched?.removeEventListener("abort", this.#onWatchedAbort);
+    this.#watched = undefined;
   }
 }
 
@@ -174,6 +219,11 @@ class MemoryEndpoint implements HidConnection {
     }
     this.peer.packets.push(packet.slice());
     return Promise.resolve();
+  }
+
+  readArrived(): Uint8Array | undefined {
+    if (this.closed) throw new TransportError("Connection is closed");
+    return this.packets.take();
   }
 
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {

@@ -6,6 +6,7 @@
  */
 import { AbortError, TransportError } from "../errors.ts";
 import { type CallOptions, CAPABILITY, type CtapDevice, CtapError, STATUS } from "../ctap.ts";
+import { clearTimeout as clearTimer, setTimeout as setTimer } from "node:timers";
 import { bytesEqual, randomBytes, sleep } from "../utils.ts";
 import type { HidConnection, HidDescriptor } from "./connection.ts";
 import {
@@ -71,6 +72,7 @@ export class CtapHidDevice implements CtapDevice {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #needsResync = false;
+  readonly #watchdog = new Watchdog();
   readonly #readTimeout: number;
   readonly #cancelTimeout: number;
   readonly #busyTimeout: number;
@@ -117,13 +119,15 @@ export class CtapHidDevice implements CtapDevice {
         for (const p of packets) await connection.writePacket(p);
       }).catch(() => {});
     }, INIT_RESEND_MS);
-    const wait = new Waiter(readTimeout, opts.signal);
+    const watchdog = new Watchdog();
+    const wait = new Waiter(readTimeout, opts.signal, watchdog);
     try {
       return await CtapHidDevice.#awaitInit(descriptor, connection, opts, nonce, wait);
     } finally {
       clearInterval(resend);
       await resending;
       wait.dispose();
+      watchdog.dispose();
     }
   }
 
@@ -213,6 +217,14 @@ export class CtapHidDevice implements CtapDevice {
     } catch (e) {
       return Promise.reject(e);
     }
+    if (!signal) {
+      const task = this.#queue.then(() => {
+        if (this.#closed) throw new TransportError("Device is closed");
+        return this.#callWithBusyRetry(cmd, packets, opts);
+      });
+      this.#queue = task.then(noop, noop);
+      return task;
+    }
     return new Promise((resolve, reject) => {
       // While queued, an abort rejects at once; once running, it goes through CANCEL.
       const onAbort = () => reject(new AbortError(undefined, { cause: signal?.reason }));
@@ -251,7 +263,12 @@ export class CtapHidDevice implements CtapDevice {
     const answered = { value: false };
     try {
       // More stale reports than drain() takes: resynchronize rather than misread the rest.
-      if (this.#needsResync || !(await drain(this.connection))) await this.#resync();
+      if (this.#needsResync) await this.#resync();
+      else {
+        let clean = drain(this.connection);
+        if (typeof clean !== "boolean") clean = await clean;
+        if (!clean) await this.#resync();
+      }
       return await this.#exchange(cmd, packets, opts, answered);
     } catch (e) {
       // Unless the device answered cleanly, late packets of this transaction may still come:
@@ -269,7 +286,7 @@ export class CtapHidDevice implements CtapDevice {
     const nonce = randomBytes(8);
     const out = this.descriptor.reportSizeOut;
     await this.connection.writePacket(fragment(this.channelId, CTAPHID.INIT, nonce, out)[0]);
-    const wait = new Waiter(this.#readTimeout);
+    const wait = new Waiter(this.#readTimeout, undefined, this.#watchdog);
     try {
       while (true) {
         const p = await wait.read(this.connection);
@@ -296,7 +313,7 @@ export class CtapHidDevice implements CtapDevice {
     const reasm = new Reassembler(this.channelId, this.descriptor.reportSizeIn);
     let lastStatus = 0;
     let cancelled = false;
-    let wait = new Waiter(this.#readTimeout, signal);
+    let wait = new Waiter(this.#readTimeout, signal, this.#watchdog);
     try {
       while (true) {
         if (signal?.aborted && !cancelled) {
@@ -305,7 +322,7 @@ export class CtapHidDevice implements CtapDevice {
           await this.connection.writePacket(
             fragment(this.channelId, CTAPHID.CANCEL, undefined, this.descriptor.reportSizeOut)[0],
           );
-          wait = new Waiter(this.#cancelTimeout);
+          wait = new Waiter(this.#cancelTimeout, undefined, this.#watchdog);
         }
         const packet = await wait.read(this.connection);
         if (packet === undefined) {
@@ -399,16 +416,31 @@ export class CtapHidDevice implements CtapDevice {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#watchdog.dispose();
     await this.connection.close();
   }
 }
+
+/** A signal that is already aborted: `readPacket` with it returns only what has arrived. */
+let arrivedOnly: AbortSignal | undefined;
+const noop = () => {};
 
 /**
  * Discards reports already queued (late replies to an earlier, failed transaction). Resolves
  * false when DRAIN_LIMIT reports were discarded and more may be waiting.
  */
-async function drain(connection: HidConnection): Promise<boolean> {
-  const aborted = AbortSignal.abort();
+function drain(connection: HidConnection): boolean | Promise<boolean> {
+  if (connection.readArrived) {
+    // The synchronous form: no promise, no AbortError per transaction.
+    for (let i = 0; i < DRAIN_LIMIT; i++) if (!connection.readArrived()) return true;
+    return false;
+  }
+  return drainAsync(connection);
+}
+
+async function drainAsync(connection: HidConnection): Promise<boolean> {
+  // One shared aborted signal: creating one costs more than the rest of a drain.
+  const aborted = arrivedOnly ??= AbortSignal.abort();
   for (let i = 0; i < DRAIN_LIMIT; i++) {
     try {
       await connection.readPacket(aborted);
@@ -421,52 +453,121 @@ async function drain(connection: HidConnection): Promise<boolean> {
 }
 
 /**
- * An inactivity deadline for a run of reads, optionally tied to a caller's signal. Extending
- * it costs no timer churn: the single timer re-arms itself when it fires early.
+ * One inactivity timer and one read signal per device, kept across transactions: arming it
+ * for the next transaction moves a deadline instead of creating a timer (timer setup costs
+ * more than a loopback packet in Deno), and reads keep passing the same signal so the
+ * connection's abort listener stays registered. The timer fires at most once per timeout
+ * period and re-arms itself when the deadline moved; while disarmed it is unref'd, so an idle
+ * device never keeps the process alive. The signal is replaced once it has aborted.
  */
-class Waiter {
-  readonly #ctl = new AbortController();
-  #deadline: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = () => this.#ctl.abort();
+class Watchdog {
+  #timer: ReturnType<typeof setTimer> | undefined;
+  #due = 0;
+  #deadline = 0;
+  #onExpire: (() => void) | undefined;
+  #ctl = new AbortController();
 
-  constructor(ms: number, signal?: AbortSignal) {
-    this.#deadline = Date.now() + ms;
-    this.#signal = signal;
-    if (signal?.aborted) this.#ctl.abort();
-    else {
-      signal?.addEventListener("abort", this.#onAbort, { once: true });
-      this.#arm(ms);
-    }
+  /** The signal to read with: aborts when the armed deadline passes or {@linkcode abortReads}. */
+  get signal(): AbortSignal {
+    if (this.#ctl.signal.aborted) this.#ctl = new AbortController();
+    return this.#ctl.signal;
   }
 
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      const left = this.#deadline - Date.now();
-      if (left > 0) this.#arm(left);
-      else this.#ctl.abort();
-    }, Math.max(0, ms));
+  /** Aborts the reads running with {@linkcode signal}. */
+  abortReads(): void {
+    this.#ctl.abort();
+  }
+
+  /** Calls `onExpire` once `ms` pass without {@linkcode extend} or {@linkcode disarm}. */
+  arm(ms: number, onExpire: () => void): void {
+    this.#onExpire = onExpire;
+    this.extend(ms);
+    this.#timer?.ref();
   }
 
   /** Pushes the deadline to `ms` from now. */
   extend(ms: number): void {
     this.#deadline = Date.now() + ms;
+    // An existing timer due no later than the deadline re-arms itself when it fires.
+    if (this.#timer && this.#due <= this.#deadline) return;
+    this.#schedule(ms);
+  }
+
+  disarm(): void {
+    this.#onExpire = undefined;
+    this.#timer?.unref();
+  }
+
+  /** Stops the timer for good (device closed). */
+  dispose(): void {
+    this.#onExpire = undefined;
+    if (this.#timer) clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(ms: number): void {
+    if (this.#timer) clearTimer(this.#timer);
+    this.#due = Date.now() + ms;
+    this.#timer = setTimer(() => this.#fire(), Math.max(0, ms));
+    if (!this.#onExpire) this.#timer.unref();
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const onExpire = this.#onExpire;
+    if (!onExpire) return;
+    const left = this.#deadline - Date.now();
+    if (left > 0) this.#schedule(left);
+    else {
+      this.#onExpire = undefined;
+      onExpire();
+    }
+  }
+}
+
+/**
+ * An inactivity deadline for a run of reads, optionally tied to a caller's signal, timed by a
+ * (shared) {@linkcode Watchdog}.
+ */
+class Waiter {
+  readonly #signal: AbortSignal | undefined;
+  readonly #watchdog: Watchdog;
+  readonly #readSignal: AbortSignal;
+  #expired = false;
+  readonly #onAbort = () => {
+    this.#expired = true;
+    this.#watchdog.abortReads();
+  };
+
+  constructor(ms: number, signal?: AbortSignal, watchdog: Watchdog = new Watchdog()) {
+    this.#signal = signal;
+    this.#watchdog = watchdog;
+    this.#readSignal = watchdog.signal;
+    if (signal?.aborted) this.#expired = true;
+    else {
+      signal?.addEventListener("abort", this.#onAbort, { once: true });
+      watchdog.arm(ms, this.#onAbort);
+    }
+  }
+
+  /** Pushes the deadline to `ms` from now. */
+  extend(ms: number): void {
+    this.#watchdog.extend(ms);
   }
 
   /** Next packet, or `undefined` once the deadline passed or the signal aborted. */
   async read(connection: HidConnection): Promise<Uint8Array | undefined> {
-    if (this.#ctl.signal.aborted) return undefined;
+    if (this.#expired) return undefined;
     try {
-      return await connection.readPacket(this.#ctl.signal);
+      return await connection.readPacket(this.#readSignal);
     } catch (e) {
-      if (e instanceof AbortError && this.#ctl.signal.aborted) return undefined;
+      if (e instanceof AbortError && this.#expired) return undefined;
       throw e;
     }
   }
 
   dispose(): void {
-    clearTimeout(this.#timer);
+    this.#watchdog.disarm();
     this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 }

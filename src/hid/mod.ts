@@ -36,7 +36,14 @@ export {
   type HidDeviceInfo,
 } from "./connection.ts";
 export type { CtapProcessor, RequestContext } from "../ctap.ts";
-export { serveUdp, UdpHidConnection, type UdpHidOptions, type UdpServer } from "./udp.ts";
+export {
+  type DatagramApi,
+  type DatagramBackend,
+  serveUdp,
+  UdpHidConnection,
+  type UdpHidOptions,
+  type UdpServer,
+} from "./udp.ts";
 
 const DEFAULT_REPORT_SIZE = 64;
 

@@ -3,11 +3,18 @@
  * (authenticator on 127.0.0.1:8111, client on 7112). Client connection and server side.
  * @module
  */
-import dgram from "node:dgram";
 import { TransportError } from "../errors.ts";
 import type { CtapProcessor } from "../ctap.ts";
 import { type HidConnection, type HidDescriptor, PacketQueue } from "./connection.ts";
 import { CtapHidServer, type CtapHidServerOptions } from "./server.ts";
+import {
+  bindDatagram,
+  type DatagramApi,
+  type DatagramBackend,
+  type DatagramSocket,
+} from "./datagram.ts";
+
+export type { DatagramApi, DatagramBackend };
 
 /** Where the UDP client talks to and listens on. */
 export interface UdpHidOptions {
@@ -19,6 +26,11 @@ export interface UdpHidOptions {
   readonly localPort?: number;
   /** Report size (default 64). */
   readonly reportSize?: number;
+  /**
+   * Datagram API: the runtime's own where available (default: `Bun.udpSocket`, or
+   * `Deno.listenDatagram` under `--unstable-net`), or `"node:dgram"`.
+   */
+  readonly api?: DatagramApi;
 }
 
 /** Incoming datagrams kept while nobody reads; older ones are dropped beyond this. */
@@ -32,25 +44,50 @@ interface Remote {
 /** A datagram socket as a `HidConnection`; `remote` fixed (client) or learned (server). */
 class DatagramConnection implements HidConnection {
   readonly #packets = new PacketQueue(QUEUE_LIMIT);
+  #socket!: DatagramSocket;
   #closed = false;
   #error: Error | undefined;
 
-  constructor(
-    readonly socket: dgram.Socket,
+  private constructor(
     public remote: Remote | undefined,
     readonly reportSize: number,
-    readonly acceptFrom: ((r: dgram.RemoteInfo) => boolean) | undefined,
-  ) {
-    socket.on("message", (msg: Uint8Array, rinfo: dgram.RemoteInfo) => {
-      if (this.acceptFrom && !this.acceptFrom(rinfo)) return;
-      if (!this.acceptFrom) this.remote = { address: rinfo.address, port: rinfo.port };
-      this.#packets.push(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength).slice());
-    });
-    socket.on(
-      "error",
-      (e: Error) => this.#fail(new TransportError(`UDP socket error: ${e.message}`, { cause: e })),
-    );
-    socket.on("close", () => this.#fail(new TransportError("Connection is closed")));
+    readonly acceptFrom: ((port: number, address: string) => boolean) | undefined,
+  ) {}
+
+  /** Binds `address:port` and serves it as a connection. */
+  static async bind(
+    address: string,
+    port: number,
+    remote: Remote | undefined,
+    reportSize: number,
+    acceptFrom: ((port: number, address: string) => boolean) | undefined,
+    api: DatagramApi | undefined,
+  ): Promise<DatagramConnection> {
+    const conn = new DatagramConnection(remote, reportSize, acceptFrom);
+    conn.#socket = await bindDatagram(address, port, {
+      message: (data, port, address) => conn.#receive(data, port, address),
+      error: (e) => conn.#fail(socketError(e)),
+    }, api);
+    return conn;
+  }
+
+  /** The local port actually bound. */
+  get localPort(): number {
+    return this.#socket.port;
+  }
+
+  /** The datagram API underneath. */
+  get backend(): DatagramBackend {
+    return this.#socket.backend;
+  }
+
+  #receive(data: Uint8Array, port: number, address: string): void {
+    if (this.#closed) return;
+    if (this.acceptFrom && !this.acceptFrom(port, address)) return;
+    if (!this.acceptFrom && (this.remote?.port !== port || this.remote.address !== address)) {
+      this.remote = { address, port };
+    }
+    this.#packets.push(data.slice());
   }
 
   #fail(e: Error): void {
@@ -65,14 +102,20 @@ class DatagramConnection implements HidConnection {
         new TransportError(`Packet must be ${this.reportSize} bytes, got ${packet.length}`),
       );
     }
+    if (this.#error) return Promise.reject(this.#error);
     const remote = this.remote;
     if (!remote) return Promise.reject(new TransportError("No UDP peer to send to yet"));
-    return new Promise((resolve, reject) => {
-      this.socket.send(packet, remote.port, remote.address, (err) => {
-        if (err) reject(new TransportError(`UDP send failed: ${err.message}`, { cause: err }));
-        else resolve();
-      });
-    });
+    try {
+      const sent = this.#socket.send(packet, remote.port, remote.address);
+      return sent ? sent.catch((e) => Promise.reject(sendError(e))) : Promise.resolve();
+    } catch (e) {
+      return Promise.reject(sendError(e));
+    }
+  }
+
+  readArrived(): Uint8Array | undefined {
+    if (this.#closed) throw new TransportError("Connection is closed");
+    return this.#packets.take();
   }
 
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
@@ -88,31 +131,17 @@ class DatagramConnection implements HidConnection {
     this.#closed = true;
     this.#packets.clear();
     this.#fail(new TransportError("Connection is closed"));
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    return this.#socket.close();
   }
 }
 
-function bind(port: number, address: string): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
-    const onError = (e: Error) => {
-      try {
-        socket.close();
-      } catch { /* never bound */ }
-      reject(new TransportError(`Cannot bind UDP ${address}:${port}: ${e.message}`, { cause: e }));
-    };
-    socket.once("error", onError);
-    socket.bind(port, address, () => {
-      socket.off("error", onError);
-      resolve(socket);
-    });
-  });
+function socketError(e: Error): TransportError {
+  return new TransportError(`UDP socket error: ${e.message}`, { cause: e });
+}
+
+function sendError(e: unknown): TransportError {
+  if (e instanceof TransportError) return e;
+  return new TransportError(`UDP send failed: ${(e as Error)?.message ?? e}`, { cause: e });
 }
 
 /**
@@ -144,14 +173,20 @@ export class UdpHidConnection implements HidConnection {
     const host = opts.host ?? "127.0.0.1";
     const port = opts.port ?? 8111;
     const local = host.includes(":") ? "::1" : "127.0.0.1";
-    const socket = await bind(opts.localPort ?? 7112, local);
-    const conn = new DatagramConnection(
-      socket,
+    const conn = await DatagramConnection.bind(
+      local,
+      opts.localPort ?? 7112,
       { address: host, port },
       opts.reportSize ?? 64,
-      (r) => r.port === port,
+      (p) => p === port,
+      opts.api,
     );
-    return new UdpHidConnection(conn, host, port, socket.address().port);
+    return new UdpHidConnection(conn, host, port, conn.localPort);
+  }
+
+  /** The datagram API underneath. */
+  get backend(): DatagramBackend {
+    return this.#conn.backend;
   }
 
   /** Sends one report as one datagram. */
@@ -162,6 +197,11 @@ export class UdpHidConnection implements HidConnection {
   /** Next datagram from the authenticator. */
   readPacket(signal?: AbortSignal): Promise<Uint8Array> {
     return this.#conn.readPacket(signal);
+  }
+
+  /** A datagram that has already arrived, or `undefined` (never waits). */
+  readArrived(): Uint8Array | undefined {
+    return this.#conn.readArrived();
   }
 
   /** Closes the socket; idempotent. */
@@ -186,14 +226,25 @@ export interface UdpServer {
  */
 export async function serveUdp(
   processor: CtapProcessor,
-  opts: CtapHidServerOptions & { readonly port?: number; readonly host?: string } = {},
+  opts: CtapHidServerOptions & {
+    readonly port?: number;
+    readonly host?: string;
+    /** Datagram API (default: the runtime's own where available). */
+    readonly api?: DatagramApi;
+  } = {},
 ): Promise<UdpServer> {
-  const socket = await bind(opts.port ?? 8111, opts.host ?? "127.0.0.1");
-  const conn = new DatagramConnection(socket, undefined, opts.reportSize ?? 64, undefined);
+  const conn = await DatagramConnection.bind(
+    opts.host ?? "127.0.0.1",
+    opts.port ?? 8111,
+    undefined,
+    opts.reportSize ?? 64,
+    undefined,
+    opts.api,
+  );
   const server = new CtapHidServer(conn, processor, opts);
   server.start();
   return {
-    port: socket.address().port,
+    port: conn.localPort,
     server,
     async close() {
       await server.stop();

@@ -1,5 +1,6 @@
 // ffi/hidapi.ts under Bun for Windows (Wine) against the mingw-built fake hidapi.dll: 2-byte
-// wchar_t strings, enumeration, and the message for Windows' admin-only HID writes.
+// wchar_t strings, enumeration, reads on the reader Worker, and the message for Windows'
+// admin-only HID writes.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { cString, getEnv, openLibrary, wcharSize } from "../../ffi/runtime.ts";
@@ -62,6 +63,24 @@ describe("hidapi binding under Wine", () => {
       const payload = new Uint8Array(300).map((_, i) => i & 0xff);
       assert.deepEqual(await device.ping(payload), payload);
     } finally {
+      await device.close();
+    }
+  });
+
+  it("a report that arrives later wakes the read on the reader Worker", async () => {
+    const ctl = await control();
+    ctl.fake_hidapi_reset();
+    ctl.fake_hidapi_configure(cString(KEY.join("\t")));
+    const api = await loadHidApi({ path: fakeDll() });
+    const device = await openDevice(KEY[0], api);
+    try {
+      // Replies held for the next 20 ms frame: the zero-timeout read misses, the Worker waits.
+      // (The fake paces one reply at a time: a one-report PING.)
+      assert.equal(ctl.fake_hidapi_fault(cString("pace_us"), 20000), 0);
+      const payload = new Uint8Array(40).map((_, i) => (i * 3) & 0xff);
+      assert.deepEqual(await device.ping(payload), payload);
+    } finally {
+      ctl.fake_hidapi_fault(cString("pace_us"), 0);
       await device.close();
     }
   });
