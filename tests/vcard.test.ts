@@ -4,6 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AddressInfo, createServer, type Socket } from "node:net";
+import fc from "fast-check";
 import { decode, encode } from "../src/cbor.ts";
 import type { CborMap } from "../src/cbor.ts";
 import { concat, fromHex, randomBytes, sha256, toHex } from "../src/utils.ts";
@@ -96,6 +97,47 @@ describe("card: APDU parsing and ATR", () => {
     // Without extended length the card-capabilities byte drops bit 0x40.
     assert.equal(contactlessAtr("x/fido2", false)[8], 0x80);
     assert.equal(atr[8], 0xc0);
+  });
+});
+
+describe("card: any APDU", () => {
+  it("gets one response with a status word; before SELECT never 9000 (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), async (bytes) => {
+        const { card: c } = card();
+        const r = await c.transmit(bytes);
+        assert.ok(r.length >= 2);
+        const sw = (r[r.length - 2] << 8) | r[r.length - 1];
+        const selectsFido = bytes.length >= 13 && bytes[0] === 0 && bytes[1] === 0xa4 &&
+          bytes[2] === 4 && toHex(bytes.subarray(4, 13)) === "08a0000006472f0001";
+        if (!selectsFido) assert.notEqual(sw, 0x9000, toHex(bytes));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("after SELECT, random APDUs never break the card: getInfo still works", async () => {
+    const { tx } = card();
+    await tx(SELECT);
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 4, maxLength: 300 }), async (bytes) => {
+        // Skip what would legitimately change the state under test (SELECT, power).
+        fc.pre(!(bytes[0] === 0 && bytes[1] === 0xa4));
+        const r = await tx(toHex(bytes));
+        assert.ok(r.length >= 4);
+      }),
+      { numRuns: 300 },
+    );
+    // A chain left open by a random link ends at the next different command (6883) at most.
+    let r = await tx("8010800000000104");
+    if (r === "6883") r = await tx("8010800000000104");
+    assert.equal(sw(r), "9000");
+  });
+
+  it("answers 6D00 to a chained link before SELECT", async () => {
+    const { tx } = card();
+    assert.equal(await tx("1001030001aa"), "6d00");
+    assert.equal(await tx("901080000104"), "6d00");
   });
 });
 
@@ -452,6 +494,18 @@ describe("connectVpcd: the vpcd protocol against a stand-in driver", () => {
     await link.closed;
     await assert.rejects(vpcd.next(), /card closed the link/);
     await vpcd.close();
+  });
+
+  it("the reader going away (pcscd stopped) ends the link and unpowers the card", async () => {
+    const vpcd = await fakeVpcd();
+    const link = await new VirtualAuthenticator().connectVpcd({ port: vpcd.port });
+    await vpcd.send(vpcd.frame(new Uint8Array([1])));
+    await link.ready;
+    assert.equal(link.card.powered, true);
+    await vpcd.close();
+    await link.closed;
+    assert.equal(link.card.powered, false);
+    await link.close(); // closing again is harmless
   });
 
   it("rejects a bad port with RangeError", async () => {

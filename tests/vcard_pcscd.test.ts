@@ -53,7 +53,10 @@ function run(
   env: Record<string, string>,
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env } });
+    const child = spawn(cmd, args, {
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { ...process.env, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -380,11 +383,65 @@ describe("virtual card through the real pcscd", () => {
     await client.waitCard(bed.readers[1], false);
   });
 
+  for (const mode of ["short", "ext"] as const) {
+    it(`python-fido2's NFC client (fido2.pcsc, ${mode} APDUs) registers and signs in with a PIN`, async () => {
+      let touches = 0;
+      const va = new VirtualAuthenticator({
+        pin: "1234",
+        // A slow touch: the card answers 9100 and python-fido2 polls NFCCTAP_GETRESPONSE.
+        userPresence: () => {
+          touches++;
+          return new Promise((r) => setTimeout(() => r("approve"), 400));
+        },
+      });
+      const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
+      try {
+        await client.waitCard(reader(), true);
+        const r = await run(
+          "/usr/bin/python3",
+          ["tests/fixtures/pyfido2_nfc.py", reader(), "1234", mode],
+          "",
+          { ...bed.env },
+        );
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /^versions U2F_V2,FIDO_2_0,/m);
+        // 2 = UPNEEDED, from the 9100 status updates.
+        const reg = r.stdout.match(/^registered ([0-9a-f]{16}) keepalive 2$/m);
+        assert.ok(reg, r.stdout);
+        assert.match(r.stdout, new RegExp(`^authenticated ${reg[1]}$`, "m"));
+        assert.equal(touches, 2);
+      } finally {
+        await link.close();
+      }
+      await client.waitCard(reader(), false);
+    });
+  }
+
   it("connectVpcd to a port where no reader listens is a TransportError naming the fix", async () => {
     const va = new VirtualAuthenticator();
     await assert.rejects(
       va.connectVpcd({ port: 1 }),
       (e) => e instanceof TransportError && /apt-get install pcscd vsmartcard-vpcd/.test(e.message),
     );
+  });
+});
+
+describe("pcscd test bed", () => {
+  it("a daemon restarted in the same process keeps the socket name libpcsclite cached", async () => {
+    const first = await usePcscd();
+    const name = first.env.PCSCLITE_CSOCK_NAME;
+    await releasePcscd();
+    const second = await usePcscd();
+    try {
+      assert.equal(second.env.PCSCLITE_CSOCK_NAME, name);
+      const c = await PcscClient.open(second);
+      try {
+        assert.deepEqual(await c.readers(), [...second.readers]);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await releasePcscd();
+    }
   });
 });

@@ -229,7 +229,7 @@ export class CtapCard {
     this.#powered = true;
   }
 
-  /** Power off: drops the selection and cancels a running command. */
+  /** Power off: drops the selection, cancels a running command; APDUs get 6985 until power on. */
   powerOff(): void {
     this.#clear();
     this.#powered = false;
@@ -287,6 +287,12 @@ export class CtapCard {
     if (apdu.cla & 0x03) return u16be(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
     const cls = apdu.cla & ~0x10;
     if (cls !== 0x00 && cls !== 0x80) return u16be(SW.CLA_NOT_SUPPORTED);
+    // Before SELECT no application handles FIDO instructions, chained or not (as on a real
+    // card, whose default application is not the FIDO applet).
+    if (!this.#selected && !(cls === 0x00 && apdu.ins === INS.SELECT)) {
+      this.#chain = undefined;
+      return u16be(SW.INS_NOT_SUPPORTED);
+    }
     const full = this.#chainStep(apdu);
     if (full instanceof Uint8Array) return full;
     return await this.#dispatch(full);
@@ -333,9 +339,6 @@ export class CtapCard {
 
   #dispatch(apdu: CommandApdu): Promise<Uint8Array> | Uint8Array {
     if (apdu.cla === 0x00 && apdu.ins === INS.SELECT) return this.#select(apdu);
-    // Before SELECT no application handles FIDO instructions (as on a real card, whose
-    // default application is not the FIDO applet).
-    if (!this.#selected) return u16be(SW.INS_NOT_SUPPORTED);
     const caps = this.processor.capabilities;
     if (apdu.cla === 0x80) {
       // A U2F-only applet knows no proprietary class (U2F NFC §: CLA 00 only).

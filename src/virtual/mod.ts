@@ -73,7 +73,7 @@ export {
   type CtapCardOptions,
   FIDO_AID,
   parseCommandApdu,
-  SW,
+  SW as CARD_SW,
 } from "./card.ts";
 export { connectVpcd, VPCD_PORT, type VpcdConnection, type VpcdOptions } from "./vpcd.ts";
 export type {

@@ -24,8 +24,10 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
@@ -36,7 +38,16 @@ import { repoRoot } from "./build_fixture.ts";
 
 /** The vpcd driver Debian's vsmartcard-vpcd installs. */
 export const VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
-const PACKAGES = ["pcscd", "vsmartcard-vpcd", "pcsc-tools", "libpcsclite-dev", "gcc"];
+/** The daemon and driver, scriptor, the C client's headers, python-fido2's NFC client. */
+const PACKAGES = [
+  "pcscd",
+  "vsmartcard-vpcd",
+  "pcsc-tools",
+  "libpcsclite-dev",
+  "gcc",
+  "python3-fido2",
+  "python3-pyscard",
+];
 
 /** The test bed could not be provided; the message says what is missing and how to fix it. */
 export class PcscdUnavailable extends Error {
@@ -134,22 +145,40 @@ async function start(): Promise<PcscBed> {
         return await startPrivate();
       } catch (e) {
         last = e;
+        // Root without CAP_SYS_ADMIN (a restricted container): no namespace, use the system's.
+        if (e instanceof PcscdUnavailable && /^unshare: |^mount: /m.test(e.message)) break;
         if (!(e instanceof PortRace)) throw e;
       }
     }
-    throw last;
+    if (!(last instanceof PcscdUnavailable)) throw last;
   }
   return await startSystem();
 }
 
 class PortRace extends Error {}
 
+/** The socket name clients of this process use for every private daemon it starts. */
+const STABLE_SOCKET = join(tmpdir(), `fido2-pcscd-${process.pid}.comm`);
+
+function readlinkOr(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Private daemons started by this process so far (each gets its own loopback address). */
+let instances = 0;
+
 /**
  * Starts pcscd; SIGTERM stops it. For a private daemon it runs in its own mount namespace and
  * binds our directory ($1) over /run/pcscd, with our reader.conf.d ($2); with $1 and $2 empty
- * it is the system daemon with the system configuration. A watchdog subshell (which survives a SIGKILL of this shell, as a runtime
- * may send its children at exit) stops the daemon once the test process ($3) is gone and
- * removes the route ($4) and the directory ($5), so a killed runner leaves nothing behind.
+ * it is the system daemon with the system configuration. A watchdog subshell (which survives
+ * a SIGKILL of this shell, as a runtime may send its children at exit) stops the daemon once
+ * the test process ($3) is gone and removes the route ($4), the directory ($5) and the stable
+ * socket link ($6) if it still points into that directory, so a killed runner leaves nothing
+ * behind.
  */
 const DAEMON = `
 if [ -n "$1" ]; then
@@ -167,6 +196,7 @@ pid=$!
   while kill -0 $pid 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
   [ -z "$4" ] || ip route del local "$4/32" dev lo table local 2>/dev/null
   [ -z "$5" ] || rm -rf "$5"
+  [ -z "$6" ] || [ "$(readlink "$6")" != "$1/pcscd.comm" ] || rm -f "$6"
 ) </dev/null >/dev/null 2>&1 &
 trap 'kill -TERM $pid 2>/dev/null' TERM INT HUP
 wait $pid
@@ -203,6 +233,7 @@ async function startPrivate(): Promise<PcscBed> {
       ),
       quick?.host ?? "",
       dir,
+      STABLE_SOCKET,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -222,9 +253,19 @@ async function startPrivate(): Promise<PcscBed> {
     await cleanup();
     throw new PortRace(`vpcd could not listen on ${port}:\n${daemon.log()}`);
   }
-  const socket = join(run, "pcscd.comm");
-  await exportEnv("PCSCLITE_CSOCK_NAME", socket);
-  stopBed = cleanup;
+  // libpcsclite reads the socket name once per process: a daemon started later in this process
+  // (the next test file) must be reachable under the same name, so clients get a stable link.
+  const tmp = `${STABLE_SOCKET}.${Date.now()}`;
+  symlinkSync(join(run, "pcscd.comm"), tmp);
+  renameSync(tmp, STABLE_SOCKET);
+  await exportEnv("PCSCLITE_CSOCK_NAME", STABLE_SOCKET);
+  const socket = STABLE_SOCKET;
+  stopBed = async () => {
+    await cleanup();
+    if (readlinkOr(STABLE_SOCKET) === join(run, "pcscd.comm")) {
+      rmSync(STABLE_SOCKET, { force: true });
+    }
+  };
   return {
     kind: "private",
     host: quick?.host ?? "127.0.0.1",
@@ -279,13 +320,16 @@ async function startSystem(): Promise<PcscBed> {
  * the card side acknowledges the length, which Linux delays by ~40 ms (delayed ACK in
  * interactive mode): every APDU costs ~44 ms, whatever the card does. node:net offers no
  * TCP_QUICKACK, but a route can carry `quickack 1`: this adds a /32 local route for a
- * loopback address of this process (127.77.x.y), so a card connecting to it is acknowledged
+ * loopback address of its own (127.77-126.x.y), so a card connecting to it is acknowledged
  * at once (measured: SELECT through pcscd 51 ms -> 0.17 ms). Removed at stop or exit; without
  * `ip` (or with FIDO2_PCSCD_QUICKACK=0) the bed uses 127.0.0.1 and the slow path.
  */
 function quickAckHost(): { host: string; remove(): void } | undefined {
   if (process.env.FIDO2_PCSCD_QUICKACK === "0" || !onPath("ip")) return undefined;
-  const host = `127.77.${(process.pid >> 8) & 0xff}.${(process.pid & 0xff) || 1}`;
+  // One address per daemon: a stopped daemon's watchdog removes its route a moment later.
+  const host = `127.${77 + (instances++ % 50)}.${(process.pid >> 8) & 0xff}.${
+    (process.pid & 0xff) || 1
+  }`;
   const route = ["local", `${host}/32`, "dev", "lo", "table", "local"];
   spawnSync("ip", ["route", "del", ...route], { stdio: "ignore" }); // a stale one from a crash
   const r = spawnSync("ip", ["route", "add", ...route, "quickack", "1"], { encoding: "utf8" });
