@@ -50,6 +50,9 @@ describe("cli: argv", () => {
     ]);
     // blobs put CREDENTIAL_ID FILE|-: the ID in its slot, "-" (stdin) stays a plain value.
     assert.deepEqual(p(["blobs", "put", dashId, "-"]).positionals, [dashId, "-"]);
+    // bio template IDs are base64url too (a random one starting with "-" made bio rename flaky).
+    assert.deepEqual(p(["bio", "rename", dashId, "thumb"]).positionals, [dashId, "thumb"]);
+    assert.deepEqual(p(["bio", "delete", dashId]).positionals, [dashId]);
     // authenticate [CREDENTIAL_ID...] and its --cred / register's --exclude (repeatable).
     const a = p(["authenticate", "--rp", "example.com", dashId, "-B", "--cred", "-C", "--json"]);
     assert.deepEqual(a.positionals, [dashId, "-B"]);

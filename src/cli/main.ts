@@ -188,12 +188,16 @@ function isKnownOption(arg: string, specs: Record<string, OptionSpec>): boolean 
   return true;
 }
 
-/** The positional slot `index` of `cmd` takes a credential ID (per its synopsis). */
+/**
+ * The positional slot `index` of `cmd` takes a credential or template ID (per its synopsis):
+ * both are base64url, so either may start with "-".
+ */
 function credentialSlot(cmd: Command, index: number): boolean {
   const words = (cmd.args ?? "").split(" ").filter(Boolean);
   const last = words[words.length - 1] ?? "";
   const word = words[index] ?? (last.endsWith("...]") || last.endsWith("...") ? last : "");
-  return word.replace(/^\[|\]$|\.\.\.\]?$/g, "") === "CREDENTIAL_ID";
+  const name = word.replace(/^\[|\]$|\.\.\.\]?$/g, "");
+  return name === "CREDENTIAL_ID" || name === "TEMPLATE_ID";
 }
 
 /**
