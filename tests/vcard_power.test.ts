@@ -10,7 +10,7 @@ import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError } from "../src/client/errors.ts";
 import { UserInteraction } from "../src/client/interaction.ts";
-import { CTAP_STATUS, CtapError } from "../src/ctap.ts";
+import { CTAP_STATUS, type CtapDevice, CtapError } from "../src/ctap.ts";
 import { Ctap2 } from "../src/ctap2/mod.ts";
 import { ClientPin } from "../src/ctap2/pin.ts";
 import { CredentialManagement } from "../src/ctap2/credman.ts";
@@ -256,7 +256,7 @@ describe("Fido2Client: PIN_AUTH_BLOCKED over NFC reconnects once (python-fido2)"
     const va = new VirtualAuthenticator({ pin: PIN });
     const device = await va.device();
     try {
-      assert.equal(device.reconnect, undefined);
+      assert.equal((device as CtapDevice).reconnect, undefined);
       const ui = new ScriptedPins([WRONG, WRONG, WRONG, PIN]);
       const client = new Fido2Client(device, new DefaultClientDataCollector(ORIGIN), ui);
       await assert.rejects(client.makeCredential(registration()), clientError(0x31));
