@@ -18,7 +18,7 @@ import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError } from "../src/client/errors.ts";
 import { createClient } from "../src/client/factory.ts";
-import { UserInteraction } from "../src/client/interaction.ts";
+import { PinUi } from "./helpers/pin_ui.ts";
 import { CTAP_STATUS, type CtapDevice, CtapError } from "../src/ctap.ts";
 import { Ctap1 } from "../src/ctap1.ts";
 import { Ctap2 } from "../src/ctap2/base.ts";
@@ -42,17 +42,6 @@ const open: CtapDevice[] = [];
 after(async () => {
   for (const d of open) await d.close();
 });
-
-class Ui extends UserInteraction {
-  pinRequests = 0;
-  constructor(readonly pin?: string) {
-    super();
-  }
-  override requestPin(): string | undefined {
-    this.pinRequests++;
-    return this.pin;
-  }
-}
 
 /** A client on a fresh key of `profile`, recording each CTAP2 command and PIN subcommand. */
 async function setup(
@@ -80,7 +69,7 @@ async function setup(
     },
     close: () => device.close(),
   };
-  const ui = new Ui(pin);
+  const ui = new PinUi(pin);
   const client = new Fido2Client(recording, new DefaultClientDataCollector(ORIGIN), ui);
   return { va, device, recording, client, ui, commands, pinSubcommands };
 }
