@@ -138,6 +138,15 @@ function authDataLayout(authData: Uint8Array) {
   };
 }
 
+/** {@linkcode assertSameAnswer}, and the authenticator data (member 2) has the real key's layout. */
+function assertSameAuthDataAnswer(virtual: Answer, real: Answer, what: string): void {
+  assertSameAnswer(virtual, real, what);
+  assert.deepEqual(
+    authDataLayout(virtual.body!.get(2) as Uint8Array),
+    authDataLayout(real.body!.get(2) as Uint8Array),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // A host that speaks raw CTAP to the virtual key's command processor, the way libfido2 and
 // python-fido2 built the requests whose answers were recorded.
@@ -500,11 +509,7 @@ describe("conformance: Yubico 5.2.1 captures (libfido2 fuzz/wiredata_fido2.h) re
     const { token } = await host.pinToken();
     const got = await host.makeCredential({ rpId: "localhost", token });
     const real = one(W.CRED);
-    assertSameAnswer(got, real, "makeCredential");
-    assert.deepEqual(
-      authDataLayout(got.body!.get(2) as Uint8Array),
-      authDataLayout(real.body!.get(2) as Uint8Array),
-    );
+    assertSameAuthDataAnswer(got, real, "makeCredential");
   });
 
   it("getAssertion with up=false and pinAuth: flags UV without UP, no user, no count", async () => {
@@ -520,11 +525,7 @@ describe("conformance: Yubico 5.2.1 captures (libfido2 fuzz/wiredata_fido2.h) re
       token: token2,
     });
     const real = one(W.ASSERT);
-    assertSameAnswer(got, real, "getAssertion");
-    assert.deepEqual(
-      authDataLayout(got.body!.get(2) as Uint8Array),
-      authDataLayout(real.body!.get(2) as Uint8Array),
-    );
+    assertSameAuthDataAnswer(got, real, "getAssertion");
   });
 
   it("credential management on 0x41: metadata, enumerateRPs, enumerateCredentials", async () => {
@@ -580,11 +581,7 @@ describe("conformance: CTAP 2.0 keys replayed on ctap2.0", () => {
     const host = new Host(virtualKey("ctap2.0", { attestation: createAttestation() }));
     const got = await host.makeCredential({ rpId: "example.com" });
     const real = recordedBody(YUBICO_SKY_20_MC);
-    assertSameAnswer(got, real, "makeCredential");
-    assert.deepEqual(
-      authDataLayout(got.body!.get(2) as Uint8Array),
-      authDataLayout(real.body!.get(2) as Uint8Array),
-    );
+    assertSameAuthDataAnswer(got, real, "makeCredential");
   });
 
   it("Security Key by Yubico: getAssertion with an allowList, flags UP only", async () => {
@@ -592,11 +589,7 @@ describe("conformance: CTAP 2.0 keys replayed on ctap2.0", () => {
     const mc = await host.makeCredential({ rpId: "example.com" });
     const got = await host.getAssertion({ rpId: "example.com", credentialId: credentialId(mc) });
     const real = recordedBody(YUBICO_SKY_20_GA);
-    assertSameAnswer(got, real, "getAssertion");
-    assert.deepEqual(
-      authDataLayout(got.body!.get(2) as Uint8Array),
-      authDataLayout(real.body!.get(2) as Uint8Array),
-    );
+    assertSameAuthDataAnswer(got, real, "getAssertion");
   });
 
   it("YubiKey 5 Nano 5.1.2: same INIT capabilities; 0x41 getCredsMetadata is refused", async () => {
