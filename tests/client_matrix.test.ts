@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyRegistrationResponse } from "@simplewebauthn/server";
 import { main } from "../src/cli/main.ts";
+import { runCli } from "./helpers/run_cli.ts";
 import { EXIT } from "../src/cli/errors.ts";
 import { decode } from "../src/cbor.ts";
 import type { CborMap } from "../src/cbor.ts";
@@ -422,14 +423,8 @@ describe("largeBlob write after the token was consumed (issue 12 item 5)", () =>
 describe("CLI over every profile (--virtual FILE --profile NAME)", () => {
   /** Runs `fido2 ARGS --virtual FILE --profile P` in-process; returns exit code and stdout. */
   async function cli(file: string, profile: AuthenticatorProfile, args: string[]) {
-    let out = "";
-    let err = "";
-    const code = await main([...args, "--virtual", file, "--profile", profile], {
-      stdout: { write: (t: string | Uint8Array) => (out += t) },
-      stderr: { write: (t: string | Uint8Array) => (err += t) },
-      env: {},
-    });
-    return { code, out, err };
+    const r = await runCli([...args, "--virtual", file, "--profile", profile]);
+    return { code: r.code, out: r.stdout, err: r.stderr };
   }
   const json = (r: { out: string }) => JSON.parse(r.out) as Json;
 

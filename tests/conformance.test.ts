@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { type CborMap, type CborValue, decode, encode } from "../src/cbor.ts";
 import { CAPABILITY } from "../src/ctap.ts";
 import { Fido2Client } from "../src/client/fido2.ts";
-import { main } from "../src/cli/main.ts";
+import { runCli } from "./helpers/run_cli.ts";
 import { EXIT } from "../src/cli/errors.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { UserInteraction } from "../src/client/interaction.ts";
@@ -834,17 +834,9 @@ describe("conformance: U2F-only (libfido2 fuzz/wiredata_u2f.h, issue #342) repla
 describe("conformance: a client on the YubiKey 4 lookalike", () => {
   /** `fido2 ARGS` in-process on a fresh YubiKey 4 lookalike: exit code, stdout, stderr. */
   async function cli(args: string[]) {
-    let out = "";
-    let err = "";
-    const code = await main(
-      [...args, "--virtual=", "--profile", "u2f-only", "--quirk", "u2f-cbor-bit"],
-      {
-        stdout: { write: (t: string | Uint8Array) => (out += t) },
-        stderr: { write: (t: string | Uint8Array) => (err += t) },
-        env: {},
-      },
-    );
-    return { code, out, err };
+    const key = ["--virtual=", "--profile", "u2f-only", "--quirk", "u2f-cbor-bit"];
+    const r = await runCli([...args, ...key]);
+    return { code: r.code, out: r.stdout, err: r.stderr };
   }
 
   it("fido2 info reports a U2F-only key, as libfido2 does, instead of failing on getInfo", async () => {
