@@ -87,3 +87,16 @@ export {
   UdpHidConnection,
   type UnopenableDevice,
 } from "./src/hid/mod.ts";
+export {
+  CardRemovedError,
+  CtapPcscDevice,
+  type CtapPcscDeviceOptions,
+  listPcscDevices,
+  type ListPcscDevicesOptions,
+  NoCardError,
+  NotFidoCardError,
+  PcscError,
+  ReaderGoneError,
+  SharingViolationError,
+  TransmitError,
+} from "./src/pcsc/mod.ts";

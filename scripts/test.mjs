@@ -31,6 +31,7 @@ const steps = [
         "src/cose.ts",
         "src/webauthn.ts",
         "src/client/windows.ts",
+        "src/pcsc/mod.ts",
       ],
     ],
   ],

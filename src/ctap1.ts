@@ -5,7 +5,9 @@
  */
 import { assertCtapDevice, type CallOptions, type CtapDevice } from "./ctap.ts";
 import { ES256 } from "./cose.ts";
-import { FormatError, UnsupportedAlgorithmError } from "./errors.ts";
+import { ApduError, FormatError, UnsupportedAlgorithmError } from "./errors.ts";
+
+export { ApduError };
 import { ByteReader, bytesEqual, concat, u16be } from "./utils.ts";
 
 const CTAPHID_MSG = 0x03;
@@ -19,25 +21,6 @@ export const APDU = {
   CLA_NOT_SUPPORTED: 0x6e00,
   INS_NOT_SUPPORTED: 0x6d00,
 } as const;
-
-/**
- * A status word other than 0x9000. `USE_NOT_SATISFIED` (0x6985) means "touch needed":
- * callers poll until the user is present.
- */
-export class ApduError extends Error {
-  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
-  override name = "ApduError";
-  /** The status word, e.g. 0x6985. */
-  readonly code: number;
-  /** Response data that came with the status word (usually empty). */
-  readonly data: Uint8Array;
-  /** `data` is whatever response data came before the status word. */
-  constructor(code: number, data: Uint8Array = new Uint8Array(0)) {
-    super(`APDU error: 0x${code.toString(16).padStart(4, "0")}`);
-    this.code = code;
-    this.data = data;
-  }
-}
 
 function checkParam(value: Uint8Array, what: string): void {
   if (!(value instanceof Uint8Array) || value.length !== 32) {

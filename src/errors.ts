@@ -27,6 +27,25 @@ export class TransportError extends Error {
   }
 }
 
+/**
+ * A status word other than 0x9000. `USE_NOT_SATISFIED` (0x6985) means "touch needed":
+ * callers poll until the user is present.
+ */
+export class ApduError extends Error {
+  /** Fixed, so `err.name` identifies the class even after bundling or minification. */
+  override name = "ApduError";
+  /** The status word, e.g. 0x6985. */
+  readonly code: number;
+  /** Response data that came with the status word (usually empty). */
+  readonly data: Uint8Array;
+  /** `data` is whatever response data came before the status word. */
+  constructor(code: number, data: Uint8Array = new Uint8Array(0)) {
+    super(`APDU error: 0x${code.toString(16).padStart(4, "0")}`);
+    this.code = code;
+    this.data = data;
+  }
+}
+
 /** The operation was aborted through its `AbortSignal` (or the user cancelled on the key). */
 export class AbortError extends Error {
   /** Fixed, so `err.name` identifies the class even after bundling or minification. */

@@ -7,6 +7,7 @@ import { type CallOptions, CTAP_STATUS, CtapError, STATUS } from "../ctap.ts";
 import { Ctap2, type PinAuth } from "../ctap2/base.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { CtapHidDevice } from "../hid/mod.ts";
+import type { CtapPcscDevice } from "../pcsc/mod.ts";
 import { CliError, EXIT } from "./errors.ts";
 import type { Output } from "./output.ts";
 import type { Prompter } from "./prompt.ts";
@@ -71,7 +72,7 @@ export class Context {
   }
 
   /** The opened device (opened on first use). */
-  async device(): Promise<CtapHidDevice> {
+  async device(): Promise<CtapHidDevice | CtapPcscDevice> {
     this.#opened ??= await this.openDevice();
     return this.#opened.device;
   }

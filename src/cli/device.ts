@@ -1,9 +1,11 @@
 /**
  * Device selection for every command: a hidapi path, a persisted virtual authenticator, a
- * UDP simulator, or the first USB security key found.
+ * UDP simulator, a PC/SC reader, or the first USB security key found (then the first FIDO card
+ * in a reader).
  * @module
  */
 import { CtapHidDevice, listDevices, openDevice, UdpHidConnection } from "../hid/mod.ts";
+import type { CtapPcscDevice } from "../pcsc/mod.ts";
 import type { AuthenticatorProfile, AuthenticatorQuirks } from "../virtual/mod.ts";
 import { CliError, EXIT, UsageError } from "./errors.ts";
 
@@ -23,6 +25,8 @@ export interface DeviceSelection {
   readonly profile?: string;
   /** `--quirk` (repeatable): firmware quirks of the virtual authenticator. */
   readonly quirks?: readonly string[];
+  /** `--reader NAME`: the FIDO card in the first PC/SC reader whose name contains NAME. */
+  readonly reader?: string;
 }
 
 /** `--quirk` names and the switch each one turns on. */
@@ -58,7 +62,7 @@ function virtualProfile(sel: DeviceSelection, PROFILES: readonly AuthenticatorPr
 
 /** An opened device and how to let go of it. */
 export interface OpenedDevice {
-  readonly device: CtapHidDevice;
+  readonly device: CtapHidDevice | CtapPcscDevice;
   /** What the user selected, for messages. */
   readonly label: string;
   /** Closes the device (and saves a virtual authenticator's state). */
@@ -156,8 +160,9 @@ async function openUdp(at: UdpEndpoints): Promise<OpenedDevice> {
 
 /** Opens the device the options select (at most one option may be given). */
 export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> {
-  const given = [sel.device, sel.virtual, sel.udp].filter((v) => v !== undefined).length;
-  if (given > 1) throw new UsageError("Use only one of --device, --virtual and --udp");
+  const given = [sel.device, sel.virtual, sel.udp, sel.reader].filter((v) => v !== undefined)
+    .length;
+  if (given > 1) throw new UsageError("Use only one of --device, --virtual, --udp and --reader");
   if (sel.virtualUv && sel.virtual === undefined) {
     throw new UsageError("--virtual-uv only applies to --virtual");
   }
@@ -190,6 +195,7 @@ export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> 
   }
   const udp = udpEndpoints(sel);
   if (udp) return openUdp(udp);
+  if (sel.reader !== undefined) return await openReader(sel.reader);
   if (sel.device !== undefined) {
     const device = await openDevice(sel.device);
     return { device, label: sel.device, close: () => device.close() };
@@ -197,8 +203,29 @@ export async function openSelected(sel: DeviceSelection): Promise<OpenedDevice> 
   for await (const device of listDevices()) {
     return { device, label: device.descriptor.path, close: () => device.close() };
   }
+  const card = await firstCard("").catch(() => undefined); // no PC/SC stack: USB only
+  if (card) return card;
   throw new CliError(
     EXIT.NO_DEVICE,
     "No FIDO security key found (plug one in, or use --device, --virtual or --udp)",
+  );
+}
+
+async function firstCard(filter: string): Promise<OpenedDevice | undefined> {
+  const { listPcscDevices } = await import("../pcsc/mod.ts");
+  for await (const device of listPcscDevices(filter)) {
+    return { device, label: device.reader, close: () => device.close() };
+  }
+  return undefined;
+}
+
+/** `--reader NAME`: the first reader whose name contains NAME and holds a FIDO card. */
+async function openReader(name: string): Promise<OpenedDevice> {
+  const card = await firstCard(name);
+  if (card) return card;
+  throw new CliError(
+    EXIT.NO_DEVICE,
+    `No FIDO security key in a reader matching ${JSON.stringify(name)} ` +
+      "(see `fido2 list` for the readers with a key on them)",
   );
 }

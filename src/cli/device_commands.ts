@@ -3,9 +3,17 @@
  * @module
  */
 import { CAPABILITY } from "../ctap.ts";
+import type { Ctap2 } from "../ctap2/base.ts";
 import { ClientPin } from "../ctap2/pin.ts";
 import type { HidDescriptor } from "../hid/connection.ts";
-import { accessErrorMessage, listDevices, type UnopenableDevice } from "../hid/mod.ts";
+import {
+  accessErrorMessage,
+  CtapHidDevice,
+  listDevices,
+  type UnopenableDevice,
+} from "../hid/mod.ts";
+import { CtapPcscDevice, listPcscDevices } from "../pcsc/mod.ts";
+import { toHex } from "../utils.ts";
 import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
 import { CliError, EXIT, exitCodeFor, messageFor } from "./errors.ts";
@@ -28,27 +36,61 @@ function describe(d: HidDescriptor) {
   };
 }
 
+/** A key on a PC/SC reader, as `list` and `info` show it. */
+function describeCard(d: CtapPcscDevice) {
+  return {
+    transport: "pcsc" as const,
+    reader: d.reader,
+    atr: toHex(d.atr),
+    applet: d.appletVersion,
+    capabilities: capabilityNames(d.capabilities),
+    extendedApdus: d.extendedApdus,
+  };
+}
+
+/** The keys on PC/SC readers; none when there is no PC/SC stack (library or service). */
+async function listCards(): Promise<ReturnType<typeof describeCard>[]> {
+  const found: ReturnType<typeof describeCard>[] = [];
+  try {
+    for await (const device of listPcscDevices()) {
+      found.push(describeCard(device));
+      await device.close();
+    }
+  } catch {
+    // No pcsclite / pcscd not running: USB keys only.
+  }
+  return found;
+}
+
 const list: Command = {
   name: "list",
-  summary: "List connected FIDO security keys (hidapi)",
+  summary: "List connected FIDO security keys (USB through hidapi, NFC/smart card through PC/SC)",
   needsDevice: false,
   async run(ctx) {
     expectArgs(ctx, this, 0);
-    const found: ReturnType<typeof describe>[] = [];
+    const found: (ReturnType<typeof describe> & { transport: "usb" })[] = [];
     const unopenable: UnopenableDevice[] = [];
     // Keys found but not openable end the listing with an error naming the fix when none
     // opened; when some did, the others are reported beside the table.
     const onUnopenable = (d: UnopenableDevice) => unopenable.push(d);
     for await (const device of listDevices(undefined, { onUnopenable })) {
-      found.push(describe(device.descriptor));
+      found.push({ transport: "usb", ...describe(device.descriptor) });
       await device.close();
     }
     if (unopenable.length) ctx.out.status(accessErrorMessage(unopenable));
-    ctx.out.result(found, () =>
-      found.length === 0 ? "No FIDO security keys found.\n" : formatTable(
+    const cards = await listCards();
+    ctx.out.result([...found, ...cards], () => {
+      if (found.length === 0 && cards.length === 0) return "No FIDO security keys found.\n";
+      const usb = found.length === 0 ? "" : formatTable(
         ["PATH", "VID:PID", "PRODUCT", "SERIAL"],
         found.map((d) => [d.path, `${d.vendorId}:${d.productId}`, d.product, d.serialNumber]),
-      ));
+      );
+      const nfc = cards.length === 0 ? "" : formatTable(
+        ["READER", "APPLET", "CAPABILITIES", "ATR"],
+        cards.map((c) => [c.reader, c.applet, c.capabilities.join(" "), c.atr]),
+      );
+      return usb && nfc ? `${usb}\n${nfc}` : usb || nfc;
+    });
   },
 };
 
@@ -61,6 +103,7 @@ interface InfoSection {
 /** The authenticator's transport and getInfo data. */
 async function deviceInfo(ctx: Context): Promise<InfoSection> {
   const device = await ctx.device();
+  if (device instanceof CtapPcscDevice) return await cardInfo(ctx, device);
   const transport = {
     ...describe(device.descriptor),
     ctaphidVersion: device.ctaphidVersion,
@@ -78,6 +121,42 @@ async function deviceInfo(ctx: Context): Promise<InfoSection> {
       ],
     };
   }
+  return await getInfoSection(ctx, ctap, transport, [
+    ["Path", transport.path],
+    ["Product", transport.product || "-"],
+    ["VID:PID", `${transport.vendorId}:${transport.productId}`],
+    ["Device version", transport.deviceVersion],
+    ["Capabilities", transport.capabilities.join(" ")],
+  ]);
+}
+
+/** `info` over PC/SC: the reader, ATR, applet and APDU form, then the same getInfo fields. */
+async function cardInfo(ctx: Context, device: CtapPcscDevice): Promise<InfoSection> {
+  const transport = describeCard(device);
+  const head: [string, string][] = [
+    ["Reader", transport.reader],
+    ["ATR", transport.atr],
+    ["Applet", transport.applet],
+    ["Capabilities", transport.capabilities.join(" ") || "-"],
+    ["APDUs", transport.extendedApdus ? "extended length" : "short, chained"],
+  ];
+  const ctap = await ctx.ctap2IfAny();
+  if (!ctap) {
+    return {
+      json: { device: transport, info: { versions: ["U2F_V2"] } },
+      fields: [...head, ["Versions", "U2F_V2 (no CTAP2)"]],
+    };
+  }
+  return await getInfoSection(ctx, ctap, transport, head);
+}
+
+/** getInfo (and the PIN retries) after the transport's own `head` fields. */
+async function getInfoSection(
+  ctx: Context,
+  ctap: Ctap2,
+  transport: Record<string, unknown>,
+  head: [string, string][],
+): Promise<InfoSection> {
   const i = ctap.info;
   let pinRetries: number | undefined;
   if (i.options.clientPin === true) {
@@ -85,11 +164,7 @@ async function deviceInfo(ctx: Context): Promise<InfoSection> {
   }
   const opts = Object.entries(i.options).map(([k, v]) => `${k}=${v}`).join(" ");
   const fields: [string, string][] = [
-    ["Path", transport.path],
-    ["Product", transport.product || "-"],
-    ["VID:PID", `${transport.vendorId}:${transport.productId}`],
-    ["Device version", transport.deviceVersion],
-    ["Capabilities", transport.capabilities.join(" ")],
+    ...head,
     ["Versions", i.versions.join(" ")],
     ["AAGUID", i.aaguid.toString()],
     ["Extensions", i.extensions.join(" ") || "-"],
@@ -168,7 +243,7 @@ const wink: Command = {
   async run(ctx) {
     expectArgs(ctx, this, 0);
     const device = await ctx.device();
-    if (!(device.capabilities & CAPABILITY.WINK)) {
+    if (!(device instanceof CtapHidDevice) || !(device.capabilities & CAPABILITY.WINK)) {
       throw new CliError(EXIT.UNSUPPORTED, "This authenticator does not support wink");
     }
     await device.wink(ctx.call());

@@ -57,6 +57,10 @@ const GLOBAL: Record<string, OptionSpec> = {
     type: "string",
     help: "N  local port for --udp answers (default 7112, as simulators expect; 0 = any)",
   },
+  reader: {
+    type: "string",
+    help: "NAME  use the key on the PC/SC (NFC or smart-card) reader whose name contains NAME",
+  },
   pin: { type: "string", help: "PIN  the PIN (else FIDO2_PIN, else prompt / stdin line)" },
   json: { type: "boolean", help: "machine-readable JSON output on stdout" },
   help: { type: "boolean", short: "h", help: "show help" },
@@ -375,11 +379,14 @@ async function run(
       virtualUv: v["virtual-uv"] === true,
       profile: v.profile as string | undefined,
       quirks: v.quirk as string[] | undefined,
+      reader: v.reader as string | undefined,
     };
-    const given = [selection.device, selection.virtual, selection.udp].filter((x) =>
-      x !== undefined
-    );
-    if (given.length > 1) throw new UsageError("Use only one of --device, --virtual and --udp");
+    const given = [selection.device, selection.virtual, selection.udp, selection.reader].filter((
+      x,
+    ) => x !== undefined);
+    if (given.length > 1) {
+      throw new UsageError("Use only one of --device, --virtual, --udp and --reader");
+    }
     udpEndpoints(selection); // usage errors before any PIN prompt
     const prompter = new Prompter(out, {
       pin: (v.pin as string | undefined) ?? env.FIDO2_PIN,
@@ -387,8 +394,9 @@ async function run(
     });
     const command = parsed.command.name;
     const explicit = given.length > 0;
-    // A USB key (the default, or --device) needs an elevated prompt on Windows.
-    const needsHid = selection.virtual === undefined && selection.udp === undefined;
+    // A USB key (the default, or --device) needs an elevated prompt on Windows; PC/SC does not.
+    const needsHid = selection.virtual === undefined && selection.udp === undefined &&
+      selection.reader === undefined;
     ctx = new Context(
       out,
       prompter,

@@ -5,9 +5,9 @@
  * (which could) would still miss Windows Hello and fail without hidapi.dll or a plugged-in
  * key. So it is used whenever it is usable, elevated or not, unless the caller asks for raw
  * CTAP (`preferWindows: false`); everywhere else it is `Fido2Client` over the first USB
- * security key hidapi finds.
+ * security key hidapi finds, or else the first key on a PC/SC (NFC or smart-card) reader.
  *
- * Native code is reached only through lazy imports (webauthn.dll, shell32, hidapi), so
+ * Native code is reached only through lazy imports (webauthn.dll, shell32, hidapi, PC/SC), so
  * importing this module needs no FFI permission and loads no library.
  * @module
  */
@@ -41,10 +41,15 @@ export interface CreateClientOptions {
    */
   readonly platform?: string;
   /**
-   * The authenticators to pick from, opened one at a time (default: hidapi's `listDevices()`).
-   * Devices after the one chosen are never opened.
+   * The authenticators to pick from, opened one at a time (default: hidapi's `listDevices()`,
+   * then the FIDO cards in PC/SC readers). Devices after the one chosen are never opened.
    */
   readonly listDevices?: () => AsyncIterable<CtapDevice>;
+  /**
+   * Consider keys on PC/SC (NFC and contact smart-card) readers after the USB keys (default
+   * true); a string picks only readers whose name contains it. No PC/SC stack means USB only.
+   */
+  readonly pcsc?: boolean | string;
 }
 
 /** A Fido2Client that owns its device and closes it. */
@@ -70,7 +75,7 @@ class DeviceClient extends Fido2Client {
 /**
  * A `WindowsClient` when webauthn.dll (API 1+) is available and `preferWindows` is not false
  * (whether or not the process is elevated); otherwise a `Fido2Client` over the first authenticator that
- * answers getInfo (or the U2F fallback). Throws `ClientError` DEVICE_INELIGIBLE when no
+ * answers getInfo (or the U2F fallback): USB keys first, then keys on PC/SC (NFC) readers. Throws `ClientError` DEVICE_INELIGIBLE when no
  * authenticator is connected (or none answers), OTHER_ERROR when hidapi cannot be loaded.
  */
 export async function createClient(
@@ -100,8 +105,7 @@ async function firstDeviceClient(
   if (options.listDevices) {
     devices = options.listDevices();
   } else {
-    const hid = await import("../hid/mod.ts");
-    devices = hid.listDevices();
+    devices = usbThenPcsc(options.pcsc ?? true);
   }
   const failures: unknown[] = [];
   const it = devices[Symbol.asyncIterator]();
@@ -138,4 +142,34 @@ async function firstDeviceClient(
       : "No FIDO security key is connected",
     failures.length ? { cause: failures.length === 1 ? failures[0] : failures } : undefined,
   );
+}
+
+/**
+ * USB keys (hidapi), then keys on PC/SC readers. A missing PC/SC stack is not an error; a
+ * hidapi failure is reported only when no reader offers a key either.
+ */
+async function* usbThenPcsc(pcsc: boolean | string): AsyncGenerator<CtapDevice> {
+  const hid = await import("../hid/mod.ts");
+  let hidFailure: unknown;
+  try {
+    yield* hid.listDevices();
+  } catch (e) {
+    hidFailure = e;
+  }
+  if (pcsc !== false) {
+    const { listPcscDevices } = await import("../pcsc/mod.ts");
+    let cards: AsyncGenerator<CtapDevice> | undefined;
+    try {
+      cards = listPcscDevices(typeof pcsc === "string" ? pcsc : "");
+      // The first step loads the library and lists readers: failures there mean "no PC/SC".
+      const first = await cards.next();
+      if (!first.done) {
+        yield first.value;
+        yield* cards;
+      }
+    } catch {
+      await cards?.return(undefined).catch(() => {});
+    }
+  }
+  if (hidFailure) throw hidFailure;
 }
