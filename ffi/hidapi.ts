@@ -577,19 +577,13 @@ export class HidApiConnection implements HidConnection {
     buf.set(packet, 1);
     if (runtime !== "deno") {
       // Bun's FFI calls are synchronous anyway: with nothing in flight, write at once.
-      if (this.#busy === 0) {
-        return this.#wrote(
-          this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
-          buf.length,
-        );
-      }
-      await this.#exclusive(() =>
+      const now = () =>
         this.#wrote(
           this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
           buf.length,
-        )
-      );
-      return;
+        );
+      if (this.#busy === 0) return now();
+      return await this.#exclusive(now);
     }
     await this.#exclusive(async () =>
       this.#wrote(

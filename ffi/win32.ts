@@ -26,12 +26,12 @@ const KERNEL32 = {
   FreeLibrary: { parameters: ["ptr"], result: "i32" },
   GetLastError: { parameters: [], result: "u32" },
   GetSystemDirectoryW: { parameters: ["buffer", "u32"], result: "u32" },
+  CloseHandle: { parameters: ["ptr"], result: "i32" },
 } as const;
 const ADVAPI32 = {
   OpenProcessToken: { parameters: ["isize", "u32", "buffer"], result: "i32" },
   GetTokenInformation: { parameters: ["ptr", "u32", "buffer", "u32", "buffer"], result: "i32" },
 } as const;
-const KERNEL32_HANDLES = { CloseHandle: { parameters: ["ptr"], result: "i32" } } as const;
 
 /** `LOAD_LIBRARY_SEARCH_SYSTEM32`: the DLL and its dependencies come from System32 only. */
 export const LOAD_LIBRARY_SEARCH_SYSTEM32 = 0x800;
@@ -165,9 +165,7 @@ export async function loadSystemLibrary(name: string): Promise<SystemLibrary> {
   };
 }
 
-let advapi32:
-  | Promise<[NativeLibrary<typeof ADVAPI32>, NativeLibrary<typeof KERNEL32_HANDLES>]>
-  | undefined;
+let advapi32: Promise<NativeLibrary<typeof ADVAPI32>> | undefined;
 
 const TOKEN_QUERY = 0x0008;
 /** `TOKEN_INFORMATION_CLASS.TokenElevation`. */
@@ -184,15 +182,10 @@ const CURRENT_PROCESS = -1;
  */
 export async function isElevated(): Promise<boolean> {
   if (platform() !== "win32") return false;
-  const [a, k] = await once(
-    () => advapi32,
-    (p) => (advapi32 = p),
-    () =>
-      Promise.all([
-        openLibrary(["advapi32.dll"], ADVAPI32),
-        openLibrary(["kernel32.dll"], KERNEL32_HANDLES),
-      ]),
-  );
+  const [a, k] = await Promise.all([
+    once(() => advapi32, (p) => (advapi32 = p), () => openLibrary(["advapi32.dll"], ADVAPI32)),
+    openKernel32(),
+  ]);
   const handle = new Uint8Array(new ArrayBuffer(8));
   if (!a.symbols.OpenProcessToken(CURRENT_PROCESS, TOKEN_QUERY, handle)) {
     throw new LibraryLoadError("OpenProcessToken failed: cannot tell whether this is elevated");

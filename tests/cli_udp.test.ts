@@ -7,7 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { main } from "../src/cli/main.ts";
+import { runCli } from "./helpers/run_cli.ts";
 import { SIMULATOR_ANSWER_PORT, udpEndpoints } from "../src/cli/device.ts";
 import { EXIT, UsageError } from "../src/cli/errors.ts";
 import { CtapHidServer } from "../src/hid/server.ts";
@@ -71,17 +71,6 @@ async function fixedAnswerSimulator(answerPort: number) {
       await closeUdp(socket);
     },
   };
-}
-
-async function runCli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: { write: (t: string | Uint8Array) => (stdout += t) },
-    stderr: { write: (t: string | Uint8Array) => (stderr += t) },
-    env: {},
-  });
-  return { code, stdout, stderr };
 }
 
 describe("cli --udp", () => {

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { main } from "../src/cli/main.ts";
+import { type CliRun, runCli } from "./helpers/run_cli.ts";
 import { EXIT } from "../src/cli/errors.ts";
 import type { CliSystem } from "../src/cli/windows.ts";
 import { b64urlEncode } from "../src/utils.ts";
@@ -24,22 +24,8 @@ const windows = (elevated: boolean): CliSystem => ({
   isElevated: () => Promise.resolve(elevated),
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function fido2(argv: string[], system: CliSystem): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    stdout: { write: (t: string | Uint8Array) => (stdout += t) },
-    stderr: { write: (t: string | Uint8Array) => (stderr += t) },
-    env: {},
-    system,
-  });
-  return { code, stdout, stderr };
+function fido2(argv: string[], system: CliSystem): Promise<CliRun> {
+  return runCli(argv, { system });
 }
 
 describe("fido2 CLI on Windows (in process, fake webauthn.dll)", () => {

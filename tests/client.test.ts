@@ -11,7 +11,8 @@ import {
 import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError, PinRequiredError } from "../src/client/errors.ts";
-import { UserInteraction } from "../src/client/interaction.ts";
+import type { UserInteraction } from "../src/client/interaction.ts";
+import { PinUi } from "./helpers/pin_ui.ts";
 import { defaultExtensions, HmacSecretExtension } from "../src/client/extensions.ts";
 import { CTAP_STATUS, type CtapDevice, CtapError } from "../src/ctap.ts";
 import { VirtualAuthenticator, type VirtualAuthenticatorOptions } from "../src/virtual/mod.ts";
@@ -25,18 +26,10 @@ after(async () => {
   for (const d of devices) await d.close();
 });
 
-class Ui extends UserInteraction {
+class Ui extends PinUi {
   prompts = 0;
-  pinRequests = 0;
-  constructor(readonly pin?: string) {
-    super();
-  }
   override promptUp(): void {
     this.prompts++;
-  }
-  override requestPin(): string | undefined {
-    this.pinRequests++;
-    return this.pin;
   }
 }
 

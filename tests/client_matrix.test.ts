@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyRegistrationResponse } from "@simplewebauthn/server";
 import { main } from "../src/cli/main.ts";
+import { runCli } from "./helpers/run_cli.ts";
 import { EXIT } from "../src/cli/errors.ts";
 import { decode } from "../src/cbor.ts";
 import type { CborMap } from "../src/cbor.ts";
@@ -18,7 +19,7 @@ import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError } from "../src/client/errors.ts";
 import { createClient } from "../src/client/factory.ts";
-import { UserInteraction } from "../src/client/interaction.ts";
+import { PinUi } from "./helpers/pin_ui.ts";
 import { CTAP_STATUS, type CtapDevice, CtapError } from "../src/ctap.ts";
 import { Ctap1 } from "../src/ctap1.ts";
 import { Ctap2 } from "../src/ctap2/base.ts";
@@ -42,17 +43,6 @@ const open: CtapDevice[] = [];
 after(async () => {
   for (const d of open) await d.close();
 });
-
-class Ui extends UserInteraction {
-  pinRequests = 0;
-  constructor(readonly pin?: string) {
-    super();
-  }
-  override requestPin(): string | undefined {
-    this.pinRequests++;
-    return this.pin;
-  }
-}
 
 /** A client on a fresh key of `profile`, recording each CTAP2 command and PIN subcommand. */
 async function setup(
@@ -80,7 +70,7 @@ async function setup(
     },
     close: () => device.close(),
   };
-  const ui = new Ui(pin);
+  const ui = new PinUi(pin);
   const client = new Fido2Client(recording, new DefaultClientDataCollector(ORIGIN), ui);
   return { va, device, recording, client, ui, commands, pinSubcommands };
 }
@@ -433,14 +423,8 @@ describe("largeBlob write after the token was consumed (issue 12 item 5)", () =>
 describe("CLI over every profile (--virtual FILE --profile NAME)", () => {
   /** Runs `fido2 ARGS --virtual FILE --profile P` in-process; returns exit code and stdout. */
   async function cli(file: string, profile: AuthenticatorProfile, args: string[]) {
-    let out = "";
-    let err = "";
-    const code = await main([...args, "--virtual", file, "--profile", profile], {
-      stdout: { write: (t: string | Uint8Array) => (out += t) },
-      stderr: { write: (t: string | Uint8Array) => (err += t) },
-      env: {},
-    });
-    return { code, out, err };
+    const r = await runCli([...args, "--virtual", file, "--profile", profile]);
+    return { code: r.code, out: r.stdout, err: r.stderr };
   }
   const json = (r: { out: string }) => JSON.parse(r.out) as Json;
 

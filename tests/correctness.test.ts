@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError } from "../src/client/errors.ts";
-import { UserInteraction } from "../src/client/interaction.ts";
+import { PinUi } from "./helpers/pin_ui.ts";
 import { CTAP_STATUS, type CtapDevice, CtapError } from "../src/ctap.ts";
 import { Ctap1 } from "../src/ctap1.ts";
 import { VirtualAuthenticator, type VirtualAuthenticatorOptions } from "../src/virtual/mod.ts";
@@ -22,15 +22,6 @@ const devices: CtapDevice[] = [];
 after(async () => {
   for (const d of devices) await d.close();
 });
-
-class PinUi extends UserInteraction {
-  constructor(readonly pin?: string) {
-    super();
-  }
-  override requestPin(): string | undefined {
-    return this.pin;
-  }
-}
 
 /** A device that records the rpId (CBOR key 1 of makeCredential's rp / getAssertion). */
 async function open(opts: VirtualAuthenticatorOptions = {}) {

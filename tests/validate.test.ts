@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
 import { ClientError } from "../src/client/errors.ts";
-import { UserInteraction } from "../src/client/interaction.ts";
+import { PinUi } from "./helpers/pin_ui.ts";
 import {
   AuthenticatorResponseError,
   checkAssertion,
@@ -39,15 +39,6 @@ after(async () => {
   for (const d of devices) await d.close();
 });
 
-class Ui extends UserInteraction {
-  constructor(readonly pin?: string) {
-    super();
-  }
-  override requestPin(): string | undefined {
-    return this.pin;
-  }
-}
-
 /** A client over a virtual key whose answers pass through `lie` (settable at any time). */
 async function setup(opts: VirtualAuthenticatorOptions = {}, pin?: string) {
   const va = new VirtualAuthenticator(opts);
@@ -63,7 +54,7 @@ async function setup(opts: VirtualAuthenticatorOptions = {}, pin?: string) {
     u2f: (a, r) => state.u2f?.(a, r),
     ctap2Raw: (c, out, q) => state.raw?.(c, out, q),
   });
-  const client = new Fido2Client(dev, new DefaultClientDataCollector(ORIGIN), new Ui(pin));
+  const client = new Fido2Client(dev, new DefaultClientDataCollector(ORIGIN), new PinUi(pin));
   return { va, client, state };
 }
 

@@ -13,7 +13,7 @@ import { Config } from "../src/ctap2/config.ts";
 import { CaptureError, CaptureStatus, FPBioEnrollment } from "../src/ctap2/bio.ts";
 import { Fido2Client } from "../src/client/fido2.ts";
 import { DefaultClientDataCollector } from "../src/client/collector.ts";
-import { UserInteraction } from "../src/client/interaction.ts";
+import { PinUi } from "./helpers/pin_ui.ts";
 import {
   EMPTY_LARGE_BLOB_ARRAY,
   SAMPLE_STATUS,
@@ -30,15 +30,6 @@ after(async () => {
   for (const d of devices) await d.close();
 });
 
-class Ui extends UserInteraction {
-  constructor(readonly pin?: string) {
-    super();
-  }
-  override requestPin(): string | undefined {
-    return this.pin;
-  }
-}
-
 async function setup(opts: VirtualAuthenticatorOptions = {}) {
   const va = new VirtualAuthenticator(opts);
   const device = await va.device();
@@ -48,7 +39,7 @@ async function setup(opts: VirtualAuthenticatorOptions = {}) {
   const token = (permissions: number, rpId?: string) =>
     clientPin.getPinToken(PIN, permissions, rpId);
   const client = (origin = "https://example.com", pin: string | undefined = PIN) =>
-    new Fido2Client(device, new DefaultClientDataCollector(origin), new Ui(pin));
+    new Fido2Client(device, new DefaultClientDataCollector(origin), new PinUi(pin));
   return { va, device, ctap, clientPin, token, client, protocol: clientPin?.protocol };
 }
 

@@ -412,7 +412,8 @@ class Binding implements WebAuthnApi {
     clientData: ClientDataInput,
     options: MakeCredentialOptions = {},
   ): Promise<CredentialAttestation> {
-    this.#assertOpen("WebAuthNAuthenticatorMakeCredential");
+    const fn = "WebAuthNAuthenticatorMakeCredential";
+    this.#assertOpen(fn);
     const arena = new Arena();
     const args = writeMakeCredentialRequest(
       this.#level,
@@ -424,19 +425,8 @@ class Binding implements WebAuthnApi {
       clientData,
       options,
     );
-    const out = arena.alloc(8);
-    const fn = "WebAuthNAuthenticatorMakeCredential";
-    return await this.#track(fn, arena, options.cancellationId, async () => {
-      const hr = await this.#blocking(fn, [...args, out.addr]);
-      const p = getPtr(out.dv, 0);
-      try {
-        this.#check(fn, hr);
-        if (!p) throw new FormatError(`${fn} returned no result`);
-        return readAttestation(p);
-      } finally {
-        if (p) this.#lib.symbols.WebAuthNFreeCredentialAttestation(p);
-      }
-    });
+    const free = (p: number) => this.#lib.symbols.WebAuthNFreeCredentialAttestation(p);
+    return await this.#result(fn, arena, options.cancellationId, args, readAttestation, free);
   }
 
   async getAssertion(
@@ -445,7 +435,8 @@ class Binding implements WebAuthnApi {
     clientData: ClientDataInput,
     options: GetAssertionOptions = {},
   ): Promise<Assertion> {
-    this.#assertOpen("WebAuthNAuthenticatorGetAssertion");
+    const fn = "WebAuthNAuthenticatorGetAssertion";
+    this.#assertOpen(fn);
     const arena = new Arena();
     const { args, appIdOut } = writeGetAssertionRequest(
       this.#level,
@@ -455,19 +446,38 @@ class Binding implements WebAuthnApi {
       clientData,
       options,
     );
+    // appIdOut lives in the arena: read it before the call's end releases it.
+    const read = (p: number) => {
+      const result = readAssertion(p);
+      if (appIdOut) result.appIdUsed = appIdOut.getInt32(0, true) !== 0;
+      return result;
+    };
+    const free = (p: number) => this.#lib.symbols.WebAuthNFreeAssertion(p);
+    return await this.#result(fn, arena, options.cancellationId, args, read, free);
+  }
+
+  /**
+   * One tracked blocking call whose last argument receives the DLL's result struct: the
+   * HRESULT is checked, the struct read with `read` and always given back with `free`.
+   */
+  async #result<T>(
+    fn: BlockingFunction,
+    arena: Arena,
+    cancellationId: Uint8Array | undefined,
+    args: readonly number[],
+    read: (p: number) => T,
+    free: (p: number) => void,
+  ): Promise<T> {
     const out = arena.alloc(8);
-    const fn = "WebAuthNAuthenticatorGetAssertion";
-    return await this.#track(fn, arena, options.cancellationId, async () => {
+    return await this.#track(fn, arena, cancellationId, async () => {
       const hr = await this.#blocking(fn, [...args, out.addr]);
       const p = getPtr(out.dv, 0);
       try {
         this.#check(fn, hr);
         if (!p) throw new FormatError(`${fn} returned no result`);
-        const result = readAssertion(p);
-        if (appIdOut) result.appIdUsed = appIdOut.getInt32(0, true) !== 0;
-        return result;
+        return read(p);
       } finally {
-        if (p) this.#lib.symbols.WebAuthNFreeAssertion(p);
+        if (p) free(p);
       }
     });
   }

@@ -18,7 +18,7 @@ import { type Command, expectArgs } from "./command.ts";
 import type { Context } from "./context.ts";
 import { CliError, EXIT, exitCodeFor, messageFor } from "./errors.ts";
 import { formatFields, formatTable } from "./output.ts";
-import { webauthnDllInfo } from "./windows.ts";
+import { elevated, webauthnDllInfo } from "./windows.ts";
 
 const hex4 = (n: number) => n.toString(16).padStart(4, "0");
 
@@ -209,14 +209,8 @@ async function windowsInfo(ctx: Context): Promise<InfoSection> {
       ["Platform authenticator", dll.platformAuthenticator ? "available" : "not available"],
     ];
   const json: Record<string, unknown> = { webauthn: dll };
-  let elevated = false;
-  try {
-    elevated = await ctx.system.isElevated();
-  } catch {
-    elevated = false;
-  }
-  json.elevated = elevated;
-  if (!elevated) {
+  json.elevated = await elevated(ctx.system);
+  if (!json.elevated) {
     fields.push(["Security keys", "details need an elevated prompt (Run as administrator)"]);
     return { json, fields };
   }

@@ -41,13 +41,16 @@ export function elevationRequired(command: string): CliError {
  */
 export async function requireElevation(system: CliSystem, command: string): Promise<void> {
   if (system.os !== "win32") return;
-  let elevated = false;
+  if (!(await elevated(system))) throw elevationRequired(command);
+}
+
+/** `system.isElevated()`, where a check that fails counts as not elevated. */
+export async function elevated(system: CliSystem): Promise<boolean> {
   try {
-    elevated = await system.isElevated();
+    return await system.isElevated();
   } catch {
-    elevated = false;
+    return false;
   }
-  if (!elevated) throw elevationRequired(command);
 }
 
 /** What `fido2 info` reports about webauthn.dll. */

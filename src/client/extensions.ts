@@ -200,6 +200,16 @@ function hmacSalts(v: unknown, what: string): Uint8Array {
   return concat(s1, s2);
 }
 
+/** Decrypted hmac-secret outputs as the `prf` extension's `results`. */
+function prfValuesOf([first, second]: [Uint8Array, Uint8Array | undefined]) {
+  return second ? { first, second } : { first };
+}
+
+/** Decrypted hmac-secret outputs as the legacy `hmacGetSecret` output. */
+function hmacGetSecretOf([output1, output2]: [Uint8Array, Uint8Array | undefined]) {
+  return output2 ? { output1, output2 } : { output1 };
+}
+
 /**
  * `prf` (and, when enabled, the legacy `hmacCreateSecret` / `hmacGetSecret`) over the CTAP
  * hmac-secret and hmac-secret-mc extensions.
@@ -258,19 +268,11 @@ export class HmacSecretExtension implements Fido2Extension {
           : undefined;
         if (prf !== undefined) {
           const out: Record<string, unknown> = { enabled };
-          if (results) {
-            out.results = results[1] ? { first: results[0], second: results[1] } : {
-              first: results[0],
-            };
-          }
+          if (results) out.results = prfValuesOf(results);
           return { prf: out };
         }
         const out: Record<string, unknown> = { hmacCreateSecret: enabled };
-        if (results) {
-          out.hmacGetSecret = results[1]
-            ? { output1: results[0], output2: results[1] }
-            : { output1: results[0] };
-        }
+        if (results) out.hmacGetSecret = hmacGetSecretOf(results);
         return out;
       },
     };
@@ -328,20 +330,8 @@ export class HmacSecretExtension implements Fido2Extension {
         if (!sent) return undefined;
         const results = await session.output(authExt(response, "hmac-secret"));
         if (!results) return undefined;
-        if (prf !== undefined) {
-          return {
-            prf: {
-              results: results[1] ? { first: results[0], second: results[1] } : {
-                first: results[0],
-              },
-            },
-          };
-        }
-        return {
-          hmacGetSecret: results[1]
-            ? { output1: results[0], output2: results[1] }
-            : { output1: results[0] },
-        };
+        if (prf !== undefined) return { prf: { results: prfValuesOf(results) } };
+        return { hmacGetSecret: hmacGetSecretOf(results) };
       },
     };
   }

@@ -17,7 +17,7 @@ import { p256 } from "@noble/curves/nist.js";
 import type { CborMap, CborValue } from "../cbor.ts";
 import type { AssertionResponse } from "../ctap2/base.ts";
 import { FormatError } from "../errors.ts";
-import { bytesEqual, sha256, toHex, utf8Encode } from "../utils.ts";
+import { bytesEqual, concat, sha256, toHex, utf8Encode } from "../utils.ts";
 import type { AuthenticatorData } from "../webauthn/authdata.ts";
 import { FLAG } from "../webauthn/authdata.ts";
 import type { CredentialDescriptor } from "./extensions.ts";
@@ -323,19 +323,9 @@ function checkPublicKey(command: CheckedCommand, key: CborMap): void {
     // The algorithm nearly every key uses: the point must be on P-256.
     const x = key.get(-2);
     const y = key.get(-3);
-    let ok = key.get(-1) === 1 && x instanceof Uint8Array && y instanceof Uint8Array &&
-      x.length === 32 && y.length === 32;
-    if (ok) {
-      const point = new Uint8Array(65);
-      point[0] = 4;
-      point.set(x as Uint8Array, 1);
-      point.set(y as Uint8Array, 33);
-      try {
-        p256.Point.fromBytes(point);
-      } catch {
-        ok = false;
-      }
-    }
+    const ok = key.get(-1) === 1 && x instanceof Uint8Array && y instanceof Uint8Array &&
+      x.length === 32 && y.length === 32 &&
+      p256.utils.isValidPublicKey(concat(new Uint8Array([4]), x, y), false);
     if (!ok) {
       throw new AuthenticatorResponseError(
         command,

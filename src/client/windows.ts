@@ -37,6 +37,7 @@ import type { CollectedClientData } from "../webauthn/clientdata.ts";
 import type {
   AuthenticationExtensionsClientInputs,
   AuthenticationExtensionsPRFValues,
+  HMACGetSecretOutput,
 } from "../webauthn/extensions.ts";
 import { isPaymentRequested } from "../webauthn/extensions.ts";
 import type {
@@ -312,11 +313,8 @@ export class WindowsClient implements WebAuthnClient {
           : { enabled };
       } else if (ext.hmacCreateSecret === true && this.#options.allowHmacSecret) {
         results.hmacCreateSecret = x.hmacSecret === true;
-        const out = att.hmacSecret;
-        if (request.extensions?.hmacSecretMc && out) {
-          results.hmacGetSecret = out.second
-            ? { output1: out.first, output2: out.second }
-            : { output1: out.first };
+        if (request.extensions?.hmacSecretMc && att.hmacSecret) {
+          results.hmacGetSecret = hmacGetSecretResults(att.hmacSecret);
         }
       }
       if (isPaymentRequested(ext) && att.thirdPartyPayment !== undefined) {
@@ -382,10 +380,7 @@ export class WindowsClient implements WebAuthnClient {
         if (ext.prf !== undefined) {
           results.prf = { results: prfResults(a.hmacSecret) };
         } else {
-          const out = a.hmacSecret;
-          results.hmacGetSecret = out.second
-            ? { output1: out.first, output2: out.second }
-            : { output1: out.first };
+          results.hmacGetSecret = hmacGetSecretResults(a.hmacSecret);
         }
       }
       const assertion: ClientAssertion = {
@@ -748,6 +743,11 @@ function boolOf(v: unknown): boolean | undefined {
 
 function prfResults(s: HmacSalts): AuthenticationExtensionsPRFValues {
   return s.second ? { first: s.first, second: s.second } : { first: s.first };
+}
+
+/** The DLL's hmac-secret outputs as the legacy `hmacGetSecret` client output. */
+function hmacGetSecretResults(s: HmacSalts): HMACGetSecretOutput {
+  return s.second ? { output1: s.first, output2: s.second } : { output1: s.first };
 }
 
 function unsupported(feature: string, need: number, have: number): ClientError {

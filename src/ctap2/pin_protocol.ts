@@ -73,14 +73,30 @@ function checkBlocks(data: Uint8Array, what: string): void {
   }
 }
 
-/** AES-256-CBC without padding: WebCrypto's padded output minus its final padding block. */
+/** AES-256-CBC without padding (whole blocks, 32-byte key); see {@linkcode aesCbcEncryptNoPad}. */
 async function aesCbcEncrypt(
   key: Uint8Array,
   iv: Uint8Array,
   plaintext: Uint8Array,
 ): Promise<Uint8Array> {
   checkBlocks(plaintext, "Plaintext");
-  const k = await importAes(key);
+  checkAesKey(key);
+  return await aesCbcEncryptNoPad(key, iv, plaintext);
+}
+
+/**
+ * AES-CBC without padding, for any AES key size (the caller checks that `plaintext` is whole
+ * blocks): WebCrypto's padded output minus its final padding block. Also the authenticator's
+ * CTAP 2.2 encIdentifier (AES-128).
+ */
+export async function aesCbcEncryptNoPad(
+  key: Uint8Array,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+): Promise<Uint8Array> {
+  const k = await crypto.subtle.importKey("raw", buf(key), { name: "AES-CBC" }, false, [
+    "encrypt",
+  ]);
   const out = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(iv) }, k, buf(plaintext));
   return new Uint8Array(out, 0, plaintext.length).slice();
 }

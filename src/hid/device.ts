@@ -227,12 +227,12 @@ export class CtapHidDevice implements CtapDevice {
     }
     return new Promise((resolve, reject) => {
       // While queued, an abort rejects at once; once running, it goes through CANCEL.
-      const onAbort = () => reject(new AbortError(undefined, { cause: signal?.reason }));
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const onAbort = () => reject(new AbortError(undefined, { cause: signal.reason }));
+      signal.addEventListener("abort", onAbort, { once: true });
       const task = this.#queue.then(() => {
-        signal?.removeEventListener("abort", onAbort);
+        signal.removeEventListener("abort", onAbort);
         if (this.#closed) throw new TransportError("Device is closed");
-        if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+        if (signal.aborted) throw new AbortError(undefined, { cause: signal.reason });
         return this.#callWithBusyRetry(cmd, packets, opts);
       });
       this.#queue = task.catch(() => {});

@@ -26,7 +26,11 @@ import {
   u32be,
   utf8Encode,
 } from "../utils.ts";
-import { pinProtocol, verify as verifyPinUvAuth } from "../ctap2/pin_protocol.ts";
+import {
+  aesCbcEncryptNoPad,
+  pinProtocol,
+  verify as verifyPinUvAuth,
+} from "../ctap2/pin_protocol.ts";
 import { CredentialStore } from "./credential_store.ts";
 import type { CredentialStoreState } from "./credential_store.ts";
 import { COSE_ALG, generateKeyPair, isSupportedAlgorithm, sign } from "./keys.ts";
@@ -1279,20 +1283,5 @@ function nonNegative(n: number, what: string): number {
 async function encryptIdentifier(token: Uint8Array, identifier: Uint8Array): Promise<Uint8Array> {
   const key = hkdfSha256(token, new Uint8Array(32), utf8Encode("encIdentifier"), 16);
   const iv = randomBytes(16);
-  const k = await crypto.subtle.importKey(
-    "raw",
-    key as Uint8Array<ArrayBuffer>,
-    "AES-CBC",
-    false,
-    ["encrypt"],
-  );
-  // WebCrypto pads: the first block of its output is the unpadded CBC block.
-  const ct = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> },
-      k,
-      identifier as Uint8Array<ArrayBuffer>,
-    ),
-  );
-  return concat(iv, ct.subarray(0, 16));
+  return concat(iv, await aesCbcEncryptNoPad(key, iv, identifier));
 }
