@@ -20,6 +20,17 @@ export interface CtapDevice {
   call(cmd: number, data?: Uint8Array, opts?: CallOptions): Promise<Uint8Array>;
   /** Releases the device; calling it twice is harmless. */
   close(): Promise<void> | void;
+  /**
+   * Power-cycles the authenticator and connects again, where the transport can (an NFC key:
+   * `CtapPcscDevice`). `Fido2Client` uses it to recover from PIN_AUTH_BLOCKED, which lasts
+   * until the key loses power.
+   */
+  reconnect?(): Promise<void>;
+  /**
+   * The AuthenticatorTransport the device is reached over ("usb", "nfc", "smart-card"…), when
+   * the transport knows; registrations report it in `response.transports`.
+   */
+  readonly transport?: string;
 }
 
 /** Per-request context a front end (CTAPHID, UDP, smart card) gives the command layer. */
@@ -51,6 +62,16 @@ export interface CtapProcessor {
   processMsg(apdu: Uint8Array, ctx: RequestContext): Promise<Uint8Array>;
   /** CTAPHID_WINK. */
   wink?(): void;
+  /**
+   * The authenticator lost power (an NFC key left the field, a reader powered the card down
+   * or reset it): volatile state goes as CTAP 2.1 §6.5.2.2 says, persistent state stays.
+   */
+  powerCycle?(): void;
+  /**
+   * A front end serves the processor over `transport` (an AuthenticatorTransport such as
+   * "nfc"), so getInfo `transports` can list what the key is really reachable over.
+   */
+  servedOver?(transport: string): void;
 }
 
 /** CTAPHID capability flags (INIT response byte 16). */

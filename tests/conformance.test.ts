@@ -37,6 +37,7 @@ import {
 import { createAttestation } from "../src/virtual/attestation_cert.ts";
 import {
   type AuthenticatorProfile,
+  CtapCard,
   VirtualAuthenticator,
   type VirtualAuthenticatorOptions,
 } from "../src/virtual/mod.ts";
@@ -301,6 +302,8 @@ interface InfoCase {
   /** The virtual key set up like the recorded one (PIN set or not, built-in UV...). */
   readonly setup: VirtualAuthenticatorOptions;
   readonly enterpriseAttestationOn?: boolean;
+  /** Served as an NFC card (a `CtapCard` over it), as the recorded NFC key was read. */
+  readonly servedAsCard?: boolean;
   readonly allowed: AllowedInfoDifferences;
 }
 
@@ -337,10 +340,19 @@ const INFO_CASES: readonly InfoCase[] = [
     allowed: { members: { 9: TRANSPORTS_NFC } },
   },
   {
+    profile: "ctap2.1-pre",
+    key: "YubiKey 5 NFC 5.2/5.4 served as an NFC card: transports [nfc, usb] as recorded",
+    info: () => decode(fromHex(YUBIKEY_5_NFC_INFO)) as CborMap,
+    setup: { pin: PIN },
+    servedAsCard: true,
+    allowed: {},
+  },
+  {
     profile: "ctap2.1",
     key: "Token2 FIDO2, CTAP 2.1, PIN set (webauthn-rs get_info.rs)",
     info: () => decode(fromHex(TOKEN2_INFO)) as CborMap,
-    setup: { pin: PIN, enterpriseAttestation: false },
+    // The Token2 lists usb before nfc: the option reproduces a vendor's order.
+    setup: { pin: PIN, enterpriseAttestation: false, transports: ["usb", "nfc"] },
     allowed: {
       members: {
         0x13: "certifications (FIDO L1) is a fact about the certified product, optional in " +
@@ -376,6 +388,7 @@ const INFO_CASES: readonly InfoCase[] = [
       return decode(all.subarray(1)) as CborMap;
     },
     setup: { pin: PIN },
+    servedAsCard: true,
     enterpriseAttestationOn: true,
     allowed: {
       members: {
@@ -408,6 +421,7 @@ describe("conformance: getInfo of each profile against real keys of its generati
     it(`${c.profile} ↔ ${c.key}`, async () => {
       const va = virtualKey(c.profile, c.setup);
       if (c.enterpriseAttestationOn) va.authenticator.setEnterpriseAttestation(true);
+      if (c.servedAsCard) new CtapCard(va.authenticator);
       const got = await new Host(va).send(0x04);
       assert.equal(got.status, 0);
       const v = got.body!;
@@ -442,6 +456,7 @@ describe("conformance: getInfo of each profile against real keys of its generati
         allowedOpts.sort(),
         "option names",
       );
+      if (v.has(9) && r.has(9)) assert.deepEqual(v.get(9), r.get(9), "transports");
       // The virtual key is set up like the real one, so the shared options agree in value.
       for (const [name, value] of rOpt) {
         if (vOpt.has(name)) assert.equal(vOpt.get(name), value, `option ${name}`);

@@ -142,10 +142,57 @@ describe("NFC client matrix through pcscd", () => {
     assert.equal(device.appletVersion, "U2F_V2");
     assert.equal(device.capabilities, 0x04);
     const c = client(device);
-    const { credential } = await register(c);
+    const { credential, json } = await register(c);
     await authenticate(c, credential);
     assert.ok(c.info.versions.includes("FIDO_2_1"));
     assert.equal(device.extendedApdus, true, "the card's ATR advertises extended Lc/Le");
+    // A key served as a card lists nfc in getInfo (as a YubiKey 5 NFC does), and so does the
+    // registration (the RP stores it for later allowCredentials hints).
+    assert.equal(device.transport, "nfc");
+    assert.deepEqual(c.info.transports, ["nfc", "usb"]);
+    assert.deepEqual((json.response as { transports: string[] }).transports, ["nfc", "usb"]);
+  });
+
+  it("PIN_AUTH_BLOCKED: after three wrong PINs the client power-cycles the card and the right PIN works", async () => {
+    const { device } = await card();
+    const pins = ["0000", "0000", "0000", PIN];
+    let asked = 0;
+    const ui = new class extends Ui {
+      override requestPin(): string {
+        return pins[asked++];
+      }
+    }();
+    const c = client(device, ui);
+    const uv = { authenticatorSelection: { userVerification: "required" } };
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(register(c, uv, true), (e: unknown) => {
+        assert.ok(e instanceof ClientError, String(e));
+        assert.equal((e.cause as { code?: number }).code, 0x31, "PIN_INVALID");
+        return true;
+      });
+    }
+    const pin = new ClientPin(await Ctap2.create(device));
+    assert.deepEqual(await pin.getPinRetries(), { retries: 6, powerCycleState: false });
+    // The third wrong PIN is PIN_AUTH_BLOCKED; the client reconnects (SCardReconnect with
+    // SCARD_UNPOWER_CARD: pcscd → vpcd power off/on), asks again and the right PIN works.
+    await register(c, uv, true);
+    assert.equal(asked, 4);
+    assert.deepEqual(await pin.getPinRetries(), { retries: 8, powerCycleState: false });
+  });
+
+  it("PIN_AUTH_BLOCKED outside a ceremony stays an error; reconnect() clears it, retries stay", async () => {
+    const { device } = await card();
+    const pin = new ClientPin(await Ctap2.create(device));
+    for (const expected of [0x31, 0x31, 0x34, 0x34]) {
+      await assert.rejects(pin.getPinToken("0000"), (e: unknown) => {
+        assert.equal((e as { code?: number }).code, expected, String(e));
+        return true;
+      });
+    }
+    assert.deepEqual(await pin.getPinRetries(), { retries: 5, powerCycleState: true });
+    await device.reconnect();
+    assert.deepEqual(await pin.getPinRetries(), { retries: 5, powerCycleState: false });
+    assert.equal((await pin.getPinToken(PIN)).length, 32);
   });
 
   for (const protocol of [1, 2]) {

@@ -8,6 +8,9 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import { decode, encode } from "../src/cbor.ts";
 import type { CborMap } from "../src/cbor.ts";
+import { CtapError } from "../src/ctap.ts";
+import { Ctap2 } from "../src/ctap2/mod.ts";
+import { ClientPin } from "../src/ctap2/pin.ts";
 import { TransportError } from "../src/errors.ts";
 import { concat, randomBytes, toHex } from "../src/utils.ts";
 import { VirtualAuthenticator } from "../src/virtual/mod.ts";
@@ -350,6 +353,42 @@ describe("virtual card through the real pcscd", () => {
     }
     await client.waitCard(reader(), false);
   });
+
+  for (const how of ["reset", "unpower"] as const) {
+    it(`SCARD_${how === "reset" ? "RESET" : "UNPOWER"}_CARD power-cycles the authenticator: PIN_AUTH_BLOCKED cleared, retries kept`, async () => {
+      const va = new VirtualAuthenticator({ pin: "1234" });
+      // The same authenticator over USB, to block the PIN and read the state back.
+      const usb = await va.device();
+      const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
+      try {
+        // Inserting the card powers it up: block the PIN once it is in the reader.
+        await client.waitCard(reader(), true);
+        await client.connect(reader());
+        assert.equal(await client.transmit(SELECT), "5532465f56329000");
+        const pin = new ClientPin(await Ctap2.create(usb));
+        for (const expected of [0x31, 0x31, 0x34]) {
+          await assert.rejects(pin.getPinToken("0000"), (e: unknown) => {
+            assert.ok(e instanceof CtapError && e.code === expected, String(e));
+            return true;
+          });
+        }
+        assert.deepEqual(await pin.getPinRetries(), { retries: 5, powerCycleState: true });
+        // Leaving the card powered changes nothing.
+        await client.disconnect("leave");
+        await client.connect(reader());
+        assert.equal(await client.transmit(SELECT), "5532465f56329000");
+        assert.deepEqual(await pin.getPinRetries(), { retries: 5, powerCycleState: true });
+        await client.disconnect(how);
+        assert.deepEqual(await pin.getPinRetries(), { retries: 5, powerCycleState: false });
+        assert.equal((await pin.getPinToken("1234")).length, 32);
+        assert.deepEqual(await pin.getPinRetries(), { retries: 8, powerCycleState: false });
+      } finally {
+        await usb.close();
+        await link.close();
+      }
+      await client.waitCard(reader(), false);
+    });
+  }
 
   it("examples/virtual_card.ts serves the card until SIGINT", async () => {
     const runtime = "Bun" in globalThis ? [] : ["run", "-A"];

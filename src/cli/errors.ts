@@ -137,7 +137,7 @@ function hintFor(code: number): string {
     case S.PIN_BLOCKED:
       return " (PIN blocked: the authenticator must be reset)";
     case S.PIN_AUTH_BLOCKED:
-      return " (too many wrong PINs: unplug and replug the key)";
+      return " (three wrong PINs in a row: unplug and replug the key, or take it off the NFC reader)";
     case S.PIN_NOT_SET:
       return " (set one with `fido2 pin set`)";
     case S.PIN_POLICY_VIOLATION:

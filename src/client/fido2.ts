@@ -337,6 +337,20 @@ interface Token {
   readonly pin?: string;
 }
 
+/**
+ * `response.transports` of a registration: what getInfo lists, plus the transport the key
+ * was just used over (a 2.0 key over NFC lists none, yet is evidently reachable by NFC), then
+ * sorted as WebAuthn's [[transports]] slot is ("lexicographical order"). Without a known
+ * transport, getInfo's list as the key gave it.
+ */
+function transportsOf(
+  listed: readonly string[],
+  used: string | undefined,
+): string[] | undefined {
+  if (used === undefined) return listed.length ? [...listed] : undefined;
+  return [...new Set([...listed, used])].sort();
+}
+
 class Ctap2Backend implements Backend {
   constructor(
     readonly ctap: Ctap2,
@@ -502,8 +516,13 @@ class Ctap2Backend implements Backend {
   }
 
   /**
-   * Runs `attempt` again on the errors CTAP 2.1 says a platform should recover from. The
-   * cached getInfo is refreshed first: PUAT_REQUIRED usually means a PIN was set since.
+   * Runs `attempt` again on the errors CTAP 2.1 says a platform should recover from, each at
+   * most once. The cached getInfo is refreshed first: PUAT_REQUIRED usually means a PIN was
+   * set since. PIN_AUTH_BLOCKED (three wrong PINs in a row since power-up) on a device that
+   * can power-cycle the key (NFC: `CtapPcscDevice.reconnect`) reconnects and asks again, as
+   * python-fido2 does (`dev.close(); connect()` in its make/get loops): the user need not
+   * take the key off the reader. Elsewhere it stays a PIN_AUTH_BLOCKED error (a USB key has
+   * to be unplugged).
    */
   async #withRetry<T>(
     attempt: (forceUv: boolean, allowUv: boolean) => Promise<T>,
@@ -511,14 +530,22 @@ class Ctap2Backend implements Backend {
   ): Promise<T> {
     let forceUv = false;
     let allowUv = true;
-    for (let round = 0;; round++) {
+    let reconnected = false;
+    const device = this.ctap.device;
+    while (true) {
       try {
         return await attempt(forceUv, allowUv);
       } catch (e) {
-        if (!(e instanceof CtapError) || round >= 2) throw e;
+        if (!(e instanceof CtapError)) throw e;
         if (e.code === CTAP_STATUS.PUAT_REQUIRED && !forceUv) forceUv = true;
         else if (e.code === CTAP_STATUS.UV_BLOCKED && allowUv) allowUv = false;
-        else throw e;
+        else if (
+          e.code === CTAP_STATUS.PIN_AUTH_BLOCKED && !reconnected &&
+          typeof device.reconnect === "function"
+        ) {
+          reconnected = true;
+          await device.reconnect();
+        } else throw e;
         this.ctap.info = await this.ctap.getInfo({ signal });
       }
     }
@@ -635,7 +662,7 @@ class Ctap2Backend implements Backend {
         ),
         credentialId: credentialData.credentialId,
         extensionResults: results,
-        transports: info.transports.length ? [...info.transports] : undefined,
+        transports: transportsOf(info.transports, this.ctap.device.transport),
       };
     }, signal);
   }
@@ -881,7 +908,7 @@ class Ctap1Backend implements Backend {
       attestationObject,
       credentialId: reg.keyHandle,
       extensionResults: results,
-      transports: ["usb"],
+      transports: [this.ctap.device.transport ?? "usb"],
     };
   }
 

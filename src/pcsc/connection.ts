@@ -28,8 +28,8 @@ export interface CardConnection {
   /** Sends one command APDU; resolves with the response data followed by SW1 SW2. */
   transmit(apdu: Uint8Array): Promise<Uint8Array>;
   /**
-   * Resets (or powers off and on) the card and reconnects; NFC keys reset their PIN retry
-   * counter for the power cycle then (what python-fido2 does on PIN_AUTH_BLOCKED).
+   * Resets (or powers off and on) the card and reconnects; an NFC key clears its count of
+   * consecutive wrong PINs then (what python-fido2 does on PIN_AUTH_BLOCKED).
    */
   reconnect?(disposition?: Disposition): Promise<void>;
   /** Holds the card for this connection until {@linkcode CardConnection.endTransaction}. */

@@ -90,6 +90,15 @@ export class CtapPcscDevice implements CtapDevice {
     return this.#capabilities;
   }
 
+  /**
+   * "nfc" for a contactless card (the ATR a PC/SC reader builds from the ATS, `3B 8n 80 01`
+   * per PC/SC part 3 §3.1.3.2.3), else "smart-card" (ISO 7816 contacts): the transport a
+   * registration reports besides getInfo's list.
+   */
+  get transport(): "nfc" | "smart-card" {
+    return isContactlessAtr(this.connection.atr) ? "nfc" : "smart-card";
+  }
+
   /** The applet's SELECT answer: `U2F_V2` or `FIDO_2_0`. */
   get appletVersion(): string {
     return this.#version;
@@ -198,7 +207,9 @@ export class CtapPcscDevice implements CtapDevice {
 
   /**
    * Power-cycles the card (unpower, reconnect) and selects the applet again: what python-fido2's
-   * `connect()` does after PIN_AUTH_BLOCKED, since NFC keys count PIN attempts per power-up.
+   * `connect()` does after PIN_AUTH_BLOCKED. The key loses its volatile state (PIN/UV tokens,
+   * key agreement key, the count of consecutive wrong PINs); PIN retries persist.
+   * `Fido2Client` calls it on PIN_AUTH_BLOCKED.
    */
   async reconnect(disposition: Disposition = "unpower"): Promise<void> {
     const connection = this.connection;
@@ -231,4 +242,10 @@ export class CtapPcscDevice implements CtapDevice {
     this.#queue = p.catch(() => {});
     return p;
   }
+}
+
+/** PC/SC part 3 §3.1.3.2.3: a contactless card's ATR is `3B 8n 80 01` ‖ historical bytes ‖ TCK. */
+function isContactlessAtr(atr: Uint8Array): boolean {
+  return atr.length >= 4 && atr[0] === 0x3b && (atr[1] & 0xf0) === 0x80 && atr[2] === 0x80 &&
+    atr[3] === 0x01;
 }

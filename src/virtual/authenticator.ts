@@ -180,6 +180,13 @@ export interface VirtualAuthenticatorOptions {
   readonly userActionTimeoutMs?: number;
   /** Called on CTAPHID_WINK (a demo can flash something). */
   readonly onWink?: () => void;
+  /**
+   * getInfo `transports` (0x09), reported as given in every CTAP2 profile. Default: what the
+   * key is served over: ["usb"] from CTAP 2.1 on (absent before, as the recorded USB keys
+   * have it), and ["nfc", "usb"] once a `CtapCard` serves it, in every profile from
+   * 2.1-PRE on (as the YubiKey 5 NFC reports it).
+   */
+  readonly transports?: readonly string[];
 }
 
 interface PendingAssertion {
@@ -252,6 +259,9 @@ export class CtapAuthenticator implements CtapProcessor {
   readonly #u2fCore: U2fCore;
   #powerUp: number;
   #pending?: PendingAssertion;
+  readonly #transports?: readonly string[];
+  /** Transports front ends announced through `servedOver` (besides USB). */
+  readonly #served = new Set<string>();
   /** The device identifier getInfo encIdentifier carries (CTAP 2.2). */
   #identifier: Uint8Array = randomBytes(16);
 
@@ -302,6 +312,17 @@ export class CtapAuthenticator implements CtapProcessor {
     this.#maxLargeBlobArray = o.maxSerializedLargeBlobArray ?? 4096;
     this.#resetWindowMs = o.resetWindowMs ?? 10_000;
     this.#nextAssertionTimeoutMs = o.nextAssertionTimeoutMs ?? 30_000;
+    if (o.transports !== undefined) {
+      if (
+        !Array.isArray(o.transports) ||
+        !o.transports.every((t) => typeof t === "string" && t.length > 0)
+      ) {
+        throw new FormatError(
+          'transports must be an array of AuthenticatorTransport strings, e.g. ["nfc", "usb"]',
+        );
+      }
+      this.#transports = [...o.transports];
+    }
     this.#userActionTimeoutMs = nonNegative(o.userActionTimeoutMs ?? 30_000, "userActionTimeoutMs");
     this.deviceVersion = o.deviceVersion ?? [1, 0, 0];
     this.#onWink = o.onWink;
@@ -409,6 +430,20 @@ export class CtapAuthenticator implements CtapProcessor {
       throw new FormatError(`Command 0x${command.toString(16)} is built in`);
     }
     this.#handlers.set(command, handler);
+  }
+
+  /** Records that a front end serves the key over `transport` (see the `transports` option). */
+  servedOver(transport: string): void {
+    if (transport !== "usb") this.#served.add(transport);
+  }
+
+  /** getInfo `transports`: the option, or derived from the front ends; undefined: absent. */
+  get transports(): readonly string[] | undefined {
+    if (this.#transports) return this.#transports;
+    if (this.#served.size && this.features.versions.includes("FIDO_2_1_PRE")) {
+      return [...this.#served, "usb"].sort();
+    }
+    return this.#ctap21 ? ["usb"] : undefined;
   }
 
   /** Simulates unplugging and replugging: restarts the reset window, drops transient state. */
@@ -531,8 +566,9 @@ export class CtapAuthenticator implements CtapProcessor {
     if (this.features.algorithms && !this.#quirks.noAlgorithms) {
       info.set(0x0a, this.#algorithms.map((alg) => ({ alg, type: "public-key" })));
     }
+    const transports = this.transports;
+    if (transports) info.set(0x09, [...transports]);
     if (this.#ctap21) {
-      info.set(0x09, ["usb"]);
       if (largeBlobs) info.set(0x0b, this.#maxLargeBlobArray);
       if (pin) {
         info.set(0x0c, pin.forcePinChange);

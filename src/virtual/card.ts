@@ -160,6 +160,11 @@ export interface CtapCardOptions {
   readonly atr?: Uint8Array;
   /** Sees every command APDU and its response (for logging, as `pcscd --apdu` would). */
   readonly trace?: (command: Uint8Array, response: Uint8Array) => void;
+  /**
+   * The AuthenticatorTransport the card is reached over (default "nfc", matching the
+   * contactless ATR); a key whose getInfo `transports` is not set explicitly lists it.
+   */
+  readonly transport?: "nfc" | "smart-card";
 }
 
 interface Running {
@@ -206,6 +211,7 @@ export class CtapCard {
     this.#extendedLength = options.extendedLength ?? true;
     this.#trace = options.trace;
     this.atr = options.atr ?? contactlessAtr("x/fido2", this.#extendedLength);
+    processor.servedOver?.(options.transport ?? "nfc");
   }
 
   /** Whether the FIDO applet is selected. */
@@ -223,22 +229,42 @@ export class CtapCard {
     return this.processor.capabilities & CAPABILITY.NMSG ? "FIDO_2_0" : "U2F_V2";
   }
 
-  /** Power on (cold reset): a fresh card with no applet selected. */
+  /**
+   * Power on (cold reset): a fresh card with no applet selected. Coming from power off, the
+   * authenticator already lost its volatile state then; a card that was on is power-cycled.
+   */
   powerOn(): void {
+    if (this.#powered) this.#powerLoss();
     this.#clear();
     this.#powered = true;
   }
 
-  /** Power off: drops the selection, cancels a running command; APDUs get 6985 until power on. */
+  /**
+   * Power off (the key left the field, or the reader unpowered it): drops the selection,
+   * cancels a running command and power-cycles the authenticator, which loses its
+   * pinUvAuthTokens, key agreement key, PIN_AUTH_BLOCKED state and getNextAssertion state
+   * (CTAP 2.1 §6.5.2.2) while PIN retries and credentials persist. APDUs get 6985 until
+   * power on.
+   */
   powerOff(): void {
+    if (this.#powered) this.#powerLoss();
     this.#clear();
     this.#powered = false;
   }
 
-  /** Warm reset: like a power cycle for the applet. */
+  /**
+   * Reset (warm or cold): an NFC key has no power of its own, so a reset that restarts it is a
+   * power cycle of the authenticator as well.
+   */
   reset(): void {
+    this.#powerLoss();
     this.#clear();
     this.#powered = true;
+  }
+
+  #powerLoss(): void {
+    this.#abort();
+    this.processor.powerCycle?.();
   }
 
   /** Processes one command APDU; APDUs are handled one at a time, in order. */
