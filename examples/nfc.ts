@@ -12,16 +12,18 @@
  * Linux needs pcscd running (apt-get install pcscd) and, for most USB NFC readers, the CCID
  * driver (libccid); macOS and Windows have PC/SC built in.
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from "@simplewebauthn/server";
 import { DefaultClientDataCollector, Fido2Client } from "../mod.ts";
 import { type CtapPcscDevice, listPcscDevices, openPcscBackend } from "../src/pcsc/mod.ts";
 import { toHex } from "../src/utils.ts";
-import { args, ConsoleInteraction, ORIGIN, reportFailure, RP_ID, wantsVirtual } from "./_common.ts";
+import {
+  args,
+  authenticateVerified,
+  ConsoleInteraction,
+  ORIGIN,
+  registerVerified,
+  reportFailure,
+  wantsVirtual,
+} from "./_common.ts";
 
 const VIRTUAL_PIN = "1234";
 
@@ -101,42 +103,12 @@ async function run(device: CtapPcscDevice, virtual: boolean): Promise<void> {
   console.log(`  versions ${info.versions.join(", ")}; AAGUID ${info.aaguid}`);
 
   console.log("\nRegistering a credential for example.com (keep the key on the reader)…");
-  const regOptions = await generateRegistrationOptions({
-    rpName: "Example",
-    rpID: RP_ID,
-    userName: "nfc-user",
-    attestationType: "none",
-    authenticatorSelection: { userVerification: "discouraged" },
-  });
-  const registration = await client.makeCredential(regOptions as never);
-  const reg = await verifyRegistrationResponse({
-    response: registration.toJSON() as never,
-    expectedChallenge: regOptions.challenge,
-    expectedOrigin: ORIGIN,
-    expectedRPID: RP_ID,
-    requireUserVerification: false,
-  });
-  if (!reg.verified || !reg.registrationInfo) throw new Error("registration did not verify");
-  const cred = reg.registrationInfo.credential;
-  console.log(`  verified: credential ${cred.id.slice(0, 24)}…`);
+  const { credential } = await registerVerified(client, { userName: "nfc-user" });
+  console.log(`  verified: credential ${credential.id.slice(0, 24)}…`);
 
   console.log("\nAuthenticating…");
-  const authOptions = await generateAuthenticationOptions({
-    rpID: RP_ID,
-    allowCredentials: [{ id: cred.id }],
-    userVerification: "discouraged",
-  });
-  const selection = await client.getAssertion(authOptions as never);
-  const auth = await verifyAuthenticationResponse({
-    response: selection.getResponse(0).toJSON() as never,
-    expectedChallenge: authOptions.challenge,
-    expectedOrigin: ORIGIN,
-    expectedRPID: RP_ID,
-    credential: cred,
-    requireUserVerification: false,
-  });
-  if (!auth.verified) throw new Error("authentication did not verify");
-  console.log(`  verified: counter ${auth.authenticationInfo.newCounter}`);
+  await authenticateVerified(client, credential);
+  console.log("  verified: assertion signed by the registered credential");
   console.log(`\nDone: registered and authenticated over PC/SC (${device.reader}).`);
 }
 
