@@ -7,19 +7,11 @@
 import { AbortError } from "../errors.ts";
 import { CAPABILITY, CTAP_STATUS, CtapError } from "../ctap.ts";
 import { concat, u16be } from "../utils.ts";
+import { AID_FIDO, NFCCTAP } from "../pcsc/nfc.ts";
 import type { CtapProcessor, RequestContext } from "./types.ts";
 
-/** The FIDO applet AID (CTAP 2.1 §11.3.3). */
-export const FIDO_AID: Uint8Array = new Uint8Array([
-  0xa0,
-  0x00,
-  0x00,
-  0x06,
-  0x47,
-  0x2f,
-  0x00,
-  0x01,
-]);
+/** The FIDO applet AID (CTAP 2.1 §11.3.3); the client's constant, under the card's name. */
+export const FIDO_AID: Uint8Array = AID_FIDO;
 
 /** ISO 7816-4 status words the card answers with. */
 export const SW = {
@@ -42,17 +34,14 @@ export const SW = {
 const INS = {
   SELECT: 0xa4,
   GET_RESPONSE: 0xc0,
-  NFCCTAP_MSG: 0x10,
-  NFCCTAP_GETRESPONSE: 0x11,
+  NFCCTAP_MSG: NFCCTAP.MSG,
+  NFCCTAP_GETRESPONSE: NFCCTAP.GETRESPONSE,
   U2F_REGISTER: 0x01,
   U2F_AUTHENTICATE: 0x02,
   U2F_VERSION: 0x03,
 } as const;
 
-/** NFCCTAP_MSG P1 bit: the client polls with NFCCTAP_GETRESPONSE (status updates allowed). */
-const P1_GETRESPONSE_SUPPORTED = 0x80;
-/** NFCCTAP_GETRESPONSE P1 asking to cancel (the CTAPHID_CANCEL command value). */
-const P1_CANCEL = 0x11;
+const { P1_GETRESPONSE_SUPPORTED, P1_CANCEL } = NFCCTAP;
 /** Keepalive status PROCESSING (CTAP 2.1 §11.2.9.1.4). */
 const STATUS_PROCESSING = 1;
 /** The largest command a chain may build (an extended APDU's Lc limit). */
