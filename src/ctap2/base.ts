@@ -3,7 +3,7 @@
  * requests, type-checked responses.
  * @module
  */
-import { type CborMap, type CborValue, decode, encode } from "../cbor.ts";
+import { type CborMap, type CborValue, decode, encodeWithPrefix } from "../cbor.ts";
 import type { CoseKey } from "../cose.ts";
 import {
   assertCtapDevice,
@@ -432,9 +432,14 @@ export class Ctap2 {
   ): Promise<CborMap | undefined> {
     let request: Uint8Array = new Uint8Array([cmd]);
     if (args !== undefined) {
-      const clean = new Map<number, unknown>();
-      for (const [k, v] of args) if (v !== undefined && v !== null) clean.set(k, v);
-      request = concat(request, encode(clean));
+      let clean = args;
+      for (const v of args.values()) {
+        if (v !== undefined && v !== null) continue;
+        clean = new Map();
+        for (const [k, v] of args) if (v !== undefined && v !== null) clean.set(k, v);
+        break;
+      }
+      request = encodeWithPrefix(cmd, clean);
     }
     if (request.length > this.info.maxMsgSize) {
       throw new CtapError(
