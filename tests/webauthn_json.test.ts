@@ -116,6 +116,40 @@ describe("CollectedClientData (python-fido2 §7.1)", () => {
     assert.deepEqual(CollectedClientData.fromJSON(B64).raw, c.raw);
   });
 
+  it("create() builds the same object parse() reads back from its bytes", () => {
+    const inits = [
+      { type: "webauthn.get", challenge: fromHex("00ff10"), origin: "https://example.com" },
+      {
+        type: "webauthn.create",
+        challenge: "cdySOP-1JI4J_BpOeO9ut25rlZJueF16aO6auTTYAis",
+        origin: "https://a.example",
+        crossOrigin: true,
+        topOrigin: "https://top.example",
+      },
+      { type: "webauthn.get", challenge: "AAAA", origin: "https://\u00fcber.example", extra: 1 },
+    ];
+    for (const init of inits) {
+      const made = CollectedClientData.create(init);
+      const read = CollectedClientData.parse(made.raw);
+      for (const k of ["type", "challenge", "origin", "crossOrigin", "topOrigin", "raw"] as const) {
+        assert.deepEqual(made[k], read[k], k);
+      }
+      assert.deepEqual({ ...made.fields }, { ...read.fields });
+      assert.ok(Object.isFrozen(made.fields));
+    }
+    // Not a string: what parse() makes of it is an error, with or without extra members.
+    assert.throws(
+      () =>
+        CollectedClientData.create({
+          type: "webauthn.get",
+          challenge: "AA",
+          origin: "o",
+          topOrigin: 1,
+        }),
+      FormatError,
+    );
+  });
+
   it("create() is byte-identical to the vector (challenge as string or bytes)", () => {
     const a = CollectedClientData.create({
       type: "webauthn.create",

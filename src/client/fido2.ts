@@ -674,14 +674,16 @@ class Ctap2Backend implements Backend {
     signal: AbortSignal | undefined,
   ): Promise<ClientAssertion[]> {
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
-    const allow = this.#usable(descriptors(options.allowCredentials));
     const given = descriptors(options.allowCredentials);
+    const allow = this.#usable(given);
     const appid = typeof inputs.appid === "string" ? inputs.appid : undefined;
-    const ctxFor = (id: string) => this.#context(id, signal);
-    const processing = (id: string) =>
-      this.extensions
-        .map((e) => e.getAssertion?.(ctxFor(id), inputs, given))
+    const processing = (id: string) => {
+      // One context for every extension: it is read-only.
+      const ctx = this.#context(id, signal);
+      return this.extensions
+        .map((e) => e.getAssertion?.(ctx, inputs, given))
         .filter((p): p is AuthenticationProcessing => p !== undefined);
+    };
     const permissions = processing(rpId).reduce((p, x) => p | (x.permissions ?? 0), PERM_GA);
     // PRF inputs per credential need to know which credential will answer before sending.
     const prf = inputs.prf as { evalByCredential?: unknown } | undefined;
