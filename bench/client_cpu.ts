@@ -11,6 +11,10 @@
  * The recording is the VirtualAuthenticator's real answer to the first getAssertion, replayed
  * byte for byte (the client does not check signatures, so every replay passes its checks).
  * Modes run in alternating batches; each prints the median of its batches' CPU µs per op.
+ * `--idle MS` pauses MS after every operation (the CPU of the pauses alone, measured in
+ * batches of their own, is subtracted): code that runs after a pause finds cold caches, and
+ * costs several times what it costs back to back, which is what a client over a transport to
+ * an authenticator that takes a millisecond to sign sees.
  *
  *   deno run -A bench/client_cpu.ts [--modes device,memory,udp] [--batches 15] [--ops 200]
  *   bun bench/client_cpu.ts …
@@ -147,14 +151,25 @@ const cpuUs = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
+/** `--idle MS`: a pause after every operation, as a real authenticator's signing time is. */
+const idleMs = Number(arg("idle", "0"));
+const pause = () => new Promise((r) => setTimeout(r, idleMs));
+
 async function batch({ client, request }: Bench, ops: number): Promise<number> {
   const c0 = cpuUs();
   for (let i = 0; i < ops; i++) {
     const sel = await client.getAssertion(request());
     sel.getResponse(0);
+    if (idleMs) await pause();
   }
   return (cpuUs() - c0) / ops;
 }
+
+/** The pauses alone, subtracted from every batch when `--idle` is given. */
+const idleClient = {
+  client: { getAssertion: () => Promise.resolve({ getResponse: () => {} }) },
+  request: () => ({}),
+} as unknown as Bench;
 
 if (process.argv.includes("--loop")) {
   const client = clients.get(modes[0])!;
@@ -171,14 +186,16 @@ if (process.argv.includes("--loop")) {
   const samples = new Map(modes.map((m) => [m, [] as number[]]));
   for (const c of clients.values()) await batch(c, ops); // warm-up
   for (let b = 0; b < batches; b++) {
-    for (const m of modes) samples.get(m)!.push(await batch(clients.get(m)!, ops));
+    const idle = idleMs ? await batch(idleClient, ops) : 0;
+    for (const m of modes) samples.get(m)!.push(await batch(clients.get(m)!, ops) - idle);
   }
   // deno-lint-ignore no-explicit-any
   const g = globalThis as any;
   const runtime = g.Deno ? `Deno ${g.Deno.version.deno}` : `Bun ${g.Bun.version}`;
   for (const [m, s] of samples) {
     s.sort((a, b) => a - b);
-    const label = m === "udp" ? `udp (${arg("api", "default")})` : m;
+    const label = (m === "udp" ? `udp (${arg("api", "default")})` : m) +
+      (idleMs ? `, ${idleMs} ms pauses` : "");
     console.log(
       `${runtime} ${label.padEnd(18)} CPU µs per getAssertion: median ${
         s[s.length >> 1].toFixed(1)
