@@ -304,14 +304,21 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * Short ASCII strings (map keys, algorithm names, RP IDs) without a TextDecoder call, which
  * costs about a microsecond each on Deno; undefined when a byte is not ASCII.
  */
-function asciiText(bytes: Uint8Array): string | undefined {
+function asciiText(data: Uint8Array, from: number, to: number): string | undefined {
   let out = "";
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
+  for (let i = from; i < to; i++) {
+    const b = data[i];
     if (b >= 0x80) return undefined;
     out += String.fromCharCode(b);
   }
   return out;
+}
+
+/** Bytewise comparison of two ranges of `d` (as {@linkcode compareBytes}, without views). */
+function compareRanges(d: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): number {
+  const n = Math.min(aEnd - a, bEnd - b);
+  for (let i = 0; i < n; i++) if (d[a + i] !== d[b + i]) return d[a + i] - d[b + i];
+  return aEnd - a - (bEnd - b);
 }
 
 class Reader {
@@ -326,14 +333,22 @@ class Reader {
     throw new FormatError(`CBOR: ${msg} at offset ${at}`);
   }
 
-  // Reads an initial byte and its argument; returns [major, argument, start offset].
-  head(): [number, number | bigint, number] {
+  /** Major type and argument of the head {@linkcode head} read last (no tuple per item). */
+  major = 0;
+  arg: number | bigint = 0;
+
+  // Reads an initial byte and its argument into `major` and `arg`; returns its start offset.
+  head(): number {
     const start = this.pos;
     if (start >= this.data.length) this.fail("unexpected end of data");
     const ib = this.data[this.pos++];
     const major = ib >> 5;
     const ai = ib & 0x1f;
-    if (ai < 24) return [major, ai, start];
+    this.major = major;
+    if (ai < 24) {
+      this.arg = ai;
+      return start;
+    }
     if (ai > 27) {
       if (ai === 31) this.fail("indefinite length is not allowed", start);
       this.fail(`reserved additional information ${ai}`, start);
@@ -357,7 +372,8 @@ class Reader {
       const minimal = size === 1 ? 24 : size === 2 ? 0x100 : size === 4 ? 0x10000 : TWO_32;
       if (value < minimal) this.fail("integer or length not in shortest form", start);
     }
-    return [major, value, start];
+    this.arg = value;
+    return start;
   }
 
   length(arg: number | bigint, start: number): number {
@@ -368,8 +384,9 @@ class Reader {
   }
 
   item(depth: number): CborValue {
-    const [major, arg, start] = this.head();
-    switch (major) {
+    const start = this.head();
+    const arg = this.arg;
+    switch (this.major) {
       case 0:
         return arg;
       case 1:
@@ -386,12 +403,12 @@ class Reader {
       }
       case 3: {
         const n = this.length(arg, start);
-        const bytes = this.data.subarray(this.pos, this.pos + n);
+        const from = this.pos;
         this.pos += n;
-        const ascii = n <= 64 ? asciiText(bytes) : undefined;
+        const ascii = n <= 64 ? asciiText(this.data, from, from + n) : undefined;
         if (ascii !== undefined) return ascii;
         try {
-          return utf8.decode(bytes);
+          return utf8.decode(this.data.subarray(from, from + n));
         } catch {
           return this.fail("invalid UTF-8 in text string", start);
         }
@@ -408,23 +425,26 @@ class Reader {
         if (depth >= this.maxDepth) this.fail(`nesting deeper than ${this.maxDepth}`, start);
         const n = this.length(arg, start);
         const out: CborMap = new Map();
-        let prevKey: Uint8Array | undefined;
+        // The previous key's encoding, as a range of the input (no view per key).
+        let prevStart = -1;
+        let prevEnd = -1;
         const seen = this.strict ? undefined : new Set<string>();
         for (let i = 0; i < n; i++) {
           const keyStart = this.pos;
           const key = this.item(depth + 1);
-          const keyBytes = this.data.subarray(keyStart, this.pos);
-          if (prevKey) {
-            const c = compareBytes(prevKey, keyBytes);
+          const keyEnd = this.pos;
+          if (prevStart >= 0) {
+            const c = compareRanges(this.data, prevStart, prevEnd, keyStart, keyEnd);
             if (c === 0) this.fail("duplicate map key", keyStart);
             if (c > 0 && this.strict) this.fail("map keys not in canonical order", keyStart);
           }
           if (seen) {
-            const id = String(keyBytes);
+            const id = String(this.data.subarray(keyStart, keyEnd));
             if (seen.has(id)) this.fail("duplicate map key", keyStart);
             seen.add(id);
           }
-          prevKey = keyBytes;
+          prevStart = keyStart;
+          prevEnd = keyEnd;
           out.set(key, this.item(depth + 1));
         }
         return out;
