@@ -119,4 +119,23 @@ pclient = Fido2Client(pdev, ORIGIN)
 out["makeCredentialPin"] = measure(
     lambda: pclient.make_credential(creation("required"), pin="1234"), pconn, max(5, n // 4)
 )
+# The four-round-trip case: a PIN is set and the RP asks for user verification
+# (getInfo, getKeyAgreement, getPinUvAuthTokenUsingPinWithPermissions, getAssertion).
+preg = pclient.make_credential(creation("required"), pin="1234")
+pallow = [
+    {"type": "public-key", "id": preg.attestation_object.auth_data.credential_data.credential_id}
+]
+out["clientGetAssertionPin"] = measure(
+    lambda: pclient.get_assertion(
+        PublicKeyCredentialRequestOptions(
+            os.urandom(32),
+            rp_id="example.com",
+            allow_credentials=pallow,
+            user_verification="required",
+        ),
+        pin="1234",
+    ).get_response(0),
+    pconn,
+    max(5, n // 4),
+)
 print(json.dumps(out))

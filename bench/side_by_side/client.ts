@@ -177,5 +177,19 @@ out.makeCredentialPin = await measure(
   pinned.counter,
   Math.max(5, Math.floor(n / 4)),
 );
+// The four-round-trip case for python-fido2: a PIN is set and the RP asks for user
+// verification (python: getInfo, getKeyAgreement, getPinToken, getAssertion).
+const pinReg = await pinClient.makeCredential(creation("required"));
+out.clientGetAssertionPin = await measure(
+  () =>
+    pinClient.getAssertion({
+      challenge: b64urlEncode(randomBytes(32)),
+      rpId: "example.com",
+      allowCredentials: [{ type: "public-key" as const, id: pinReg.id }],
+      userVerification: "required",
+    }).then((selection) => selection.getResponse(0)),
+  pinned.counter,
+  Math.max(5, Math.floor(n / 4)),
+);
 console.log(JSON.stringify(out));
 process.exit(0);
