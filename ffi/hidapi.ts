@@ -43,12 +43,12 @@ const SYMBOLS = {
   hid_close: { parameters: ["ptr"], result: "void" },
   // Device I/O may block (Windows writes wait up to 1 s): off the JS thread in Deno.
   hid_write: { parameters: ["ptr", "buffer", "usize"], result: "i32", nonblocking: true },
+  // The same write on the JS thread, while the device accepts reports fast (see writePacket).
   hid_read_timeout: {
     parameters: ["ptr", "buffer", "usize", "i32"],
     result: "i32",
     nonblocking: true,
   },
-  // Bun: its FFI calls run on the JS thread whatever the flag; bound without the promise.
   hid_write_now: { symbol: "hid_write", parameters: ["ptr", "buffer", "usize"], result: "i32" },
   // The same call on the JS thread, for zero-timeout reads of reports that already arrived.
   hid_read_poll: {
@@ -99,6 +99,13 @@ export interface LoadHidApiOptions {
    */
   readonly readSliceMs?: number;
   /**
+   * Writes run synchronously on the JS thread (no thread hop) until one of them takes longer
+   * than this many milliseconds (default 2); from then on that connection writes off the JS
+   * thread (Deno: a non-blocking FFI call; Bun: a Worker), so a device slow to accept reports
+   * blocks the event loop once, not on every report. 0: always off the JS thread.
+   */
+  readonly syncWriteLimitMs?: number;
+  /**
    * Linux: the directory of hidraw devices' sysfs entries (default `/sys/class/hidraw`),
    * read for report descriptors when hidapi is older than 0.10.1 and reports no usage page.
    */
@@ -116,8 +123,20 @@ const MAX_ENUMERATION = 4096;
  * slices short then.
  */
 const MAX_SLICE_GROWTH = 8;
-/** Bun: the reader Worker stops after this long without a blocking read. */
+/** Bun: the reader Worker stops after this long without a blocking call. */
 const READER_IDLE_MS = 2000;
+/**
+ * Default of {@linkcode LoadHidApiOptions.syncWriteLimitMs}. hidapi's write is synchronous on
+ * every platform: on Linux `hid_write` is a `write()` on hidraw, which for USB sends the report
+ * with `usb_interrupt_msg` and waits for the interrupt-OUT transfer (the next bInterval frame,
+ * 1-5 ms on FIDO keys, up to USB_CTRL_SET_TIMEOUT, 5 s; drivers/hid/usbhid/hid-core.c,
+ * usbhid_output_report); macOS (IOHIDDeviceSetReport) and Windows (an overlapped WriteFile
+ * waited for up to 1 s) also return only once the report is out. A thread hop costs 30-50 µs
+ * (Deno's non-blocking FFI, a Bun Worker message): 2-3 % of a write that takes 2 ms, while a
+ * device that takes reports at once (uhid, simulators, the fake) would pay it 10x over. So:
+ * synchronous while writes are fast, off the thread for good after the first slow one.
+ */
+const SYNC_WRITE_LIMIT_MS = 2;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
 const MAX_BUFFERED_REPORTS = 256;
 
@@ -355,6 +374,13 @@ export class HidApi implements HidBackend {
     this.version = loadedLib.version;
     // bus_type was appended in 0.13; an older library allocates 64-byte entries.
     this.#structSize = atLeast(this.version, 0, 13) ? 72 : 64;
+    const limit = opts.syncWriteLimitMs;
+    if (limit !== undefined && (typeof limit !== "number" || !(limit >= 0))) {
+      throw new RangeError(
+        "syncWriteLimitMs must be a number of milliseconds >= 0 (0: never write on the JS " +
+          `thread; Infinity: always), got ${String(limit)}`,
+      );
+    }
     if (this.#lib.symbols.hid_get_report_descriptor) {
       this.getReportDescriptor = (path) => this.#readDescriptor(path);
     } else if (!atLeast(this.version, 0, 10, 1) && platform() === "linux") {
@@ -508,6 +534,9 @@ function readDescriptor(lib: HidLib, dev: number): Uint8Array | undefined {
  * (Deno: a non-blocking FFI call; Bun: a Worker) and wakes the reader when a report arrives.
  * Nothing polls: an idle connection costs one wake-up per read slice while someone waits, and
  * nothing at all otherwise.
+ *
+ * Writes: on the JS thread while nothing else is in flight and every write so far took at most
+ * `syncWriteLimitMs`; after a slower one, off the JS thread like blocking reads.
  */
 export class HidApiConnection implements HidConnection {
   /** The hidapi path this connection was opened with. */
@@ -530,11 +559,14 @@ export class HidApiConnection implements HidConnection {
   readonly #sliceMs: number;
   // The next slice: #sliceMs, doubled after each empty one up to MAX_SLICE_GROWTH times it.
   #slice: number;
-  // Bun: the Worker that runs blocking reads; stopped after READER_IDLE_MS without reads (an
+  // Bun: the Worker that runs blocking calls; stopped after READER_IDLE_MS without one (an
   // idle Bun Worker still costs ~0.3 ms of CPU per second) and started again on demand.
   #reader: WorkerReader | undefined;
   #readerIdle: ReturnType<typeof setTimer> | undefined;
-  #lastBlockingRead = 0;
+  #lastBlockingCall = 0;
+  // Writes longer than this switch #offThreadWrites on (see SYNC_WRITE_LIMIT_MS).
+  readonly #syncWriteLimitMs: number;
+  #offThreadWrites: boolean;
 
   /** Use {@linkcode HidApi.open}. */
   constructor(
@@ -553,9 +585,12 @@ export class HidApiConnection implements HidConnection {
     this.#readBuf = new Uint8Array(reportSizeIn + 1);
     this.#sliceMs = Math.max(1, Math.trunc(opts.readSliceMs ?? 50));
     this.#slice = this.#sliceMs;
+    const limit = opts.syncWriteLimitMs ?? SYNC_WRITE_LIMIT_MS;
+    this.#syncWriteLimitMs = limit;
+    this.#offThreadWrites = limit === 0;
     // Started now so the first blocking read does not wait for the thread to boot.
     if (runtime === "bun") {
-      this.#reader = new WorkerReader(lib.path, this.#readBuf.length);
+      this.#reader = this.#newWorker();
       this.#stopReaderWhenIdle();
     }
   }
@@ -565,7 +600,15 @@ export class HidApiConnection implements HidConnection {
     return this.#closed;
   }
 
-  /** Writes one report, prefixed with report ID 0 (so `reportSizeOut + 1` bytes). */
+  /** Whether writes now run off the JS thread (after a slow one; see `syncWriteLimitMs`). */
+  get offThreadWrites(): boolean {
+    return this.#offThreadWrites;
+  }
+
+  /**
+   * Writes one report, prefixed with report ID 0 (so `reportSizeOut + 1` bytes). With nothing
+   * in flight and writes fast so far, the write happens before this returns.
+   */
   async writePacket(packet: Uint8Array): Promise<void> {
     if (!(packet instanceof Uint8Array) || packet.length !== this.reportSizeOut) {
       throw new TransportError(
@@ -575,22 +618,34 @@ export class HidApiConnection implements HidConnection {
     if (this.#closed) throw new TransportError("Connection is closed");
     const buf = new Uint8Array(packet.length + 1);
     buf.set(packet, 1);
-    if (runtime !== "deno") {
-      // Bun's FFI calls are synchronous anyway: with nothing in flight, write at once.
-      const now = () =>
-        this.#wrote(
-          this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
-          buf.length,
-        );
-      if (this.#busy === 0) return now();
-      return await this.#exclusive(now);
-    }
-    await this.#exclusive(async () =>
-      this.#wrote(
-        await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number,
-        buf.length,
-      )
+    // One policy for both runtimes: on the JS thread while writes are fast, else off it.
+    if (!this.#offThreadWrites && this.#busy === 0) return this.#writeNow(buf);
+    await this.#exclusive(() =>
+      this.#offThreadWrites ? this.#writeOffThread(buf) : this.#writeNow(buf)
     );
+  }
+
+  // hid_write on the JS thread; a write slower than the limit sends later ones off the thread.
+  #writeNow(buf: Uint8Array): void {
+    const t0 = performance.now();
+    const n = this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number;
+    if (performance.now() - t0 > this.#syncWriteLimitMs) this.#offThreadWrites = true;
+    this.#wrote(n, buf.length);
+  }
+
+  async #writeOffThread(buf: Uint8Array): Promise<void> {
+    let n: number;
+    if (runtime === "bun") {
+      this.#reader ??= this.#newWorker();
+      try {
+        n = await this.#reader.write(buf);
+      } finally {
+        this.#stopReaderWhenIdle();
+      }
+    } else {
+      n = await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number;
+    }
+    this.#wrote(n, buf.length);
   }
 
   // Checks hid_write's result `n` for a report of `length` bytes (report ID included).
@@ -703,10 +758,10 @@ export class HidApiConnection implements HidConnection {
     const slice = this.#slice;
     let report: Uint8Array | undefined;
     if (runtime === "bun") {
-      this.#reader ??= new WorkerReader(this.#lib.path, this.#readBuf.length);
+      this.#reader ??= this.#newWorker();
       let r: Uint8Array | number;
       try {
-        r = await this.#reader.read(this.#dev, slice);
+        r = await this.#reader.read(slice);
       } finally {
         this.#stopReaderWhenIdle();
       }
@@ -720,20 +775,29 @@ export class HidApiConnection implements HidConnection {
     return report;
   }
 
-  // Stops the reader READER_IDLE_MS after the last blocking read. One timer, re-armed only when
-  // it fires early: no timer work per read.
+  #newWorker(): WorkerReader {
+    return new WorkerReader(
+      this.#lib.path,
+      this.#dev,
+      this.#readBuf.length,
+      this.reportSizeOut + 1,
+    );
+  }
+
+  // Stops the reader READER_IDLE_MS after the last blocking call. One timer, re-armed only when
+  // it fires early: no timer work per call.
   #stopReaderWhenIdle(): void {
-    this.#lastBlockingRead = performance.now();
+    this.#lastBlockingCall = performance.now();
     if (!this.#readerIdle) this.#armReaderIdle(READER_IDLE_MS);
   }
 
   #armReaderIdle(ms: number): void {
     this.#readerIdle = setTimer(() => {
       this.#readerIdle = undefined;
-      const left = this.#lastBlockingRead + READER_IDLE_MS - performance.now();
-      // Reads run under the lock: with nothing in flight, no read is using the Worker.
+      const left = this.#lastBlockingCall + READER_IDLE_MS - performance.now();
+      // Calls run under the lock: with nothing in flight, no call is using the Worker.
       if (left > 0) this.#armReaderIdle(left);
-      else if (this.#busy !== 0) this.#armReaderIdle(READER_IDLE_MS); // a read is running
+      else if (this.#busy !== 0) this.#armReaderIdle(READER_IDLE_MS); // a call is running
       else this.#stopReader();
     }, ms);
     this.#readerIdle.unref();
