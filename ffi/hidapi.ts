@@ -100,9 +100,10 @@ export interface LoadHidApiOptions {
   readonly readSliceMs?: number;
   /**
    * Writes run synchronously on the JS thread (no thread hop) until one of them takes longer
-   * than this many milliseconds (default 2); from then on that connection writes off the JS
-   * thread (Deno: a non-blocking FFI call; Bun: a Worker), so a device slow to accept reports
-   * blocks the event loop once, not on every report. 0: always off the JS thread.
+   * than this many milliseconds (default 2); then that connection writes off the JS thread
+   * (Deno: a non-blocking FFI call; Bun: a Worker), so a device slow to accept reports blocks
+   * the event loop once, not on every report, until 16 writes in a row take less than a
+   * quarter of this. 0: always off the JS thread; Infinity: always on it.
    */
   readonly syncWriteLimitMs?: number;
   /**
@@ -134,9 +135,17 @@ const READER_IDLE_MS = 2000;
  * waited for up to 1 s) also return only once the report is out. A thread hop costs 30-50 µs
  * (Deno's non-blocking FFI, a Bun Worker message): 2-3 % of a write that takes 2 ms, while a
  * device that takes reports at once (uhid, simulators, the fake) would pay it 10x over. So:
- * synchronous while writes are fast, off the thread for good after the first slow one.
+ * synchronous while writes are fast, off the thread after the first slow one.
  */
 const SYNC_WRITE_LIMIT_MS = 2;
+/**
+ * Off-thread writes in a row, each done within a quarter of the limit (hop included), after
+ * which writes return to the JS thread. A busy machine preempts a 5 µs write for 2-5 ms now and
+ * then (4 runs in 6 of bench/transport.ts on the shared 2-core machine switched a fake device
+ * that way), which must not cost a fast device its fast path for good; a device that stalls
+ * again freezes the loop once more only after this many fast writes.
+ */
+const SYNC_WRITE_RETRY = 16;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
 const MAX_BUFFERED_REPORTS = 256;
 
@@ -535,8 +544,9 @@ function readDescriptor(lib: HidLib, dev: number): Uint8Array | undefined {
  * Nothing polls: an idle connection costs one wake-up per read slice while someone waits, and
  * nothing at all otherwise.
  *
- * Writes: on the JS thread while nothing else is in flight and every write so far took at most
- * `syncWriteLimitMs`; after a slower one, off the JS thread like blocking reads.
+ * Writes: on the JS thread while nothing else is in flight and writes take at most
+ * `syncWriteLimitMs`; after a slower one, off the JS thread like blocking reads, until the
+ * device has taken 16 reports in a row fast.
  */
 export class HidApiConnection implements HidConnection {
   /** The hidapi path this connection was opened with. */
@@ -554,6 +564,9 @@ export class HidApiConnection implements HidConnection {
   #pumping = false;
   // Native calls queued or running under the lock.
   #busy = 0;
+  // Set when the blocking read holding the lock has returned and handed its report over: its
+  // lock is released a few promise hops later, but the device is already free.
+  #readReturned = false;
   // One extra byte so an over-long report is detected rather than silently truncated.
   readonly #readBuf: Uint8Array;
   readonly #sliceMs: number;
@@ -564,9 +577,13 @@ export class HidApiConnection implements HidConnection {
   #reader: WorkerReader | undefined;
   #readerIdle: ReturnType<typeof setTimer> | undefined;
   #lastBlockingCall = 0;
+  // Whether the current blocking read delivered a report.
+  #delivered = false;
   // Writes longer than this switch #offThreadWrites on (see SYNC_WRITE_LIMIT_MS).
   readonly #syncWriteLimitMs: number;
   #offThreadWrites: boolean;
+  // Off-thread writes in a row that were fast (see SYNC_WRITE_RETRY).
+  #fastWrites = 0;
 
   /** Use {@linkcode HidApi.open}. */
   constructor(
@@ -600,7 +617,7 @@ export class HidApiConnection implements HidConnection {
     return this.#closed;
   }
 
-  /** Whether writes now run off the JS thread (after a slow one; see `syncWriteLimitMs`). */
+  /** Whether writes run off the JS thread now (after a slow one; see `syncWriteLimitMs`). */
   get offThreadWrites(): boolean {
     return this.#offThreadWrites;
   }
@@ -619,13 +636,13 @@ export class HidApiConnection implements HidConnection {
     const buf = new Uint8Array(packet.length + 1);
     buf.set(packet, 1);
     // One policy for both runtimes: on the JS thread while writes are fast, else off it.
-    if (!this.#offThreadWrites && this.#busy === 0) return this.#writeNow(buf);
+    if (!this.#offThreadWrites && this.#idle()) return this.#writeNow(buf);
     await this.#exclusive(() =>
       this.#offThreadWrites ? this.#writeOffThread(buf) : this.#writeNow(buf)
     );
   }
 
-  // hid_write on the JS thread; a write slower than the limit sends later ones off the thread.
+  // hid_write on the JS thread; a write slower than the limit sends the next ones off it.
   #writeNow(buf: Uint8Array): void {
     const t0 = performance.now();
     const n = this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number;
@@ -634,6 +651,7 @@ export class HidApiConnection implements HidConnection {
   }
 
   async #writeOffThread(buf: Uint8Array): Promise<void> {
+    const t0 = performance.now();
     let n: number;
     if (runtime === "bun") {
       this.#reader ??= this.#newWorker();
@@ -644,6 +662,11 @@ export class HidApiConnection implements HidConnection {
       }
     } else {
       n = await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number;
+    }
+    if (performance.now() - t0 >= this.#syncWriteLimitMs / 4) this.#fastWrites = 0;
+    else if (++this.#fastWrites >= SYNC_WRITE_RETRY) {
+      this.#offThreadWrites = false;
+      this.#fastWrites = 0;
     }
     this.#wrote(n, buf.length);
   }
@@ -685,7 +708,7 @@ export class HidApiConnection implements HidConnection {
   readArrived(): Uint8Array | undefined {
     if (this.#closed) throw new TransportError("Connection is closed");
     const queued = this.#packets.take();
-    if (queued || this.#busy !== 0) return queued;
+    if (queued || !this.#idle()) return queued;
     const buf = this.#readBuf;
     return this.#take(this.#lib.symbols.hid_read_poll(this.#dev, buf, buf.length, 0) as number);
   }
@@ -716,13 +739,22 @@ export class HidApiConnection implements HidConnection {
     return run;
   }
 
+  // No native call runs or waits on this device: the only holder of the lock, if any, is a read
+  // that has returned (its reader may already write the next report and take the answer).
+  #idle(): boolean {
+    return this.#busy === 0 || (this.#busy === 1 && this.#readReturned);
+  }
+
   // Runs `fn` after every earlier native call on this device has finished.
   #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     this.#busy++;
     const run = this.#lock.then(() => {
       if (this.#closed || !this.#dev) throw new TransportError("Connection is closed");
       return fn();
-    }).finally(() => this.#busy--);
+    }).finally(() => {
+      this.#busy--;
+      this.#readReturned = false;
+    });
     this.#lock = run.catch(() => {});
     return run;
   }
@@ -733,47 +765,53 @@ export class HidApiConnection implements HidConnection {
     this.#pumping = true;
     try {
       while (!this.#closed && this.#packets.waiting > 0) {
-        let report: Uint8Array | undefined;
         try {
-          report = await this.#exclusive(() => this.#readBlocking());
+          await this.#exclusive(() => this.#readBlocking());
         } catch (e) {
           if (this.#closed) break;
           const err = e instanceof Error ? e : new TransportError(String(e));
           this.#packets.fail(err);
           break;
         }
-        if (this.#closed) break;
-        if (!report) continue;
-        // To the first waiting reader; kept for the next one if its reader aborted meanwhile.
-        this.#packets.push(report);
       }
     } finally {
       this.#pumping = false;
     }
   }
 
-  // One hid_read_timeout slice off the JS thread; undefined when the slice ended empty. A
-  // silent device gets longer slices (fewer wake-ups while nothing comes); a report resets them.
-  async #readBlocking(): Promise<Uint8Array | undefined> {
+  // One hid_read_timeout slice off the JS thread. A report goes to the waiting reader as soon
+  // as the runtime hands it over (Bun: inside the Worker's answer), before the lock and the
+  // pump loop catch up: the reader resumes a few promise hops earlier. A silent device gets
+  // longer slices (fewer wake-ups while nothing comes); a report resets them.
+  async #readBlocking(): Promise<void> {
     const slice = this.#slice;
-    let report: Uint8Array | undefined;
+    this.#delivered = false;
     if (runtime === "bun") {
       this.#reader ??= this.#newWorker();
-      let r: Uint8Array | number;
+      let n: number;
       try {
-        r = await this.#reader.read(slice);
+        n = await this.#reader.read(slice, this.#deliver);
       } finally {
         this.#stopReaderWhenIdle();
       }
-      report = typeof r === "number" ? this.#take(r) : this.#check(r);
+      if (n <= 0) this.#take(n);
     } else {
       const buf = this.#readBuf;
       const n = await this.#lib.symbols.hid_read_timeout(this.#dev, buf, buf.length, slice);
-      report = this.#take(n as number);
+      const report = this.#take(n as number);
+      if (report) this.#deliver(report);
     }
-    this.#slice = report ? this.#sliceMs : Math.min(slice * 2, this.#sliceMs * MAX_SLICE_GROWTH);
-    return report;
+    this.#slice = this.#delivered
+      ? this.#sliceMs
+      : Math.min(slice * 2, this.#sliceMs * MAX_SLICE_GROWTH);
   }
+
+  // To the first waiting reader; kept for the next one if its reader aborted meanwhile.
+  readonly #deliver = (report: Uint8Array): void => {
+    this.#delivered = true;
+    this.#readReturned = true;
+    if (!this.#closed) this.#packets.push(this.#check(report));
+  };
 
   #newWorker(): WorkerReader {
     return new WorkerReader(

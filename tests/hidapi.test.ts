@@ -595,7 +595,7 @@ describe("hidapi binding: write policy", () => {
     });
   });
 
-  it("moves writes off the JS thread for good after one slow write", async () => {
+  it("moves writes off the JS thread after one slow write, and back after 16 fast ones", async () => {
     const ctl = await control(FAKE_014);
     ctl.setup([KEY]);
     const api = await loadHidApi({ path: FAKE_014 }); // the default limit, 2 ms
@@ -615,13 +615,45 @@ describe("hidapi binding: write policy", () => {
         assert.equal(await timer, false, `write ${i} did not block the event loop`);
         await written;
       }
+      for (const i of [1, 2, 3]) assert.deepEqual(await c.readPacket(), packet(i));
       ctl.fault("write_delay_ms", 0);
-      // Fast again, but the device proved it can stall: writes stay off the JS thread.
+      // Fast again: off the JS thread for 16 writes in a row (each under 0.5 ms; a slower one,
+      // on a loaded machine, starts the count again), then back on it.
+      let offThread = 0;
+      while (c.offThreadWrites && offThread < 500) {
+        const before = ctl.stat("writes");
+        const written = c.writePacket(packet(offThread));
+        assert.equal(ctl.stat("writes"), before, "not written on the JS thread");
+        await written;
+        assert.deepEqual(await c.readPacket(), packet(offThread));
+        offThread++;
+      }
+      assert.ok(offThread >= 16 && offThread < 500, `${offThread} writes off the JS thread`);
       const before = ctl.stat("writes");
-      const written = c.writePacket(packet(4));
-      assert.equal(ctl.stat("writes"), before, "not written on the JS thread");
+      const written = c.writePacket(packet(9));
+      assert.equal(ctl.stat("writes"), before + 1, "written on the JS thread again");
       await written;
-      for (const i of [1, 2, 3, 4]) assert.deepEqual(await c.readPacket(), packet(i));
+      assert.equal(ctl.stat("max_concurrency"), 1);
+    });
+  });
+
+  it("writes at once right after a blocking read hands its report over", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014, syncWriteLimitMs: 500 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("pace_us", 20000); // each reply arrives on the next 20 ms frame: reads block
+      await c.writePacket(packet(0));
+      for (let i = 1; i <= 3; i++) {
+        assert.deepEqual(await c.readPacket(), packet(i - 1));
+        // The read's lock is released a few promise hops later, but the device is free: the
+        // next request goes out now, not after a thread hop.
+        const before = ctl.stat("writes");
+        const written = c.writePacket(packet(i));
+        assert.equal(ctl.stat("writes"), before + 1, `write ${i} reached the device at once`);
+        await written;
+      }
+      assert.deepEqual(await c.readPacket(), packet(3));
       assert.equal(ctl.stat("max_concurrency"), 1);
     });
   });
