@@ -51,10 +51,13 @@ self.onmessage = (ev) => {
 
 let workerUrl: string | undefined;
 
+/** Takes the `n` bytes a read left in `input` (`head`: its first `headLength` bytes). */
+export type OnReport = (n: number, input: Uint8Array, head: Uint8Array) => void;
+
 interface Pending {
   resolve(n: number): void;
   reject(e: Error): void;
-  onReport?(report: Uint8Array): void;
+  onReport?: OnReport;
 }
 
 /** One Worker that runs `hid_read_timeout` and `hid_write` for one device, one at a time. */
@@ -64,6 +67,7 @@ export class WorkerReader {
   readonly #control: Int32Array;
   /** Where the Worker puts each report (shared memory, so only the length crosses over). */
   readonly #input: Uint8Array;
+  readonly #head: Uint8Array;
   /** Where a report to write is put for the Worker. */
   readonly #output: Uint8Array;
   #pending: Pending | undefined;
@@ -72,9 +76,16 @@ export class WorkerReader {
 
   /**
    * Starts the Worker and has it bind hidapi from `libraryPath` for device handle `dev`;
-   * reads take up to `inLength` bytes, writes up to `outLength`.
+   * reads take up to `inLength` bytes, writes up to `outLength`; `headLength` is the usual
+   * report size (the `head` view given to `onReport`).
    */
-  constructor(libraryPath: string, dev: number, inLength: number, outLength: number) {
+  constructor(
+    libraryPath: string,
+    dev: number,
+    inLength: number,
+    outLength: number,
+    headLength: number = inLength,
+  ) {
     // One Blob URL per process, kept: a Worker loads it asynchronously.
     workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     this.#worker = new Worker(workerUrl, { type: "module" });
@@ -90,16 +101,18 @@ export class WorkerReader {
     const output = new SharedArrayBuffer(outLength);
     this.#control = new Int32Array(control);
     this.#input = new Uint8Array(input);
+    this.#head = this.#input.subarray(0, headLength);
     this.#output = new Uint8Array(output);
     this.#worker.postMessage({ path: libraryPath, dev, control, input, output });
   }
 
   /**
    * `hid_read_timeout(dev, buf, length, timeoutMs)` on the Worker: resolves with its result
-   * (bytes read; 0 on timeout, negative on error) after passing a report read to `onReport`
-   * (synchronously, as soon as the answer arrives; what it throws rejects the read).
+   * (bytes read; 0 on timeout, negative on error) after `onReport` has taken a report read
+   * (synchronously, as soon as the answer arrives, from shared memory the next call
+   * overwrites; what it throws rejects the read).
    */
-  read(timeoutMs: number, onReport: (report: Uint8Array) => void): Promise<number> {
+  read(timeoutMs: number, onReport: OnReport): Promise<number> {
     return this.#call(Math.max(0, Math.trunc(timeoutMs)), onReport);
   }
 
@@ -124,7 +137,7 @@ export class WorkerReader {
     this.#worker.terminate();
   }
 
-  #call(request: number, onReport?: (report: Uint8Array) => void): Promise<number> {
+  #call(request: number, onReport?: OnReport): Promise<number> {
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#pending) return Promise.reject(new Error("WorkerReader: one call at a time"));
     const c = this.#control;
@@ -161,7 +174,7 @@ export class WorkerReader {
     const n = this.#control[RESULT];
     if (p.onReport && n > 0) {
       try {
-        p.onReport(this.#input.slice(0, n));
+        p.onReport(n, this.#input, this.#head);
       } catch (e) {
         p.reject(e instanceof Error ? e : new TransportError(String(e)));
         this.#worker.unref?.();
