@@ -71,6 +71,8 @@ export class WorkerReader {
   /** Where a report to write is put for the Worker. */
   readonly #output: Uint8Array;
   #pending: Pending | undefined;
+  #settling: Pending | undefined;
+  #settlingResult = 0;
   #failed: Error | undefined;
   readonly #onDone = () => this.#answer();
 
@@ -86,6 +88,12 @@ export class WorkerReader {
     outLength: number,
     headLength: number = inLength,
   ) {
+    if (typeof (Atomics as { waitAsync?: unknown }).waitAsync !== "function") {
+      throw new TransportError(
+        "This runtime lacks Atomics.waitAsync, which the hidapi reader thread needs: " +
+          "upgrade Bun to 1.2 or later",
+      );
+    }
     // One Blob URL per process, kept: a Worker loads it asynchronously.
     workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
     this.#worker = new Worker(workerUrl, { type: "module" });
@@ -181,11 +189,18 @@ export class WorkerReader {
         return;
       }
     }
-    queueMicrotask(() => {
-      p.resolve(n);
-      this.#worker.unref?.();
-    });
+    this.#settling = p;
+    this.#settlingResult = n;
+    queueMicrotask(this.#settle); // no closure made after the wake-up
   }
+
+  // The call answered in #answer: its promise resolves, and the Worker may idle unref'd.
+  readonly #settle = () => {
+    const p = this.#settling;
+    this.#settling = undefined;
+    this.#worker.unref?.();
+    p?.resolve(this.#settlingResult);
+  };
 
   #fail(e: Error): void {
     this.#failed ??= e;
