@@ -43,12 +43,12 @@ const SYMBOLS = {
   hid_close: { parameters: ["ptr"], result: "void" },
   // Device I/O may block (Windows writes wait up to 1 s): off the JS thread in Deno.
   hid_write: { parameters: ["ptr", "buffer", "usize"], result: "i32", nonblocking: true },
-  // The same write on the JS thread, while the device accepts reports fast (see writePacket).
   hid_read_timeout: {
     parameters: ["ptr", "buffer", "usize", "i32"],
     result: "i32",
     nonblocking: true,
   },
+  // The same write on the JS thread, while the device takes reports fast (see writePacket).
   hid_write_now: { symbol: "hid_write", parameters: ["ptr", "buffer", "usize"], result: "i32" },
   // The same call on the JS thread, for zero-timeout reads of reports that already arrived.
   hid_read_poll: {
@@ -132,9 +132,10 @@ const READER_IDLE_MS = 2000;
  * with `usb_interrupt_msg` and waits for the interrupt-OUT transfer (the next bInterval frame,
  * 1-5 ms on FIDO keys, up to USB_CTRL_SET_TIMEOUT, 5 s; drivers/hid/usbhid/hid-core.c,
  * usbhid_output_report); macOS (IOHIDDeviceSetReport) and Windows (an overlapped WriteFile
- * waited for up to 1 s) also return only once the report is out. A thread hop costs 30-50 µs
- * (Deno's non-blocking FFI, a Bun Worker message): 2-3 % of a write that takes 2 ms, while a
- * device that takes reports at once (uhid, simulators, the fake) would pay it 10x over. So:
+ * waited for up to 1 s) also return only once the report is out. A thread hop costs 20-100 µs
+ * (Deno's non-blocking FFI, a round trip to Bun's reader Worker): a few % of a write that takes
+ * 2 ms, while a device that takes reports at once (uhid, simulators, the fake) would pay it
+ * 5-20x over. So:
  * synchronous while writes are fast, off the thread after the first slow one.
  */
 const SYNC_WRITE_LIMIT_MS = 2;
