@@ -1,0 +1,183 @@
+// Large-blob transfers at USB full-speed pacing (issue 15 goal 4): the gcc-built fake
+// libhidapi forwards reports to a VirtualAuthenticator served over UDP and paces them like an
+// interrupt pipe (one report per 1 ms frame each way), counting the frames used. A whole 4 KB
+// array read and write through loadHidApi + CtapHidDevice + LargeBlobs must take exactly the
+// frames tests/helpers/large_blob_wire.ts computes from the spec: a round trip more, an
+// under-filled fragment or a report more fails. Counts, not times: the machine is shared.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { loadHidApi } from "../ffi/hidapi.ts";
+import { cString, openLibrary } from "../ffi/runtime.ts";
+import type { CborValue } from "../src/cbor.ts";
+import { Ctap2 } from "../src/ctap2/base.ts";
+import { LargeBlobs, serializeBlobArray } from "../src/ctap2/blob.ts";
+import { ClientPin } from "../src/ctap2/pin.ts";
+import { openDevice } from "../src/hid/mod.ts";
+import { serveUdp } from "../src/hid/udp.ts";
+import { VirtualAuthenticator } from "../src/virtual/mod.ts";
+import { buildFixture } from "./helpers/build_fixture.ts";
+import {
+  readRoundTrips,
+  type RoundTrip,
+  type WireCount,
+  wireCount,
+  writeRoundTrips,
+} from "./helpers/large_blob_wire.ts";
+
+const FAKE = buildFixture("fake_hidapi");
+const PATH = "/dev/hidraw0";
+const DEVICE = [PATH, "0x1050", "0x0407", "SN", "0x0512", "Yubico", "YubiKey"]
+  .concat(["0xf1d0", "0x01", "0", "1"]).join("\t");
+
+async function control() {
+  const lib = await openLibrary([FAKE], {
+    fake_hidapi_configure: { parameters: ["buffer"], result: "i32" },
+    fake_hidapi_set_udp_port: { parameters: ["i32"], result: "void" },
+    fake_hidapi_fault: { parameters: ["buffer", "i32"], result: "i32" },
+    fake_hidapi_stat: { parameters: ["buffer"], result: "i32" },
+    fake_hidapi_reset: { parameters: [], result: "void" },
+    fake_hidapi_reset_frames: { parameters: [], result: "void" },
+  });
+  const s = lib.symbols;
+  const stat = (name: string) => {
+    const v = s.fake_hidapi_stat(cString(name)) as number;
+    assert.notEqual(v, -1, `unknown stat ${name}`);
+    return v;
+  };
+  return {
+    setup(port: number): void {
+      s.fake_hidapi_reset();
+      assert.equal(s.fake_hidapi_configure(cString(DEVICE)), 1);
+      s.fake_hidapi_set_udp_port(port);
+    },
+    pace(us: number): void {
+      assert.equal(s.fake_hidapi_fault(cString("pace_us"), us), 0);
+    },
+    resetFrames: () => s.fake_hidapi_reset_frames(),
+    /** What the pipe carried since resetFrames, in the shape of a WireCount. */
+    used(roundTrips: number): WireCount & { readonly dropped: number } {
+      return {
+        roundTrips,
+        reportsOut: stat("paced_out"),
+        reportsIn: stat("paced_in"),
+        frames: stat("paced_frames"),
+        dropped: stat("paced_dropped"),
+      };
+    },
+  };
+}
+
+/** A large-blob array (one entry shaped like an encrypted blob) serializing to `size` bytes. */
+function arrayOfSize(size: number): CborValue[] {
+  for (let n = size - 40; n < size; n++) {
+    const entry = new Map<CborValue, CborValue>([
+      [1, new Uint8Array(n).map((_, i) => (i * 7 + 3) & 0xff)],
+      [2, new Uint8Array(12).fill(9)],
+      [3, n * 2],
+    ]);
+    if (serializeBlobArray([entry]).length === size) return [entry];
+  }
+  throw new Error(`no array of ${size} bytes`);
+}
+
+/**
+ * A VirtualAuthenticator on UDP (keepalives off: a slow turn on this shared machine must not
+ * add an IN report) behind the fake at 1 ms frames, opened the way a user opens a key.
+ */
+async function pacedKey(pin?: string) {
+  const ctl = await control();
+  const va = new VirtualAuthenticator(pin ? { pin } : {});
+  const udp = await serveUdp(va.authenticator, { port: 0, keepaliveInterval: 60_000 });
+  ctl.setup(udp.port);
+  const api = await loadHidApi({ path: FAKE });
+  const device = await openDevice(PATH, api);
+  const ctap = await Ctap2.create(device);
+  ctl.pace(1000);
+  return {
+    ctl,
+    ctap,
+    async close() {
+      ctl.pace(0);
+      await device.close();
+      await udp.close();
+    },
+  };
+}
+
+/** Runs `op` and asserts the pipe carried exactly the spec's minimum for `trips`. */
+async function assertMinimal(
+  ctl: Awaited<ReturnType<typeof control>>,
+  trips: readonly RoundTrip[],
+  op: () => Promise<unknown>,
+): Promise<void> {
+  ctl.resetFrames();
+  await op();
+  const expected = wireCount(trips);
+  assert.deepEqual(ctl.used(trips.length), { ...expected, dropped: 0 });
+}
+
+describe("large-blob wire time at USB full-speed pacing", () => {
+  it("writes and reads a 4 KB array in the fewest frames the spec allows", async () => {
+    const key = await pacedKey();
+    try {
+      const { ctap, ctl } = key;
+      assert.equal(ctap.info.maxMsgSize, 1200);
+      const blobs = new LargeBlobs(ctap);
+      const array = arrayOfSize(4096);
+      const write = writeRoundTrips(4096, 1200);
+      // 1136-byte fragments: 3 full ones and the rest, 20 reports out and one in each.
+      assert.deepEqual(wireCount(write), {
+        roundTrips: 4,
+        reportsOut: 3 * 20 + 12,
+        reportsIn: 4,
+        frames: 76,
+      });
+      await assertMinimal(ctl, write, () => blobs.writeBlobArray(array));
+      const read = readRoundTrips(4096, 1200);
+      assert.deepEqual(wireCount(read), {
+        roundTrips: 4,
+        reportsOut: 4,
+        reportsIn: 3 * 20 + 12,
+        frames: 76,
+      });
+      let back: CborValue[] = [];
+      await assertMinimal(ctl, read, async () => back = await blobs.readBlobArray());
+      assert.deepEqual(back, array);
+    } finally {
+      await key.close();
+    }
+  });
+
+  it("reads an array of whole fragments with one empty fragment at the end, no more", async () => {
+    const key = await pacedKey();
+    try {
+      const { ctap, ctl } = key;
+      const blobs = new LargeBlobs(ctap);
+      const array = arrayOfSize(3 * 1136);
+      await blobs.writeBlobArray(array);
+      const read = readRoundTrips(3 * 1136, 1200);
+      assert.equal(read.length, 4);
+      let back: CborValue[] = [];
+      await assertMinimal(ctl, read, async () => back = await blobs.readBlobArray());
+      assert.deepEqual(back, array);
+    } finally {
+      await key.close();
+    }
+  });
+
+  it("with a PIN: a write with an lbw token adds only the pinUvAuthParam to each fragment", async () => {
+    const key = await pacedKey("1234");
+    try {
+      const { ctap, ctl } = key;
+      const pin = new ClientPin(ctap);
+      assert.equal(pin.protocol.version, 2);
+      const token = await pin.getPinToken("1234", ClientPin.PERMISSION.LARGE_BLOB_WRITE);
+      const blobs = new LargeBlobs(ctap, pin.protocol, token);
+      const array = arrayOfSize(4096);
+      await assertMinimal(ctl, writeRoundTrips(4096, 1200, 32), () => blobs.writeBlobArray(array));
+      assert.deepEqual(await new LargeBlobs(ctap).readBlobArray(), array);
+    } finally {
+      await key.close();
+    }
+  });
+});
