@@ -6,17 +6,19 @@
 // under-filled fragment or a report more fails. Counts, not times: the machine is shared.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import dgram from "node:dgram";
 import { loadHidApi } from "../ffi/hidapi.ts";
 import { cString, openLibrary } from "../ffi/runtime.ts";
 import type { CborValue } from "../src/cbor.ts";
 import { Ctap2 } from "../src/ctap2/base.ts";
-import { LargeBlobs, serializeBlobArray } from "../src/ctap2/blob.ts";
+import { LargeBlobs } from "../src/ctap2/blob.ts";
 import { ClientPin } from "../src/ctap2/pin.ts";
 import { openDevice } from "../src/hid/mod.ts";
 import { serveUdp } from "../src/hid/udp.ts";
 import { VirtualAuthenticator } from "../src/virtual/mod.ts";
 import { buildFixture } from "./helpers/build_fixture.ts";
 import {
+  arrayOfSize,
   readRoundTrips,
   type RoundTrip,
   type WireCount,
@@ -37,6 +39,8 @@ async function control() {
     fake_hidapi_stat: { parameters: ["buffer"], result: "i32" },
     fake_hidapi_reset: { parameters: [], result: "void" },
     fake_hidapi_reset_frames: { parameters: [], result: "void" },
+    fake_hidapi_clock_ns: { parameters: [], result: "i64" },
+    fake_hidapi_last_read_ns: { parameters: [], result: "i64" },
   });
   const s = lib.symbols;
   const stat = (name: string) => {
@@ -54,6 +58,9 @@ async function control() {
       assert.equal(s.fake_hidapi_fault(cString("pace_us"), us), 0);
     },
     resetFrames: () => s.fake_hidapi_reset_frames(),
+    stat,
+    clockNs: () => Number(s.fake_hidapi_clock_ns()),
+    lastReadNs: () => Number(s.fake_hidapi_last_read_ns()),
     /** What the pipe carried since resetFrames, in the shape of a WireCount. */
     used(roundTrips: number): WireCount & { readonly dropped: number } {
       return {
@@ -65,19 +72,6 @@ async function control() {
       };
     },
   };
-}
-
-/** A large-blob array (one entry shaped like an encrypted blob) serializing to `size` bytes. */
-function arrayOfSize(size: number): CborValue[] {
-  for (let n = size - 40; n < size; n++) {
-    const entry = new Map<CborValue, CborValue>([
-      [1, new Uint8Array(n).map((_, i) => (i * 7 + 3) & 0xff)],
-      [2, new Uint8Array(12).fill(9)],
-      [3, n * 2],
-    ]);
-    if (serializeBlobArray([entry]).length === size) return [entry];
-  }
-  throw new Error(`no array of ${size} bytes`);
 }
 
 /**
@@ -115,6 +109,52 @@ async function assertMinimal(
   const expected = wireCount(trips);
   assert.deepEqual(ctl.used(trips.length), { ...expected, dropped: 0 });
 }
+
+describe("the fake libhidapi's USB full-speed pipe (forwarding, pace_us 1000)", () => {
+  it("moves one OUT report per frame, then a burst of IN reports one per frame", async () => {
+    const ctl = await control();
+    // After the third request, the peer answers with a burst of 15 reports at once.
+    const peer = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => peer.bind(0, "127.0.0.1", () => resolve()));
+    let requests = 0;
+    peer.on("message", (_msg, from) => {
+      if (++requests < 3) return;
+      for (let i = 0; i < 15; i++) {
+        peer.send(new Uint8Array(64).fill(i), from.port, from.address);
+      }
+    });
+    ctl.setup((peer.address() as { port: number }).port);
+    const api = await loadHidApi({ path: FAKE });
+    const conn = await api.open(PATH);
+    try {
+      ctl.pace(1000);
+      ctl.resetFrames();
+      const t0 = ctl.clockNs();
+      for (let i = 0; i < 3; i++) await conn.writePacket(new Uint8Array(64).fill(0x80 + i));
+      const written = ctl.clockNs();
+      // Each write ends on a frame boundary after t0, a different one each: 3 boundaries.
+      assert.ok(written - t0 >= 2_000_000, `3 OUT reports in ${(written - t0) / 1e6} ms`);
+      for (let i = 0; i < 15; i++) {
+        assert.deepEqual(
+          await conn.readPacket(AbortSignal.timeout(5000)),
+          new Uint8Array(64).fill(i),
+        );
+      }
+      // The burst left the peer after the third OUT frame: 15 IN frames follow it.
+      const last = ctl.lastReadNs();
+      assert.ok(last - t0 >= 17_000_000, `3 OUT + 15 IN reports in ${(last - t0) / 1e6} ms`);
+      assert.equal(ctl.stat("paced_out"), 3);
+      assert.equal(ctl.stat("paced_in"), 15);
+      assert.equal(ctl.stat("paced_frames"), 18);
+      assert.ok(ctl.stat("paced_span") >= 18, `span ${ctl.stat("paced_span")}`);
+      assert.equal(ctl.stat("paced_dropped"), 0);
+    } finally {
+      ctl.pace(0);
+      await conn.close();
+      await new Promise<void>((resolve) => peer.close(() => resolve()));
+    }
+  });
+});
 
 describe("large-blob wire time at USB full-speed pacing", () => {
   it("writes and reads a 4 KB array in the fewest frames the spec allows", async () => {

@@ -18,6 +18,8 @@
  *   time is one frame per report.
  * @module
  */
+import type { CborValue } from "../../src/cbor.ts";
+import { serializeBlobArray } from "../../src/ctap2/blob.ts";
 
 /** One CTAP round trip: request and response lengths in bytes (command/status byte included). */
 export interface RoundTrip {
@@ -103,4 +105,17 @@ export function wireCount(trips: readonly RoundTrip[], reportSize = 64): WireCou
     reportsIn += reportsFor(t.response, reportSize);
   }
   return { roundTrips: trips.length, reportsOut, reportsIn, frames: reportsOut + reportsIn };
+}
+
+/** A large-blob array (one entry shaped like an encrypted blob) serializing to `size` bytes. */
+export function arrayOfSize(size: number): CborValue[] {
+  for (let n = size - 40; n < size; n++) {
+    const entry = new Map<CborValue, CborValue>([
+      [1, new Uint8Array(n).map((_, i) => (i * 7 + 3) & 0xff)],
+      [2, new Uint8Array(12).fill(9)],
+      [3, n * 2],
+    ]);
+    if (serializeBlobArray([entry]).length === size) return [entry];
+  }
+  throw new RangeError(`No one-entry large-blob array serializes to ${size} bytes`);
 }
