@@ -78,9 +78,12 @@ async function control() {
  * A VirtualAuthenticator on UDP (keepalives off: a slow turn on this shared machine must not
  * add an IN report) behind the fake at 1 ms frames, opened the way a user opens a key.
  */
-async function pacedKey(pin?: string) {
+async function pacedKey(pin?: string, maxMsgSize?: number) {
   const ctl = await control();
-  const va = new VirtualAuthenticator(pin ? { pin } : {});
+  const va = new VirtualAuthenticator({
+    ...(pin ? { pin } : {}),
+    ...(maxMsgSize ? { maxMsgSize } : {}),
+  });
   const udp = await serveUdp(va.authenticator, { port: 0, keepaliveInterval: 60_000 });
   ctl.setup(udp.port);
   const api = await loadHidApi({ path: FAKE });
@@ -187,6 +190,27 @@ describe("large-blob wire time at USB full-speed pacing", () => {
       await key.close();
     }
   });
+
+  for (const maxMsgSize of [1024, 2048]) {
+    it(`follows a maxMsgSize of ${maxMsgSize}: fragments of ${maxMsgSize - 64} bytes`, async () => {
+      const key = await pacedKey(undefined, maxMsgSize);
+      try {
+        const { ctap, ctl } = key;
+        assert.equal(ctap.info.maxMsgSize, maxMsgSize);
+        const blobs = new LargeBlobs(ctap);
+        const array = arrayOfSize(4096);
+        const write = writeRoundTrips(4096, maxMsgSize);
+        assert.equal(write.length, Math.ceil(4096 / (maxMsgSize - 64)));
+        await assertMinimal(ctl, write, () => blobs.writeBlobArray(array));
+        let back: CborValue[] = [];
+        const read = readRoundTrips(4096, maxMsgSize);
+        await assertMinimal(ctl, read, async () => back = await blobs.readBlobArray());
+        assert.deepEqual(back, array);
+      } finally {
+        await key.close();
+      }
+    });
+  }
 
   it("reads an array of whole fragments with one empty fragment at the end, no more", async () => {
     const key = await pacedKey();
