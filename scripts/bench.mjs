@@ -235,6 +235,9 @@ if (groups.includes("wiretime")) {
       "measured ms",
       "unpaced ms",
       "(measured − auth) / wire",
+      "client OUT→OUT µs (max)",
+      "client IN→OUT µs (max)",
+      "authenticator reply µs (max)",
     ],
     rows.map((r) => [
       r.op,
@@ -248,6 +251,9 @@ if (groups.includes("wiretime")) {
       num(r.measuredMs, 2),
       num(r.unpacedMs, 2),
       num(r.ratio, 3),
+      ...[r.outOut, r.inOut, r.reply].map((l) =>
+        l === null ? "—" : `${num(l.meanUs)} (${num(l.maxUs)})`
+      ),
     ]),
   );
 }

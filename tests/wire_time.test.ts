@@ -151,6 +151,10 @@ describe("the fake libhidapi's USB full-speed pipe (forwarding, pace_us 1000)", 
       assert.equal(ctl.stat("paced_frames"), 18);
       assert.ok(ctl.stat("paced_span") >= 18, `span ${ctl.stat("paced_span")}`);
       assert.equal(ctl.stat("paced_dropped"), 0);
+      // Latency counters: two writes followed a write, none a read; one answer to time.
+      assert.equal(ctl.stat("paced_out_out_gaps"), 2);
+      assert.equal(ctl.stat("paced_in_out_gaps"), 0);
+      assert.equal(ctl.stat("paced_reply_gaps"), 1);
     } finally {
       ctl.pace(0);
       await conn.close();

@@ -22,7 +22,11 @@
  *   (first to last frame used, idle frames included), the authenticator's own processing time
  *   (its processCbor, timed in its process), the paced wall time, the same operation unpaced
  *   (no wire: stack + loopback UDP + authenticator), and the ratio
- *   (measured − authenticator) / wire.
+ *   (measured − authenticator) / wire; and where the time between frames goes (the fake's
+ *   latency counters, mean and max over all runs): the client's turnaround from a hid_write
+ *   returning to the next one of the same message (OUT→OUT) and from reading a response to
+ *   writing the next request (IN→OUT), and the authenticator's from a request report to its
+ *   first answer. A frame is lost when one of them exceeds what is left of the frame.
  * A second authenticator with a PIN gives the write with a pinUvAuthParam per fragment and
  * the token acquisition it needs (no minimum computed for that one).
  *
@@ -72,6 +76,18 @@ interface Row {
   readonly measuredMs: number;
   readonly unpacedMs: number;
   readonly ratio: number | null;
+  /** The client's turnaround (µs) between back-to-back OUT reports: median of the means, max. */
+  readonly outOut: Latency | null;
+  /** The client's turnaround (µs) from reading a response to writing the next request. */
+  readonly inOut: Latency | null;
+  /** The authenticator's (µs): an OUT report handed to it → its first report back. */
+  readonly reply: Latency | null;
+}
+
+/** A latency of the fake's counters over the runs: median of the per-run means, overall max. */
+interface Latency {
+  readonly meanUs: number;
+  readonly maxUs: number;
 }
 const rows: Row[] = [];
 
@@ -127,6 +143,23 @@ async function open(auth: Authenticator) {
   return { device, ctap: await Ctap2.create(device) };
 }
 
+/** Collects one fake latency counter ("paced_reply_gap"…) over the paced runs. */
+class LatencyCounter {
+  readonly #means: number[] = [];
+  #max = 0;
+  constructor(readonly name: string) {}
+  /** Reads the counter after a run (before the next resetFrames). */
+  sample(): void {
+    const n = fake.stat(`${this.name}s`);
+    if (n === 0) return;
+    this.#means.push(fake.stat(`${this.name}_us`) / n);
+    this.#max = Math.max(this.#max, fake.stat(`${this.name}_max_us`));
+  }
+  get result(): Latency | null {
+    return this.#means.length ? { meanUs: median(this.#means), maxUs: this.#max } : null;
+  }
+}
+
 /**
  * Times `op` paced and unpaced, alternating, REPS times each (after one unpaced warm-up),
  * reading the fake's frame counters and the authenticator's processing time of each paced run.
@@ -141,6 +174,9 @@ async function measure(
   await run();
   const paced: number[] = [], unpaced: number[] = [], authMs: number[] = [], ratio: number[] = [];
   const spans: number[] = [];
+  const outOut = new LatencyCounter("paced_out_out_gap");
+  const inOut = new LatencyCounter("paced_in_out_gap");
+  const reply = new LatencyCounter("paced_reply_gap");
   const min = trips ? wireCount(trips) : undefined;
   const wireMs = min ? (min.frames * FRAME_US) / 1000 : undefined;
   let used = { out: 0, in: 0, frames: 0 };
@@ -168,6 +204,7 @@ async function measure(
     }
     used = now;
     spans.push(fake.stat("paced_span"));
+    for (const c of [outOut, inOut, reply]) c.sample();
     paced.push(ms);
     authMs.push(a);
     if (wireMs) ratio.push((ms - a) / wireMs);
@@ -189,6 +226,9 @@ async function measure(
     measuredMs: median(paced),
     unpacedMs: median(unpaced),
     ratio: ratio.length ? median(ratio) : null,
+    outOut: outOut.result,
+    inOut: inOut.result,
+    reply: reply.result,
   });
 }
 
@@ -239,6 +279,7 @@ if (process.env.BENCH_JSON === "1") {
   for (const r of rows) console.log(`WIRETIME ${JSON.stringify(r)}`);
 } else {
   const n = (x: number | null, d = 0) => (x === null ? "—" : x.toFixed(d));
+  const lat = (l: Latency | null) => (l ? `${n(l.meanUs)} (${n(l.maxUs)})` : "—");
   console.log(`${RUNTIME}, ${FRAME_US} µs frames, medians of ${REPS}`);
   for (const r of rows) {
     console.log(
@@ -248,7 +289,11 @@ if (process.env.BENCH_JSON === "1") {
         n(r.spanFrames)
       } | wire ${n(r.wireMs, 1)} ms | authenticator ${n(r.authMs, 2)} ms | measured ${
         n(r.measuredMs, 2)
-      } ms | unpaced ${n(r.unpacedMs, 2)} ms | (measured − auth)/wire ${n(r.ratio, 3)}`,
+      } ms | unpaced ${n(r.unpacedMs, 2)} ms | (measured − auth)/wire ${
+        n(r.ratio, 3)
+      } | µs mean (max): client OUT→OUT ${lat(r.outOut)}, IN→OUT ${lat(r.inOut)}, authenticator ${
+        lat(r.reply)
+      }`,
     );
   }
 }
