@@ -220,7 +220,8 @@ if (groups.includes("wiretime")) {
   const of = (x, min) => (min === null ? `${x}` : `${x} / ${min}`);
   console.log(
     "\n### Large-blob wire time: 4 KB array through the fake libhidapi at USB full-speed " +
-      "pacing (1 ms frames, one 64-byte report per frame each way; medians)\n",
+      `pacing (${process.env.WIRE_FRAME_US ?? 1000} µs frames, one 64-byte report per frame ` +
+      "each way; medians)\n",
   );
   printTable(
     [

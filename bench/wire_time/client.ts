@@ -55,7 +55,9 @@ import {
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 const RUNTIME = g.Deno ? `Deno ${g.Deno.version.deno}` : `Bun ${g.Bun.version}`;
-const FRAME_US = 1000;
+// 1000: bInterval 1, as YubiKeys; WIRE_FRAME_US=5000 models keys polled every 5 ms (the
+// Trussed usbd-ctaphid class of Nitrokey 3 and Solo 2).
+const FRAME_US = Number(process.env.WIRE_FRAME_US ?? 1000);
 const REPS = Number(process.env.WIRE_REPS ?? 9);
 const SIZE = 4096;
 
