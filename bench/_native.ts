@@ -64,6 +64,8 @@ export async function fakeHidapi() {
     fake_hidapi_set_udp_port: { parameters: ["i32"], result: "void" },
     fake_hidapi_fault: { parameters: ["buffer", "i32"], result: "i32" },
     fake_hidapi_reset: { parameters: [], result: "void" },
+    fake_hidapi_reset_frames: { parameters: [], result: "void" },
+    fake_hidapi_stat: { parameters: ["buffer"], result: "i32" },
     fake_hidapi_clock_ns: { parameters: [], result: "i64" },
     fake_hidapi_last_read_ns: { parameters: [], result: "i64" },
     // Raw hidapi calls, for the floors: on the JS thread, and Deno's off-thread flavour.
@@ -94,9 +96,23 @@ export async function fakeHidapi() {
     path,
     devicePath: "/dev/hidraw0",
     symbols: s,
-    /** USB frame pacing of the loopback replies in µs (0: answer at once). */
+    /** USB frame pacing in µs (0: no pacing): of the loopback replies, or of forwarded reports. */
     pace(us: number): void {
       s.fake_hidapi_fault(cString("pace_us"), us);
+    },
+    /** Forwards reports to a UDP authenticator on `port` (devices opened from now on). */
+    forwardTo(port: number): void {
+      s.fake_hidapi_set_udp_port(port);
+    },
+    /** A counter of the fake (fake_hidapi_stat), e.g. "paced_frames". */
+    stat(name: string): number {
+      const v = s.fake_hidapi_stat(cString(name)) as number;
+      if (v === -1) throw new Error(`fake libhidapi has no counter ${name}`);
+      return v;
+    },
+    /** Zeroes the paced-forwarding frame counters. */
+    resetFrames(): void {
+      s.fake_hidapi_reset_frames();
     },
     clockNs: (): number => s.fake_hidapi_clock_ns() as number,
     lastReadNs: (): number => s.fake_hidapi_last_read_ns() as number,

@@ -42,6 +42,9 @@ const PACED = "hidapi at USB pacing (1 ms frames): report arrival → reader res
 const IDLE_OPEN = "hidapi idle, device open, nobody reading: CPU µs per second";
 const IDLE_READING = "hidapi idle, a read waiting for a report: CPU µs per second";
 const ROUNDS = Number(process.env.TRANSPORT_ROUNDS ?? 60);
+/** `TRANSPORT_ONLY=hidapi` (or udp, memory) runs one group, for quick runs while iterating. */
+const ONLY = process.env.TRANSPORT_ONLY;
+const want = (group: "udp" | "memory" | "hidapi") => !ONLY || ONLY === group;
 const BATCH_MS = 4;
 
 const CID = 0x11223344;
@@ -119,6 +122,36 @@ function rawReadWorker(libPath: string): Worker {
   return new Worker(url, { type: "module" });
 }
 
+/**
+ * A bare Worker that runs one hid_read_timeout per request through shared memory: it sleeps in
+ * Atomics.wait on control[0], reads, then sets control[1] and notifies (the JS thread awaits
+ * Atomics.waitAsync on it).
+ */
+function rawAtomicsWorker(libPath: string, dev: number, control: Int32Array): Worker {
+  const src = `
+    import { dlopen } from "bun:ffi";
+    const read = dlopen(${JSON.stringify(libPath)}, {
+      hid_read_timeout: { args: ["ptr", "buffer", "usize", "i32"], returns: "i32" },
+    }).symbols.hid_read_timeout;
+    const buf = new Uint8Array(65);
+    self.onmessage = (ev) => {
+      const c = ev.data;
+      for (;;) {
+        Atomics.wait(c, 0, 0);
+        if (Atomics.load(c, 0) === 2) break;
+        read(${dev}, buf, 65, 1000);
+        Atomics.store(c, 0, 0);
+        Atomics.store(c, 1, 1);
+        Atomics.notify(c, 1);
+      }
+    };
+  `;
+  const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+  const w = new Worker(url, { type: "module" });
+  w.postMessage(control);
+  return w;
+}
+
 /** A CtapHidDevice on `conn` with a fixed channel (the reflectors cannot answer INIT). */
 function device(conn: HidConnection): CtapHidDevice {
   return new CtapHidDevice(
@@ -135,11 +168,11 @@ const ping = async (dev: CtapHidDevice) => {
 
 // ------------------------------------------------------------------ UDP
 
-const reflector = await startReflector();
+const reflector = want("udp") ? await startReflector() : undefined;
 
 /** The runtime's own round trip with each datagram API, written the fastest way it allows. */
 async function rawUdp(api: string): Promise<Op> {
-  const port = reflector.port;
+  const port = reflector!.port;
   if (api === "node:dgram") {
     // In Deno, the small receive buffer our connection also asks for (see src/hid/datagram.ts).
     const s = g.Deno
@@ -182,8 +215,8 @@ const udpApis: [DatagramApi, string, string][] = [["node:dgram", "node:dgram", "
 if (native) {
   udpApis.push(["native", native, native === "bun" ? "Bun.udpSocket" : "Deno.listenDatagram"]);
 }
-for (const [api, raw, label] of udpApis) {
-  const conn = await UdpHidConnection.open({ port: reflector.port, localPort: 0, api });
+for (const [api, raw, label] of reflector ? udpApis : []) {
+  const conn = await UdpHidConnection.open({ port: reflector!.port, localPort: 0, api });
   const dev = device(conn);
   await paired(`UDP (${label})`, `${label} 64 B round trip`, await rawUdp(raw), () => ping(dev));
   if (raw === "deno") {
@@ -191,7 +224,7 @@ for (const [api, raw, label] of udpApis) {
     // receive is pending before the reply arrives; Deno completes such a receive a loop turn
     // later than one issued after the reply is already there (the sequential floor above).
     const s = g.Deno.listenDatagram({ transport: "udp", port: 0, hostname: "127.0.0.1" });
-    const to = { transport: "udp", hostname: "127.0.0.1", port: reflector.port };
+    const to = { transport: "udp", hostname: "127.0.0.1", port: reflector!.port };
     const buf = new Uint8Array(2048);
     await paired(`UDP (${label})`, `${label}, receive pending before the send`, async () => {
       const r = s.receive(buf);
@@ -202,11 +235,11 @@ for (const [api, raw, label] of udpApis) {
   }
   await conn.close();
 }
-reflector.stop();
+reflector?.stop();
 
 // ------------------------------------------------------------------ in-memory
 
-{
+if (want("memory")) {
   const [client, far] = createConnectionPair();
   void (async () => {
     for (;;) await far.writePacket(await far.readPacket());
@@ -222,7 +255,7 @@ reflector.stop();
 // ------------------------------------------------------------------ hidapi
 
 const fake = await fakeHidapi();
-{
+if (want("hidapi")) {
   const s = fake.symbols;
   const raw = s.hid_open_path(cString(fake.devicePath)) as number;
   const out = new Uint8Array(65);
@@ -243,6 +276,9 @@ const fake = await fakeHidapi();
     rawSync,
     () => ping(dev),
   );
+  if (conn.offThreadWrites) {
+    console.error("note: a write took longer than syncWriteLimitMs: writes went off the JS thread");
+  }
   if (g.Deno) {
     await paired(
       "hidapi (fake, answers at once)",
@@ -256,62 +292,107 @@ const fake = await fakeHidapi();
   }
   s.hid_close(raw);
 
-  // USB pacing: wake-up latency per report against the runtime's own way to be woken by a
-  // blocking read (Deno: a nonblocking FFI call; Bun: a bare Worker posting the result).
+  // USB pacing: wake-up latency per report against the runtime's own ways to be woken by a
+  // blocking read (Deno: a nonblocking FFI call; Bun: a bare Worker answering by postMessage,
+  // or by Atomics.notify to an Atomics.waitAsync, the faster of the two in Bun 1.4). Floors and
+  // the stack run in alternating batches (as paired() does): single runs moved by 2x.
   fake.pace(1000);
-  const wake = async (read: () => Promise<unknown> | unknown, write: () => unknown) => {
+  const WAKE_BATCH = 10;
+  const wakeBatch = async (
+    read: () => Promise<unknown> | unknown,
+    write: () => unknown,
+    n: number,
+  ) => {
     const lat: number[] = [];
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < n; i++) {
       await write();
       await read();
       const now = fake.clockNs();
-      if (i >= 50) lat.push((now - fake.lastReadNs()) / 1000);
+      lat.push((now - fake.lastReadNs()) / 1000);
     }
     return median(lat);
   };
   const raw2 = s.hid_open_path(cString(fake.devicePath)) as number;
   const write2 = () => s.hid_write(raw2, out, out.length);
-  let floorWake: number;
-  let floorName: string;
+  const floors: [string, () => Promise<unknown>][] = [];
+  const workers: Worker[] = [];
+  let quitAtomics: (() => void) | undefined;
   if (g.Deno) {
-    floorName = "raw nonblocking FFI read";
-    floorWake = await wake(() => s.hid_read_timeout_nb(raw2, inBuf, inBuf.length, 1000), write2);
+    floors.push([
+      "raw nonblocking FFI read",
+      () => s.hid_read_timeout_nb(raw2, inBuf, inBuf.length, 1000),
+    ]);
   } else {
-    floorName = "raw hid_read_timeout on a bare Worker";
-    const worker = rawReadWorker(fake.path);
+    const posting = rawReadWorker(fake.path);
     let done: () => void = () => {};
-    worker.onmessage = () => done();
-    floorWake = await wake(
+    posting.onmessage = () => done();
+    floors.push([
+      "raw hid_read_timeout on a bare Worker, postMessage",
       () =>
         new Promise<void>((r) => {
           done = r;
-          worker.postMessage(raw2);
+          posting.postMessage(raw2);
         }),
-      write2,
-    );
-    worker.terminate();
+    ]);
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    const notifying = rawAtomicsWorker(fake.path, raw2, control);
+    floors.push([
+      "raw hid_read_timeout on a bare Worker, Atomics.waitAsync",
+      async () => {
+        Atomics.store(control, 1, 0);
+        Atomics.store(control, 0, 1);
+        Atomics.notify(control, 0);
+        // deno-lint-ignore no-explicit-any
+        const w = (Atomics as any).waitAsync(control, 1, 0);
+        if (w.async) await w.value;
+      },
+    ]);
+    workers.push(posting, notifying);
+    quitAtomics = () => {
+      Atomics.store(control, 0, 2);
+      Atomics.notify(control, 0);
+    };
     rows.push({
       runtime: RUNTIME,
       group: PACED,
       floor: "blocking read on the JS thread (freezes the event loop)",
-      floorUs: await wake(() => s.hid_read_timeout(raw2, inBuf, inBuf.length, 1000), write2),
+      floorUs: await wakeBatch(
+        () => s.hid_read_timeout(raw2, inBuf, inBuf.length, 1000),
+        write2,
+        250,
+      ),
       stackUs: NaN,
       overheadUs: NaN,
       stackCpuUs: NaN,
     });
   }
+  const stackRead = () => conn.readPacket();
+  const stackWrite = () => conn.writePacket(REQUEST);
+  for (const [, read] of floors) await wakeBatch(read, write2, 50); // warm-up
+  await wakeBatch(stackRead, stackWrite, 50);
+  const fw: number[][] = floors.map(() => []);
+  const sw: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, [, read]] of floors.entries()) {
+      fw[i].push(await wakeBatch(read, write2, WAKE_BATCH));
+    }
+    sw.push(await wakeBatch(stackRead, stackWrite, WAKE_BATCH));
+  }
+  quitAtomics?.();
+  for (const w of workers) w.terminate();
   s.hid_close(raw2);
-  const stackWake = await wake(() => conn.readPacket(), () => conn.writePacket(REQUEST));
   const paced = await batch(() => ping(dev), 200);
-  rows.push({
-    runtime: RUNTIME,
-    group: PACED,
-    floor: floorName,
-    floorUs: floorWake,
-    stackUs: stackWake,
-    overheadUs: stackWake - floorWake,
-    stackCpuUs: paced.cpu,
-  });
+  for (const [i, [name]] of floors.entries()) {
+    rows.push({
+      runtime: RUNTIME,
+      group: PACED,
+      floor: name,
+      floorUs: median(fw[i]),
+      stackUs: median(sw),
+      overheadUs: median(sw.map((x, r) => x - fw[i][r])),
+      stackCpuUs: paced.cpu,
+    });
+  }
 
   // CPU µs per second: a sleeping process (the runtime's own idle cost), the device open with
   // nobody reading, and a read waiting for a report that never comes (a wake-up per slice).

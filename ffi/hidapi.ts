@@ -48,7 +48,7 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  // Bun: its FFI calls run on the JS thread whatever the flag; bound without the promise.
+  // The same write on the JS thread, while the device takes reports fast (see writePacket).
   hid_write_now: { symbol: "hid_write", parameters: ["ptr", "buffer", "usize"], result: "i32" },
   // The same call on the JS thread, for zero-timeout reads of reports that already arrived.
   hid_read_poll: {
@@ -99,6 +99,14 @@ export interface LoadHidApiOptions {
    */
   readonly readSliceMs?: number;
   /**
+   * Writes run synchronously on the JS thread (no thread hop) until one of them takes longer
+   * than this many milliseconds (default 2); then that connection writes off the JS thread
+   * (Deno: a non-blocking FFI call; Bun: a Worker), so a device slow to accept reports blocks
+   * the event loop once, not on every report, until 16 writes in a row take less than a
+   * quarter of this. 0: always off the JS thread; Infinity: always on it.
+   */
+  readonly syncWriteLimitMs?: number;
+  /**
    * Linux: the directory of hidraw devices' sysfs entries (default `/sys/class/hidraw`),
    * read for report descriptors when hidapi is older than 0.10.1 and reports no usage page.
    */
@@ -116,8 +124,29 @@ const MAX_ENUMERATION = 4096;
  * slices short then.
  */
 const MAX_SLICE_GROWTH = 8;
-/** Bun: the reader Worker stops after this long without a blocking read. */
+/** Bun: the reader Worker stops after this long without a blocking call. */
 const READER_IDLE_MS = 2000;
+/**
+ * Default of {@linkcode LoadHidApiOptions.syncWriteLimitMs}. hidapi's write is synchronous on
+ * every platform: on Linux `hid_write` is a `write()` on hidraw, which for USB sends the report
+ * with `usb_interrupt_msg` and waits for the interrupt-OUT transfer (the next bInterval frame,
+ * 1-5 ms on FIDO keys, up to USB_CTRL_SET_TIMEOUT, 5 s; drivers/hid/usbhid/hid-core.c,
+ * usbhid_output_report); macOS (IOHIDDeviceSetReport) and Windows (an overlapped WriteFile
+ * waited for up to 1 s) also return only once the report is out. A thread hop costs 20-100 µs
+ * (Deno's non-blocking FFI, a round trip to Bun's reader Worker): a few % of a write that takes
+ * 2 ms, while a device that takes reports at once (uhid, simulators, the fake) would pay it
+ * 5-20x over. So:
+ * synchronous while writes are fast, off the thread after the first slow one.
+ */
+const SYNC_WRITE_LIMIT_MS = 2;
+/**
+ * Off-thread writes in a row, each done within a quarter of the limit (hop included), after
+ * which writes return to the JS thread. A busy machine preempts a 5 µs write for 2-5 ms now and
+ * then (4 runs in 6 of bench/transport.ts on the shared 2-core machine switched a fake device
+ * that way), which must not cost a fast device its fast path for good; a device that stalls
+ * again freezes the loop once more only after this many fast writes.
+ */
+const SYNC_WRITE_RETRY = 16;
 /** Reports received after their reader aborted are kept (up to this many) for the next read. */
 const MAX_BUFFERED_REPORTS = 256;
 
@@ -355,6 +384,13 @@ export class HidApi implements HidBackend {
     this.version = loadedLib.version;
     // bus_type was appended in 0.13; an older library allocates 64-byte entries.
     this.#structSize = atLeast(this.version, 0, 13) ? 72 : 64;
+    const limit = opts.syncWriteLimitMs;
+    if (limit !== undefined && (typeof limit !== "number" || !(limit >= 0))) {
+      throw new RangeError(
+        "syncWriteLimitMs must be a number of milliseconds >= 0 (0: never write on the JS " +
+          `thread; Infinity: always), got ${String(limit)}`,
+      );
+    }
     if (this.#lib.symbols.hid_get_report_descriptor) {
       this.getReportDescriptor = (path) => this.#readDescriptor(path);
     } else if (!atLeast(this.version, 0, 10, 1) && platform() === "linux") {
@@ -508,6 +544,10 @@ function readDescriptor(lib: HidLib, dev: number): Uint8Array | undefined {
  * (Deno: a non-blocking FFI call; Bun: a Worker) and wakes the reader when a report arrives.
  * Nothing polls: an idle connection costs one wake-up per read slice while someone waits, and
  * nothing at all otherwise.
+ *
+ * Writes: on the JS thread while nothing else is in flight and writes take at most
+ * `syncWriteLimitMs`; after a slower one, off the JS thread like blocking reads, until the
+ * device has taken 16 reports in a row fast.
  */
 export class HidApiConnection implements HidConnection {
   /** The hidapi path this connection was opened with. */
@@ -525,16 +565,31 @@ export class HidApiConnection implements HidConnection {
   #pumping = false;
   // Native calls queued or running under the lock.
   #busy = 0;
+  // Set when the blocking read holding the lock has returned and handed its report over: its
+  // lock is released a few promise hops later, but the device is already free.
+  #readReturned = false;
   // One extra byte so an over-long report is detected rather than silently truncated.
   readonly #readBuf: Uint8Array;
+  // Its first reportSizeIn bytes (a view made once), and the array the next report goes into.
+  readonly #readHead: Uint8Array;
+  #spare: Uint8Array | undefined;
+  // Report ID 0 and the report, for writes on the JS thread.
+  readonly #writeBuf: Uint8Array;
   readonly #sliceMs: number;
   // The next slice: #sliceMs, doubled after each empty one up to MAX_SLICE_GROWTH times it.
   #slice: number;
-  // Bun: the Worker that runs blocking reads; stopped after READER_IDLE_MS without reads (an
+  // Bun: the Worker that runs blocking calls; stopped after READER_IDLE_MS without one (an
   // idle Bun Worker still costs ~0.3 ms of CPU per second) and started again on demand.
   #reader: WorkerReader | undefined;
   #readerIdle: ReturnType<typeof setTimer> | undefined;
-  #lastBlockingRead = 0;
+  #lastBlockingCall = 0;
+  // Whether the current blocking read delivered a report.
+  #delivered = false;
+  // Writes longer than this switch #offThreadWrites on (see SYNC_WRITE_LIMIT_MS).
+  readonly #syncWriteLimitMs: number;
+  #offThreadWrites: boolean;
+  // Off-thread writes in a row that were fast (see SYNC_WRITE_RETRY).
+  #fastWrites = 0;
 
   /** Use {@linkcode HidApi.open}. */
   constructor(
@@ -551,11 +606,16 @@ export class HidApiConnection implements HidConnection {
     this.reportSizeIn = reportSizeIn;
     this.reportSizeOut = reportSizeOut;
     this.#readBuf = new Uint8Array(reportSizeIn + 1);
+    this.#readHead = this.#readBuf.subarray(0, reportSizeIn);
+    this.#writeBuf = new Uint8Array(reportSizeOut + 1);
     this.#sliceMs = Math.max(1, Math.trunc(opts.readSliceMs ?? 50));
     this.#slice = this.#sliceMs;
+    const limit = opts.syncWriteLimitMs ?? SYNC_WRITE_LIMIT_MS;
+    this.#syncWriteLimitMs = limit;
+    this.#offThreadWrites = limit === 0;
     // Started now so the first blocking read does not wait for the thread to boot.
     if (runtime === "bun") {
-      this.#reader = new WorkerReader(lib.path, this.#readBuf.length);
+      this.#reader = this.#newWorker();
       this.#stopReaderWhenIdle();
     }
   }
@@ -565,7 +625,15 @@ export class HidApiConnection implements HidConnection {
     return this.#closed;
   }
 
-  /** Writes one report, prefixed with report ID 0 (so `reportSizeOut + 1` bytes). */
+  /** Whether writes run off the JS thread now (after a slow one; see `syncWriteLimitMs`). */
+  get offThreadWrites(): boolean {
+    return this.#offThreadWrites;
+  }
+
+  /**
+   * Writes one report, prefixed with report ID 0 (so `reportSizeOut + 1` bytes). With nothing
+   * in flight and writes fast so far, the write happens before this returns.
+   */
   async writePacket(packet: Uint8Array): Promise<void> {
     if (!(packet instanceof Uint8Array) || packet.length !== this.reportSizeOut) {
       throw new TransportError(
@@ -573,24 +641,47 @@ export class HidApiConnection implements HidConnection {
       );
     }
     if (this.#closed) throw new TransportError("Connection is closed");
+    // One policy for both runtimes: on the JS thread while writes are fast, else off it.
+    if (!this.#offThreadWrites && this.#idle()) {
+      // Done before this returns: one buffer serves every such write.
+      const out = this.#writeBuf;
+      out.set(packet, 1);
+      return this.#writeNow(out);
+    }
     const buf = new Uint8Array(packet.length + 1);
     buf.set(packet, 1);
-    if (runtime !== "deno") {
-      // Bun's FFI calls are synchronous anyway: with nothing in flight, write at once.
-      const now = () =>
-        this.#wrote(
-          this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number,
-          buf.length,
-        );
-      if (this.#busy === 0) return now();
-      return await this.#exclusive(now);
-    }
-    await this.#exclusive(async () =>
-      this.#wrote(
-        await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number,
-        buf.length,
-      )
+    await this.#exclusive(() =>
+      this.#offThreadWrites ? this.#writeOffThread(buf) : this.#writeNow(buf)
     );
+  }
+
+  // hid_write on the JS thread; a write slower than the limit sends the next ones off it.
+  #writeNow(buf: Uint8Array): void {
+    const t0 = performance.now();
+    const n = this.#lib.symbols.hid_write_now(this.#dev, buf, buf.length) as number;
+    if (performance.now() - t0 > this.#syncWriteLimitMs) this.#offThreadWrites = true;
+    this.#wrote(n, buf.length);
+  }
+
+  async #writeOffThread(buf: Uint8Array): Promise<void> {
+    const t0 = performance.now();
+    let n: number;
+    if (runtime === "bun") {
+      this.#reader ??= this.#newWorker();
+      try {
+        n = await this.#reader.write(buf);
+      } finally {
+        this.#stopReaderWhenIdle();
+      }
+    } else {
+      n = await this.#lib.symbols.hid_write(this.#dev, buf, buf.length) as number;
+    }
+    if (performance.now() - t0 >= this.#syncWriteLimitMs / 4) this.#fastWrites = 0;
+    else if (++this.#fastWrites >= SYNC_WRITE_RETRY) {
+      this.#offThreadWrites = false;
+      this.#fastWrites = 0;
+    }
+    this.#wrote(n, buf.length);
   }
 
   // Checks hid_write's result `n` for a report of `length` bytes (report ID included).
@@ -630,7 +721,7 @@ export class HidApiConnection implements HidConnection {
   readArrived(): Uint8Array | undefined {
     if (this.#closed) throw new TransportError("Connection is closed");
     const queued = this.#packets.take();
-    if (queued || this.#busy !== 0) return queued;
+    if (queued || !this.#idle()) return queued;
     const buf = this.#readBuf;
     return this.#take(this.#lib.symbols.hid_read_poll(this.#dev, buf, buf.length, 0) as number);
   }
@@ -661,13 +752,22 @@ export class HidApiConnection implements HidConnection {
     return run;
   }
 
+  // No native call runs or waits on this device: the only holder of the lock, if any, is a read
+  // that has returned (its reader may already write the next report and take the answer).
+  #idle(): boolean {
+    return this.#busy === 0 || (this.#busy === 1 && this.#readReturned);
+  }
+
   // Runs `fn` after every earlier native call on this device has finished.
   #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     this.#busy++;
     const run = this.#lock.then(() => {
       if (this.#closed || !this.#dev) throw new TransportError("Connection is closed");
       return fn();
-    }).finally(() => this.#busy--);
+    }).finally(() => {
+      this.#busy--;
+      this.#readReturned = false;
+    });
     this.#lock = run.catch(() => {});
     return run;
   }
@@ -678,62 +778,91 @@ export class HidApiConnection implements HidConnection {
     this.#pumping = true;
     try {
       while (!this.#closed && this.#packets.waiting > 0) {
-        let report: Uint8Array | undefined;
         try {
-          report = await this.#exclusive(() => this.#readBlocking());
+          await this.#exclusive(() => this.#readBlocking());
         } catch (e) {
           if (this.#closed) break;
           const err = e instanceof Error ? e : new TransportError(String(e));
           this.#packets.fail(err);
           break;
         }
-        if (this.#closed) break;
-        if (!report) continue;
-        // To the first waiting reader; kept for the next one if its reader aborted meanwhile.
-        this.#packets.push(report);
       }
     } finally {
       this.#pumping = false;
     }
   }
 
-  // One hid_read_timeout slice off the JS thread; undefined when the slice ended empty. A
-  // silent device gets longer slices (fewer wake-ups while nothing comes); a report resets them.
-  async #readBlocking(): Promise<Uint8Array | undefined> {
+  // One hid_read_timeout slice off the JS thread. A report goes to the waiting reader as soon
+  // as the runtime hands it over (Bun: inside the Worker's answer), before the lock and the
+  // pump loop catch up: the reader resumes a few promise hops earlier. A silent device gets
+  // longer slices (fewer wake-ups while nothing comes); a report resets them.
+  async #readBlocking(): Promise<void> {
     const slice = this.#slice;
-    let report: Uint8Array | undefined;
+    this.#delivered = false;
+    // Made now, while waiting: allocating right after the wake-up costs ~4 µs in Deno 2.9
+    // (1-2 µs in Bun 1.4), copying into a ready array ~1 µs.
+    this.#spare ??= new Uint8Array(this.reportSizeIn);
     if (runtime === "bun") {
-      this.#reader ??= new WorkerReader(this.#lib.path, this.#readBuf.length);
-      let r: Uint8Array | number;
+      this.#reader ??= this.#newWorker();
+      let n: number;
       try {
-        r = await this.#reader.read(this.#dev, slice);
+        n = await this.#reader.read(slice, this.#deliverShared);
       } finally {
         this.#stopReaderWhenIdle();
       }
-      report = typeof r === "number" ? this.#take(r) : this.#check(r);
+      if (n <= 0) this.#take(n);
     } else {
       const buf = this.#readBuf;
       const n = await this.#lib.symbols.hid_read_timeout(this.#dev, buf, buf.length, slice);
-      report = this.#take(n as number);
+      if ((n as number) > 0) this.#deliver(n as number, buf, this.#readHead);
+      else this.#take(n as number);
     }
-    this.#slice = report ? this.#sliceMs : Math.min(slice * 2, this.#sliceMs * MAX_SLICE_GROWTH);
-    return report;
+    this.#slice = this.#delivered
+      ? this.#sliceMs
+      : Math.min(slice * 2, this.#sliceMs * MAX_SLICE_GROWTH);
   }
 
-  // Stops the reader READER_IDLE_MS after the last blocking read. One timer, re-armed only when
-  // it fires early: no timer work per read.
+  // The report of `n` bytes a blocking read left in `buf` (`head`: its first reportSizeIn
+  // bytes), to the first waiting reader; kept for the next one if its reader aborted meanwhile.
+  #deliver(n: number, buf: Uint8Array, head: Uint8Array): void {
+    this.#delivered = true;
+    this.#readReturned = true;
+    let report = this.#spare;
+    if (n === this.reportSizeIn && report) {
+      this.#spare = undefined;
+      report.set(head);
+    } else report = this.#check(buf.slice(0, n));
+    if (!this.#closed) this.#packets.push(report);
+  }
+
+  // Bun: called inside the Worker's answer, with the report in the Worker's shared buffer.
+  readonly #deliverShared = (n: number, shared: Uint8Array, head: Uint8Array): void =>
+    this.#deliver(n, shared, head);
+
+  #newWorker(): WorkerReader {
+    return new WorkerReader(
+      this.#lib.path,
+      this.#dev,
+      this.#readBuf.length,
+      this.reportSizeOut + 1,
+      this.reportSizeIn,
+    );
+  }
+
+  // Stops the reader READER_IDLE_MS after the last blocking call. One timer, re-armed only when
+  // it fires early: no timer work per call.
   #stopReaderWhenIdle(): void {
-    this.#lastBlockingRead = performance.now();
+    this.#lastBlockingCall = performance.now();
     if (!this.#readerIdle) this.#armReaderIdle(READER_IDLE_MS);
   }
 
   #armReaderIdle(ms: number): void {
     this.#readerIdle = setTimer(() => {
       this.#readerIdle = undefined;
-      const left = this.#lastBlockingRead + READER_IDLE_MS - performance.now();
-      // Reads run under the lock: with nothing in flight, no read is using the Worker.
+      const left = this.#lastBlockingCall + READER_IDLE_MS - performance.now();
+      // Calls run under the lock: with nothing in flight, no call is using the Worker.
       if (left > 0) this.#armReaderIdle(left);
-      else if (this.#busy !== 0) this.#armReaderIdle(READER_IDLE_MS); // a read is running
+      else if (this.#busy !== 0) this.#armReaderIdle(READER_IDLE_MS); // a call is running
       else this.#stopReader();
     }, ms);
     this.#readerIdle.unref();

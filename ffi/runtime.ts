@@ -256,7 +256,9 @@ function openDeno<S extends SymbolTable>(path: string, symbols: S): NativeLibrar
       }
       return raw(...args);
     };
-    out[name] = f.nonblocking
+    // A non-blocking call whose result needs no conversion hands Deno's own promise over:
+    // an async wrapper would add promise hops between the thread's answer and the caller.
+    out[name] = f.nonblocking && wrapResult
       ? async (...args: unknown[]) => {
         const v = await call(...args);
         return wrapResult ? wrapResult(v) : v;
@@ -272,9 +274,18 @@ function openDeno<S extends SymbolTable>(path: string, symbols: S): NativeLibrar
   };
 }
 
+// The last pointer made: calls on one device or context pass the same handle every time,
+// and making the BigInt and the pointer object costs more than a fast FFI call itself.
+let lastAddress = 0;
+let lastPointer: unknown = null;
+
 function toDenoPointer(p: number | null | undefined): unknown {
   if (!p) return null;
-  return denoApi().UnsafePointer.create(BigInt(p));
+  if (p !== lastAddress) {
+    lastPointer = denoApi().UnsafePointer.create(BigInt(p));
+    lastAddress = p;
+  }
+  return lastPointer;
 }
 
 // ---------------------------------------------------------------- Bun

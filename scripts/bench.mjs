@@ -1,10 +1,12 @@
 // `npm run bench`: runs bench/*.bench.ts under `deno bench` and under Bun (through the loop
 // harness in bench/_harness.ts) and prints one Markdown table per runtime, then both side by side.
-// Then two groups of their own: `transport` (bench/transport.ts: CTAPHID overhead per packet
-// over each runtime's own round trip) and `sidebyside` (bench/side_by_side/run.mjs:
-// python-fido2 as Debian ships it, Deno and Bun against one UDP authenticator process).
+// Then groups of their own: `transport` (bench/transport.ts: CTAPHID overhead per packet
+// over each runtime's own round trip), `wiretime` (bench/wire_time/client.ts: a 4 KB
+// large-blob array read and written through the fake libhidapi at USB full-speed pacing,
+// against the wire time) and `sidebyside` (bench/side_by_side/run.mjs: python-fido2 as Debian
+// ships it, Deno and Bun against one UDP authenticator process).
 //
-//   node scripts/bench.mjs [--runtime deno|bun] [cbor|crypto|pin|transport|sidebyside ...]
+//   node scripts/bench.mjs [--runtime deno|bun] [cbor|crypto|pin|transport|wiretime|sidebyside ...]
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -20,12 +22,13 @@ for (let i = 0; i < args.length; i++) {
   if (args[i] === "--runtime") runtimes = [args[++i]];
   else if (args[i] === "--help" || args[i] === "-h") {
     console.log(
-      "usage: node scripts/bench.mjs [--runtime deno|bun] [cbor|crypto|pin|transport|sidebyside ...]",
+      "usage: node scripts/bench.mjs [--runtime deno|bun] " +
+        "[cbor|crypto|pin|transport|wiretime|sidebyside ...]",
     );
     process.exit(0);
   } else names.push(args[i].replace(/^bench\//, "").replace(/\.bench\.ts$/, ""));
 }
-const GROUPS = ["transport", "sidebyside"];
+const GROUPS = ["transport", "wiretime", "sidebyside"];
 const groups = GROUPS.filter((g) => !names.length || names.includes(g));
 const files = readdirSync(join(root, "bench"))
   .filter((f) => f.endsWith(".bench.ts"))
@@ -193,6 +196,65 @@ if (groups.includes("transport")) {
       us(r.floorUs),
       us(r.stackUs),
       us(r.overheadUs),
+    ]),
+  );
+}
+
+if (groups.includes("wiretime")) {
+  const rows = [];
+  for (const name of runtimes) {
+    console.error(`running bench/wire_time/client.ts on ${name}…`);
+    const cmd = name === "deno"
+      ? [bin("deno"), ["run", "-A", "bench/wire_time/client.ts"]]
+      : [bin("bun"), ["bench/wire_time/client.ts"]];
+    const r = spawnSync(cmd[0], cmd[1], {
+      cwd: root,
+      env: { ...env, BENCH_JSON: "1" },
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+    if (r.status !== 0) fail(`${name} bench/wire_time/client.ts`, r);
+    for (const m of r.stdout.matchAll(/^WIRETIME (\{.*\})$/gm)) rows.push(JSON.parse(m[1]));
+  }
+  const num = (x, d = 0) => (x === null ? "—" : x.toFixed(d));
+  const of = (x, min) => (min === null ? `${x}` : `${x} / ${min}`);
+  console.log(
+    "\n### Large-blob wire time: 4 KB array through the fake libhidapi at USB full-speed " +
+      `pacing (${process.env.WIRE_FRAME_US ?? 1000} µs frames, one 64-byte report per frame ` +
+      "each way; medians)\n",
+  );
+  printTable(
+    [
+      "operation",
+      "runtime",
+      "reports out (min)",
+      "reports in (min)",
+      "frames (min)",
+      "span",
+      "wire ms",
+      "auth ms",
+      "measured ms",
+      "unpaced ms",
+      "(measured − auth) / wire",
+      "client OUT→OUT µs (max)",
+      "client IN→OUT µs (max)",
+      "authenticator reply µs (max)",
+    ],
+    rows.map((r) => [
+      r.op,
+      r.runtime,
+      of(r.reportsOut, r.minReportsOut),
+      of(r.reportsIn, r.minReportsIn),
+      of(r.frames, r.minFrames),
+      num(r.spanFrames),
+      num(r.wireMs, 1),
+      num(r.authMs, 2),
+      num(r.measuredMs, 2),
+      num(r.unpacedMs, 2),
+      num(r.ratio, 3),
+      ...[r.outOut, r.inOut, r.reply].map((l) =>
+        l === null ? "—" : `${num(l.meanUs)} (${num(l.maxUs)})`
+      ),
     ]),
   );
 }

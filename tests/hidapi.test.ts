@@ -576,6 +576,121 @@ describe("hidapi binding: report I/O", () => {
   });
 });
 
+describe("hidapi binding: write policy", () => {
+  it("writes on the JS thread while the device takes reports at once", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    // A generous limit: a preempted write on a loaded machine must not switch this connection.
+    const api = await loadHidApi({ path: FAKE_014, syncWriteLimitMs: 500 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      for (let i = 0; i < 5; i++) {
+        const before = ctl.stat("writes");
+        const written = c.writePacket(packet(i));
+        // An off-thread write would only be issued after a microtask (under the device lock).
+        assert.equal(ctl.stat("writes"), before + 1, `write ${i} reached the device at once`);
+        await written;
+        assert.deepEqual(await c.readPacket(), packet(i));
+      }
+      assert.equal(c.offThreadWrites, false);
+    });
+  });
+
+  it("moves writes off the JS thread after one slow write, and back after 16 fast ones", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014 }); // the default limit, 2 ms
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("write_delay_ms", 200);
+      // The first slow write blocks the event loop: it is done before writePacket returns.
+      const t0 = performance.now();
+      const first = c.writePacket(packet(1));
+      assert.ok(performance.now() - t0 >= 190, "the first write ran on the JS thread");
+      await first;
+      assert.equal(c.offThreadWrites, true);
+      for (const i of [2, 3]) {
+        // A timer due during the write fires while it is still in progress.
+        let done = false;
+        const timer = new Promise<boolean>((r) => setTimeout(() => r(done), 5));
+        const written = c.writePacket(packet(i)).then(() => done = true);
+        assert.equal(await timer, false, `write ${i} did not block the event loop`);
+        await written;
+      }
+      for (const i of [1, 2, 3]) assert.deepEqual(await c.readPacket(), packet(i));
+      ctl.fault("write_delay_ms", 0);
+      // Fast again: off the JS thread for 16 writes in a row (each under 0.5 ms; a slower one,
+      // on a loaded machine, starts the count again), then back on it.
+      let offThread = 0;
+      while (c.offThreadWrites && offThread < 500) {
+        const before = ctl.stat("writes");
+        const written = c.writePacket(packet(offThread));
+        assert.equal(ctl.stat("writes"), before, "not written on the JS thread");
+        await written;
+        assert.deepEqual(await c.readPacket(), packet(offThread));
+        offThread++;
+      }
+      assert.ok(offThread >= 16 && offThread < 500, `${offThread} writes off the JS thread`);
+      const before = ctl.stat("writes");
+      const written = c.writePacket(packet(9));
+      assert.equal(ctl.stat("writes"), before + 1, "written on the JS thread again");
+      await written;
+      assert.equal(ctl.stat("max_concurrency"), 1);
+    });
+  });
+
+  it("writes at once right after a blocking read hands its report over", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014, syncWriteLimitMs: 500 });
+    await withConnection(api, "/dev/hidraw3", async (c) => {
+      ctl.fault("pace_us", 20000); // each reply arrives on the next 20 ms frame: reads block
+      await c.writePacket(packet(0));
+      for (let i = 1; i <= 3; i++) {
+        assert.deepEqual(await c.readPacket(), packet(i - 1));
+        // The read's lock is released a few promise hops later, but the device is free: the
+        // next request goes out now, not after a thread hop.
+        const before = ctl.stat("writes");
+        const written = c.writePacket(packet(i));
+        assert.equal(ctl.stat("writes"), before + 1, `write ${i} reached the device at once`);
+        await written;
+      }
+      assert.deepEqual(await c.readPacket(), packet(3));
+      assert.equal(ctl.stat("max_concurrency"), 1);
+    });
+  });
+
+  it("writes off the JS thread from the start with syncWriteLimitMs: 0", async () => {
+    const ctl = await control(FAKE_014);
+    ctl.setup([KEY]);
+    const api = await loadHidApi({ path: FAKE_014, syncWriteLimitMs: 0 });
+    const c = await api.open("/dev/hidraw3");
+    assert.equal(c.offThreadWrites, true);
+    await c.writePacket(packet(1));
+    assert.deepEqual(await c.readPacket(), packet(1));
+    ctl.fault("write_error", 1);
+    await assert.rejects(
+      c.writePacket(packet(2)),
+      (e) => e instanceof TransportError && /write error \(injected\)/.test(e.message),
+    );
+    // close() waits for a write in progress: hid_close never overlaps it.
+    ctl.fault("write_delay_ms", 100);
+    const written = c.writePacket(packet(3));
+    await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([written, c.close()]);
+    assert.equal(ctl.stat("bad_handle"), 0);
+    assert.equal(ctl.stat("max_concurrency"), 1);
+    assert.equal(ctl.stat("open_handles"), 0);
+  });
+
+  it("rejects a syncWriteLimitMs that is not a number of milliseconds >= 0", async () => {
+    for (const bad of [-1, NaN, "2" as unknown as number]) {
+      await assert.rejects(
+        loadHidApi({ path: FAKE_014, syncWriteLimitMs: bad }),
+        (e) => e instanceof RangeError && /syncWriteLimitMs must be a number/.test(e.message),
+      );
+    }
+  });
+});
+
 // The system library: .ci/run installs libhidapi-hidraw0. Without it this test fails (and its
 // message names the package); it only does not apply off Linux.
 const REAL = "libhidapi-hidraw.so.0";

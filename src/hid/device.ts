@@ -69,7 +69,9 @@ export class CtapHidDevice implements CtapDevice {
   readonly deviceVersion: readonly [number, number, number];
   /** CAPABILITY flags (WINK, LOCK, CBOR, NMSG). */
   readonly capabilities: number;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** Whether a call is running; later calls wait in `#waiting`, in order. */
+  #busy = false;
+  readonly #waiting: (() => void)[] = [];
   #closed = false;
   #needsResync = false;
   readonly #watchdog = new Watchdog();
@@ -217,64 +219,69 @@ export class CtapHidDevice implements CtapDevice {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (!signal) {
-      const task = this.#queue.then(() => {
-        if (this.#closed) throw new TransportError("Device is closed");
-        return this.#callWithBusyRetry(cmd, packets, opts);
-      });
-      this.#queue = task.then(noop, noop);
-      return task;
+    if (!this.#busy) {
+      // Nothing running: start at once. A promise chain per call (the queue below) costs
+      // several microtask turns, and each turn is paid again cold after every wake-up.
+      this.#busy = true;
+      return this.#run(cmd, packets, opts);
     }
     return new Promise((resolve, reject) => {
       // While queued, an abort rejects at once; once running, it goes through CANCEL.
-      const onAbort = () => reject(new AbortError(undefined, { cause: signal.reason }));
-      signal.addEventListener("abort", onAbort, { once: true });
-      const task = this.#queue.then(() => {
-        signal.removeEventListener("abort", onAbort);
-        if (this.#closed) throw new TransportError("Device is closed");
-        if (signal.aborted) throw new AbortError(undefined, { cause: signal.reason });
-        return this.#callWithBusyRetry(cmd, packets, opts);
-      });
-      this.#queue = task.catch(() => {});
-      task.then(resolve, reject);
+      const onAbort = () => {
+        const i = this.#waiting.indexOf(start);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        reject(new AbortError(undefined, { cause: signal!.reason }));
+      };
+      const start = () => {
+        signal?.removeEventListener("abort", onAbort);
+        if (this.#closed) {
+          reject(new TransportError("Device is closed"));
+          this.#release();
+        } else this.#run(cmd, packets, opts).then(resolve, reject);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.push(start);
     });
   }
 
-  async #callWithBusyRetry(
-    cmd: number,
-    packets: Uint8Array[],
-    opts: CallOptions,
-  ): Promise<Uint8Array> {
-    const giveUp = Date.now() + this.#busyTimeout;
-    while (true) {
-      try {
-        return await this.#transact(cmd, packets, opts);
-      } catch (e) {
-        if (!(e instanceof CtapError) || e.code !== HID_ERR.CHANNEL_BUSY) throw e;
-        if (Date.now() + BUSY_RETRY_MS > giveUp) throw e;
-        if (!(await sleep(BUSY_RETRY_MS, opts.signal))) {
-          throw new AbortError(undefined, { cause: opts.signal?.reason });
-        }
-      }
-    }
+  /** Hands the device to the next queued call, or marks it idle. */
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#busy = false;
   }
 
-  async #transact(cmd: number, packets: Uint8Array[], opts: CallOptions): Promise<Uint8Array> {
-    const answered = { value: false };
+  /** One call, retried while the device answers CHANNEL_BUSY; releases the device after. */
+  async #run(cmd: number, packets: Uint8Array[], opts: CallOptions): Promise<Uint8Array> {
     try {
-      // More stale reports than drain() takes: resynchronize rather than misread the rest.
-      if (this.#needsResync) await this.#resync();
-      else {
-        let clean = drain(this.connection);
-        if (typeof clean !== "boolean") clean = await clean;
-        if (!clean) await this.#resync();
+      const giveUp = Date.now() + this.#busyTimeout;
+      const answered = { value: false };
+      while (true) {
+        answered.value = false;
+        try {
+          // More stale reports than drain() takes: resynchronize rather than misread the rest.
+          if (this.#needsResync) await this.#resync();
+          else {
+            let clean = drain(this.connection);
+            if (typeof clean !== "boolean") clean = await clean;
+            if (!clean) await this.#resync();
+          }
+          return await this.#exchange(cmd, packets, opts, answered);
+        } catch (e) {
+          // Unless the device answered cleanly, late packets of this transaction may still
+          // come: resynchronize the channel before the next one.
+          if (!(e instanceof CtapError)) {
+            if (!answered.value) this.#needsResync = true;
+            throw e;
+          }
+          if (e.code !== HID_ERR.CHANNEL_BUSY || Date.now() + BUSY_RETRY_MS > giveUp) throw e;
+          if (!(await sleep(BUSY_RETRY_MS, opts.signal))) {
+            throw new AbortError(undefined, { cause: opts.signal?.reason });
+          }
+        }
       }
-      return await this.#exchange(cmd, packets, opts, answered);
-    } catch (e) {
-      // Unless the device answered cleanly, late packets of this transaction may still come:
-      // resynchronize the channel before the next one.
-      if (!(e instanceof CtapError) && !answered.value) this.#needsResync = true;
-      throw e;
+    } finally {
+      this.#release();
     }
   }
 
@@ -324,7 +331,15 @@ export class CtapHidDevice implements CtapDevice {
           );
           wait = new Waiter(this.#cancelTimeout, undefined, this.#watchdog);
         }
-        const packet = await wait.read(this.connection);
+        // Inline rather than `wait.read()`: one async frame less per report.
+        let packet = wait.expired ? undefined : this.connection.readArrived?.();
+        if (packet === undefined && !wait.expired) {
+          try {
+            packet = await this.connection.readPacket(wait.readSignal);
+          } catch (e) {
+            if (!(e instanceof AbortError) || !wait.expired) throw e;
+          }
+        }
         if (packet === undefined) {
           if (signal?.aborted) {
             if (!cancelled) continue; // Send CANCEL, then wait for the answer.
@@ -423,7 +438,6 @@ export class CtapHidDevice implements CtapDevice {
 
 /** A signal that is already aborted: `readPacket` with it returns only what has arrived. */
 let arrivedOnly: AbortSignal | undefined;
-const noop = () => {};
 
 /**
  * Discards reports already queued (late replies to an earlier, failed transaction). Resolves
@@ -553,6 +567,16 @@ class Waiter {
   /** Pushes the deadline to `ms` from now. */
   extend(ms: number): void {
     this.#watchdog.extend(ms);
+  }
+
+  /** Whether the deadline passed or the signal aborted: reads return `undefined` from now on. */
+  get expired(): boolean {
+    return this.#expired;
+  }
+
+  /** The signal to read with: it aborts when the waiter expires. */
+  get readSignal(): AbortSignal {
+    return this.#readSignal;
   }
 
   /** Next packet, or `undefined` once the deadline passed or the signal aborted. */
