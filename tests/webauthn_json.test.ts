@@ -23,6 +23,7 @@ import {
   AuthenticatorData,
   AuthenticatorSelectionCriteria,
   CollectedClientData,
+  type CollectedClientDataInit,
   coseKeyToSpki,
   CredentialCreationOptions,
   CredentialRequestOptions,
@@ -137,15 +138,10 @@ describe("CollectedClientData (python-fido2 §7.1)", () => {
       assert.deepEqual({ ...made.fields }, { ...read.fields });
       assert.ok(Object.isFrozen(made.fields));
     }
-    // Not a string: what parse() makes of it is an error, with or without extra members.
+    // Not a string (from untyped callers): what parse() makes of it is an error.
+    const badTop = { type: "webauthn.get", challenge: "AA", origin: "o", topOrigin: 1 };
     assert.throws(
-      () =>
-        CollectedClientData.create({
-          type: "webauthn.get",
-          challenge: "AA",
-          origin: "o",
-          topOrigin: 1,
-        }),
+      () => CollectedClientData.create(badTop as unknown as CollectedClientDataInit),
       FormatError,
     );
   });
