@@ -275,7 +275,7 @@ export class Fido2Client implements WebAuthnClient {
       const [opts, wrapped] = unwrapCreationOptions(options);
       const { clientData, rpId } = await this.#collect(opts);
       const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
-      await this.ready();
+      if (!this.#ready) await this.ready(); // connected: no promise hops
       const backend = this.#ready!;
       const reg = await backend.makeCredential(opts, clientData, rpId, signal);
       const attestation = opts.attestation ?? "none";
@@ -306,7 +306,7 @@ export class Fido2Client implements WebAuthnClient {
       const [opts, wrapped] = unwrapRequestOptions(options);
       const { clientData, rpId } = await this.#collect(opts);
       const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
-      await this.ready();
+      if (!this.#ready) await this.ready(); // connected: no promise hops
       const assertions = await this.#ready!.getAssertion(opts, clientData, rpId, signal);
       return new Selection(clientData, assertions);
     } catch (e) {
@@ -317,7 +317,7 @@ export class Fido2Client implements WebAuthnClient {
   /** Waits for the user to touch this key (to pick one of several connected keys). */
   async selection(callOptions: ClientCallOptions = {}): Promise<void> {
     try {
-      await this.ready();
+      if (!this.#ready) await this.ready(); // connected: no promise hops
       await this.#ready!.selection(callOptions.signal);
     } catch (e) {
       throw toClientError(e);
