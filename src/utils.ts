@@ -1,8 +1,9 @@
 /**
  * Byte, encoding and small-crypto helpers used across the library.
  *
- * Hashes and HMAC are synchronous (noble): for the small inputs CTAP uses they are several times
- * faster than WebCrypto's promise round trip (see research/anchors.md §4.4).
+ * Hashes and HMAC are synchronous (noble; SHA-256 natively on Bun): for the small inputs CTAP
+ * uses they are several times faster than WebCrypto's promise round trip (see
+ * research/anchors.md §4.4).
  * @module
  */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
@@ -10,8 +11,21 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { hkdf as nobleHkdf } from "@noble/hashes/hkdf.js";
 import { FormatError } from "./errors.ts";
 
+/**
+ * Bun's native SHA-256, synchronous like noble and about 7 times faster on CTAP-sized inputs
+ * (0.3 against 2.3 µs for a clientDataJSON): every getAssertion hashes its client data.
+ */
+const bunSha256 = (globalThis as {
+  Bun?: { SHA256?: { hash(data: Uint8Array, into: Uint8Array): Uint8Array } };
+}).Bun?.SHA256;
+
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
+  if (bunSha256 && data instanceof Uint8Array) {
+    const out = new Uint8Array(32);
+    bunSha256.hash(data, out);
+    return out;
+  }
   return nobleSha256(data);
 }
 

@@ -81,6 +81,23 @@ describe("DefaultClientDataCollector", () => {
     await badRequest(c.collectClientData(request("com")));
   });
 
+  it("remembers the default check per origin and RP ID: each pair keeps its own answer", async () => {
+    const pairs: [string, string][] = [
+      ["https://login.example.com", "example.com"],
+      ["https://login.evil.example", "example.com"],
+      ["https://example.com", "login.example.com"],
+      ["https://x y", "example.com"],
+      ["https://x", "y example.com"],
+    ];
+    for (let round = 0; round < 2; round++) {
+      for (const [origin, rpId] of pairs) {
+        const c = new DefaultClientDataCollector(origin);
+        const outcome = await c.verifyRpId(rpId).then(() => true, () => false);
+        assert.equal(outcome, verifyRpId(rpId, origin), `${origin} ${rpId} (round ${round})`);
+      }
+    }
+  });
+
   it("derives the RP ID from the origin's host without port", async () => {
     const c = new DefaultClientDataCollector("https://foo.example.com:8443");
     assert.equal((await c.collectClientData(creation({ name: "x" }))).rpId, "foo.example.com");

@@ -541,6 +541,15 @@ describe("Ctap2.getAssertion", () => {
     const filled = res.withCredential({ type: "public-key", id: fromHex("abcd") });
     assert.equal(toHex(filled.credential!.id), "abcd");
     assert.deepEqual(filled.signature, res.signature);
+    // The parsed authData is handed over, not parsed again, and only to that one response.
+    assert.equal(filled.authData, res.authData);
+    const other = decode(fromHex(GA_RESP)) as CborMap;
+    const otherAuthData = new Uint8Array(other.get(2) as Uint8Array);
+    otherAuthData[32] ^= 0x01; // another flags byte: a different authData
+    other.set(2, otherAuthData);
+    const next = new AssertionResponse(other);
+    assert.notEqual(next.authData, res.authData);
+    assert.equal(next.authData.flags, res.authData.flags ^ 0x01);
   });
 
   it("rejects lying responses with FormatError", async () => {

@@ -65,7 +65,7 @@ describe("start-up import graph", () => {
   it("the walker sees what cli.ts needs for every command (an oracle for the others)", () => {
     const graph = staticGraph("cli.ts");
     for (
-      const m of ["src/cli/main.ts", "src/ctap2/base.ts", "src/hid/udp.ts", "cbor-x/decode"]
+      const m of ["src/cli/main.ts", "src/ctap2/base.ts", "src/hid/udp.ts", "@noble/hashes/sha2.js"]
     ) {
       assert.ok(graph.has(m), `${m} missing from the walked graph: the walker is broken`);
     }

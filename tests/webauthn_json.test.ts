@@ -23,6 +23,7 @@ import {
   AuthenticatorData,
   AuthenticatorSelectionCriteria,
   CollectedClientData,
+  type CollectedClientDataInit,
   coseKeyToSpki,
   CredentialCreationOptions,
   CredentialRequestOptions,
@@ -114,6 +115,35 @@ describe("CollectedClientData (python-fido2 §7.1)", () => {
     assert.equal(toHex(c.hash), "8b20a0b904b4747aacae71d55bf60b4eb2583f7e639f55f40baac23c2600c178");
     assert.equal(c.toJSON(), B64);
     assert.deepEqual(CollectedClientData.fromJSON(B64).raw, c.raw);
+  });
+
+  it("create() builds the same object parse() reads back from its bytes", () => {
+    const inits = [
+      { type: "webauthn.get", challenge: fromHex("00ff10"), origin: "https://example.com" },
+      {
+        type: "webauthn.create",
+        challenge: "cdySOP-1JI4J_BpOeO9ut25rlZJueF16aO6auTTYAis",
+        origin: "https://a.example",
+        crossOrigin: true,
+        topOrigin: "https://top.example",
+      },
+      { type: "webauthn.get", challenge: "AAAA", origin: "https://\u00fcber.example", extra: 1 },
+    ];
+    for (const init of inits) {
+      const made = CollectedClientData.create(init);
+      const read = CollectedClientData.parse(made.raw);
+      for (const k of ["type", "challenge", "origin", "crossOrigin", "topOrigin", "raw"] as const) {
+        assert.deepEqual(made[k], read[k], k);
+      }
+      assert.deepEqual({ ...made.fields }, { ...read.fields });
+      assert.ok(Object.isFrozen(made.fields));
+    }
+    // Not a string (from untyped callers): what parse() makes of it is an error.
+    const badTop = { type: "webauthn.get", challenge: "AA", origin: "o", topOrigin: 1 };
+    assert.throws(
+      () => CollectedClientData.create(badTop as unknown as CollectedClientDataInit),
+      FormatError,
+    );
   });
 
   it("create() is byte-identical to the vector (challenge as string or bytes)", () => {

@@ -4,7 +4,8 @@
 //
 //   node bench/side_by_side/run.mjs [--n 200] [--cold-runs 21] [--cold-only] [--json]
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -60,7 +61,13 @@ function authenticator(extra = []) {
 }
 
 function run(cmd, argv, what) {
-  const r = spawnSync(cmd, argv, { cwd: root, encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd, argv, {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+    // A floor waiting for an answer that never comes (floor.py reads without a timeout).
+    timeout: 600_000,
+  });
   if (r.status !== 0) {
     process.stderr.write(r.stdout ?? "");
     process.stderr.write(r.stderr ?? "");
@@ -104,6 +111,30 @@ const pythonInfo = (port) =>
   `from fido2.ctap2 import Ctap2; from udp_connection import open_udp_device; ` +
   `dev, _ = open_udp_device("127.0.0.1", ${port}); print(dev.descriptor); print(Ctap2(dev).info)`;
 
+/** Operations whose recorded datagrams the floor replays (see floor.ts). */
+const FLOOR_OPS = ["ping", "clientGetAssertion"];
+const work = mkdtempSync(join(tmpdir(), "fido2-sbs-"));
+
+/**
+ * The runtime floor of `result`'s operations: their recorded datagrams replayed to the same
+ * authenticator with no library (floor.ts / floor.py), stored as `<op>Floor`, and the
+ * library's own share as `<op>AboveFloor`.
+ */
+function floors(result, cmd, argv) {
+  const ops = FLOOR_OPS.filter((k) => result[k]?.datagrams);
+  if (!ops.length) return;
+  const file = join(work, `floor-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(ops.map((k) => result[k].datagrams)));
+  const out = JSON.parse(run(cmd, [...argv, file], `${cmd} ${argv.join(" ")}`));
+  for (const [i, k] of ops.entries()) {
+    result[`${k}Floor`] = out[i];
+    result[`${k}AboveFloor`] = {
+      ms: result[k].ms - out[i].ms,
+      cpuMs: result[k].cpuMs - out[i].cpuMs,
+    };
+  }
+}
+
 const py = pythonFido2();
 if (py.skip) console.log(`\n${py.skip}\n`);
 const plain = await authenticator();
@@ -121,6 +152,7 @@ try {
         : JSON.parse(run(PYTHON, [join(here, "client.py"), ...ports], "client.py")),
       cold: {},
     };
+    if (!coldOnly) floors(client.result, PYTHON, [join(here, "floor.py"), ports[0], ports[2]]);
     clients.push(client);
     for (
       const [row, argv] of [
@@ -145,6 +177,11 @@ try {
     const result = coldOnly
       ? { runtime: run(exe, [...rt, join(here, "noop.ts")], name).trim() }
       : JSON.parse(run(exe, [...rt, join(here, "client.ts"), ...ports], name));
+    if (!coldOnly) {
+      // The datagram API the library used: the native one where the runtime has it unflagged.
+      const api = name === "Bun" || label ? "native" : "node:dgram";
+      floors(result, exe, [...rt, join(here, "floor.ts"), ports[0], ports[2], api]);
+    }
     const client = { name: result.runtime + label, result, cold: {} };
     clients.push(client);
     for (
@@ -162,6 +199,7 @@ try {
 } finally {
   plain.stop();
   pinned.stop();
+  rmSync(work, { recursive: true, force: true });
 }
 
 if (args.includes("--json")) {
@@ -171,10 +209,14 @@ if (args.includes("--json")) {
 
 const ROWS = [
   ["ping", "CTAPHID PING 8 B"],
+  ["pingFloor", "  floor: its datagrams, no library²"],
   ["ctap2GetAssertion", "raw Ctap2 getAssertion"],
   ["clientGetAssertion", "Fido2Client getAssertion (1 allowed)"],
+  ["clientGetAssertionFloor", "  floor: its datagrams, no library²"],
+  ["clientGetAssertionAboveFloor", "  the library's own share (above the floor)"],
   ["makeCredential", "Fido2Client makeCredential"],
   ["makeCredentialPin", "makeCredential with PIN (token)"],
+  ["clientGetAssertionPin", "getAssertion with PIN (token, uv required)"],
   ["largeBlobWrite4k", "large blobs: write 4 KB array"],
   ["largeBlobRead4k", "large blobs: read 4 KB array"],
 ];
@@ -206,7 +248,9 @@ for (
     ["roundTrips", "### Side by side: CTAP2 round trips per operation"],
   ]
 ) {
-  const rows = ROWS.filter(([k]) => field !== "roundTrips" || k !== "ping")
+  // The library's share is a CPU figure: wall time above the floor is mostly noise.
+  const rows = ROWS.filter(([k]) => field !== "roundTrips" || !/^ping|Floor$/.test(k))
+    .filter(([k]) => field === "cpuMs" || !k.endsWith("AboveFloor"))
     .map(([k, label]) => [label, ...clients.map((c) => cell(c, k, field))]);
   table(title, ["operation", ...names], rows);
 }
@@ -234,6 +278,13 @@ if (err) {
       "authenticator checks the array's hash after the first fragment and rejects the write.",
   );
 }
+console.log(
+  "\n² The same datagrams the operation exchanged (recorded per client: each report sent, and " +
+    "how many came back), replayed to the same authenticator by floor.ts / floor.py with nothing " +
+    "but the datagram API the library used (node:dgram on plain Deno, Deno.listenDatagram with " +
+    "--unstable-net, Bun.udpSocket; a blocking socket in Python): the runtime's own I/O and the " +
+    "authenticator's pace, without any framing, CBOR or client logic.",
+);
 console.log(
   `\nAuthenticator: VirtualAuthenticator over UDP (bench/side_by_side/authenticator.ts), one ` +
     `process for every client (a second one with PIN 1234 for the PIN row). n=${n}.`,

@@ -17,15 +17,22 @@ class UdpCtapHidConnection(CtapHidConnection):
         self.sock.connect((host, port))
         self.report_size = report_size
         self.cbor_requests = 0
+        # Datagrams sent (bytes) and read (None) while a list: what floor.py replays.
+        self.log = None
 
     def write_packet(self, packet):
         # Count CTAPHID_CBOR init packets: one per CTAP2 round trip.
         if packet[4] == 0x90:
             self.cbor_requests += 1
+        if self.log is not None:
+            self.log.append(bytes(packet))
         self.sock.send(packet)
 
     def read_packet(self):
-        return self.sock.recv(self.report_size)
+        packet = self.sock.recv(self.report_size)
+        if self.log is not None:
+            self.log.append(None)
+        return packet
 
     def close(self):
         self.sock.close()

@@ -32,6 +32,30 @@ export interface ClientDataCollector {
 /** Decides whether `origin` may use `rpId`; may be async (e.g. fetches /.well-known/webauthn). */
 export type RpIdVerifier = (rpId: string, origin: string) => boolean | Promise<boolean>;
 
+/** Answers of the default check (per origin, per RP ID): it depends on nothing else. */
+const verified = new Map<string, Map<string, boolean>>();
+
+/**
+ * {@linkcode verifyRpId}, remembered: it parses the origin and the RP ID as URLs and may
+ * consult the public suffix list, several microseconds that every operation of a client
+ * would otherwise repeat for the same pair.
+ */
+function verifiedBefore(rpId: string, origin: string): boolean {
+  if (typeof rpId !== "string" || typeof origin !== "string") return verifyRpId(rpId, origin);
+  let answers = verified.get(origin);
+  if (!answers) {
+    if (verified.size >= 16) verified.clear();
+    verified.set(origin, answers = new Map());
+  }
+  let allowed = answers.get(rpId);
+  if (allowed === undefined) {
+    allowed = verifyRpId(rpId, origin);
+    if (answers.size >= 256) answers.clear();
+    answers.set(rpId, allowed);
+  }
+  return allowed;
+}
+
 /**
  * The standard collector for a fixed origin: type "webauthn.create" for creation options,
  * "webauthn.get" for request options; the RP ID is the options' (rp.id / rpId) or the
@@ -88,7 +112,9 @@ export class DefaultClientDataCollector implements ClientDataCollector {
   async verifyRpId(rpId: string, origin: string = this.origin): Promise<void> {
     let allowed: boolean;
     try {
-      allowed = await this.#verify(rpId, origin);
+      allowed = this.#verify === verifyRpId
+        ? verifiedBefore(rpId, origin)
+        : await this.#verify(rpId, origin);
     } catch (e) {
       throw new ClientError(ClientError.ERR.BAD_REQUEST, `RP ID check failed for ${rpId}`, {
         cause: e,

@@ -275,7 +275,7 @@ export class Fido2Client implements WebAuthnClient {
       const [opts, wrapped] = unwrapCreationOptions(options);
       const { clientData, rpId } = await this.#collect(opts);
       const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
-      await this.ready();
+      if (!this.#ready) await this.ready(); // connected: no promise hops
       const backend = this.#ready!;
       const reg = await backend.makeCredential(opts, clientData, rpId, signal);
       const attestation = opts.attestation ?? "none";
@@ -306,7 +306,7 @@ export class Fido2Client implements WebAuthnClient {
       const [opts, wrapped] = unwrapRequestOptions(options);
       const { clientData, rpId } = await this.#collect(opts);
       const signal = abortSignal([callOptions.signal, wrapped], opts.timeout);
-      await this.ready();
+      if (!this.#ready) await this.ready(); // connected: no promise hops
       const assertions = await this.#ready!.getAssertion(opts, clientData, rpId, signal);
       return new Selection(clientData, assertions);
     } catch (e) {
@@ -317,7 +317,7 @@ export class Fido2Client implements WebAuthnClient {
   /** Waits for the user to touch this key (to pick one of several connected keys). */
   async selection(callOptions: ClientCallOptions = {}): Promise<void> {
     try {
-      await this.ready();
+      if (!this.#ready) await this.ready(); // connected: no promise hops
       await this.#ready!.selection(callOptions.signal);
     } catch (e) {
       throw toClientError(e);
@@ -674,14 +674,16 @@ class Ctap2Backend implements Backend {
     signal: AbortSignal | undefined,
   ): Promise<ClientAssertion[]> {
     const inputs = (options.extensions ?? {}) as Record<string, unknown>;
-    const allow = this.#usable(descriptors(options.allowCredentials));
     const given = descriptors(options.allowCredentials);
+    const allow = this.#usable(given);
     const appid = typeof inputs.appid === "string" ? inputs.appid : undefined;
-    const ctxFor = (id: string) => this.#context(id, signal);
-    const processing = (id: string) =>
-      this.extensions
-        .map((e) => e.getAssertion?.(ctxFor(id), inputs, given))
+    const processing = (id: string) => {
+      // One context for every extension: it is read-only.
+      const ctx = this.#context(id, signal);
+      return this.extensions
+        .map((e) => e.getAssertion?.(ctx, inputs, given))
         .filter((p): p is AuthenticationProcessing => p !== undefined);
+    };
     const permissions = processing(rpId).reduce((p, x) => p | (x.permissions ?? 0), PERM_GA);
     // PRF inputs per credential need to know which credential will answer before sending.
     const prf = inputs.prf as { evalByCredential?: unknown } | undefined;

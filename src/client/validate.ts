@@ -72,6 +72,19 @@ function listText(list: readonly CredentialDescriptor[]): string {
   })`;
 }
 
+/** SHA-256 of recently checked RP IDs: a client checks answers for the same few RP IDs. */
+const rpIdHashes = new Map<string, Uint8Array>();
+
+function rpIdHash(rpId: string): Uint8Array {
+  let hash = rpIdHashes.get(rpId);
+  if (!hash) {
+    hash = sha256(utf8Encode(rpId));
+    if (rpIdHashes.size >= 64) rpIdHashes.clear();
+    rpIdHashes.set(rpId, hash);
+  }
+  return hash;
+}
+
 /** rpIdHash, the UP/UV flags and BE/BS consistency, common to both ceremonies. */
 function checkAuthData(
   command: CheckedCommand,
@@ -83,7 +96,7 @@ function checkAuthData(
   const fail = (check: string, expected: string, received: string): never => {
     throw new AuthenticatorResponseError(command, check, expected, received);
   };
-  const want = sha256(utf8Encode(rpId));
+  const want = rpIdHash(rpId);
   if (!bytesEqual(authData.rpIdHash, want)) {
     fail("rpIdHash", `SHA-256(${JSON.stringify(rpId)}) = ${hex(want)}`, hex(authData.rpIdHash));
   }

@@ -3,7 +3,7 @@
  * requests, type-checked responses.
  * @module
  */
-import { type CborMap, type CborValue, decode, encode } from "../cbor.ts";
+import { type CborMap, type CborValue, decode, encodeWithPrefix } from "../cbor.ts";
 import type { CoseKey } from "../cose.ts";
 import {
   assertCtapDevice,
@@ -184,6 +184,9 @@ function authData(m: CborMap): AuthenticatorData {
   return AuthenticatorData.parse(raw);
 }
 
+/** Set by `AssertionResponse.withCredential` for the constructor it calls, and only then. */
+let reusedAuthData: AuthenticatorData | undefined;
+
 /** Parses a credential descriptor returned by an authenticator. */
 export function parseDescriptor(v: CborValue, what = "credential"): CredentialDescriptor {
   if (!(v instanceof Map)) fieldError(what, "a map");
@@ -288,9 +291,11 @@ export class AssertionResponse {
   constructor(map: CborMap) {
     if (!(map instanceof Map)) throw new FormatError("getAssertion response must be a map");
     this.raw = map;
+    const reused = reusedAuthData;
+    reusedAuthData = undefined;
     const cred = map.get(1);
     if (cred !== undefined) this.credential = parseDescriptor(cred);
-    this.authData = authData(map);
+    this.authData = reused ?? authData(map);
     const signature = optBytes(map, 3, "signature");
     if (signature === undefined) throw new FormatError("getAssertion response has no signature");
     this.signature = signature;
@@ -316,7 +321,13 @@ export class AssertionResponse {
   withCredential(credential: CredentialDescriptor): AssertionResponse {
     const m = new Map(this.raw);
     m.set(1, new Map<CborValue, CborValue>([["type", credential.type], ["id", credential.id]]));
-    return new AssertionResponse(m);
+    // The same authData bytes: hand over their parsed form instead of parsing them again.
+    reusedAuthData = this.authData;
+    try {
+      return new AssertionResponse(m);
+    } finally {
+      reusedAuthData = undefined;
+    }
   }
 
   /** Checks the signature over authData ‖ clientDataHash with the credential's public key. */
@@ -432,9 +443,14 @@ export class Ctap2 {
   ): Promise<CborMap | undefined> {
     let request: Uint8Array = new Uint8Array([cmd]);
     if (args !== undefined) {
-      const clean = new Map<number, unknown>();
-      for (const [k, v] of args) if (v !== undefined && v !== null) clean.set(k, v);
-      request = concat(request, encode(clean));
+      let clean = args;
+      for (const v of args.values()) {
+        if (v !== undefined && v !== null) continue;
+        clean = new Map();
+        for (const [k, v] of args) if (v !== undefined && v !== null) clean.set(k, v);
+        break;
+      }
+      request = encodeWithPrefix(cmd, clean);
     }
     if (request.length > this.info.maxMsgSize) {
       throw new CtapError(

@@ -117,18 +117,26 @@ export function fragment(
   first[5] = payload.length >>> 8;
   first[6] = payload.length & 0xff;
   let offset = Math.min(payload.length, reportSize - INIT_HEADER);
-  first.set(payload.subarray(0, offset), INIT_HEADER);
+  copyInto(first, INIT_HEADER, payload, 0, offset);
   packets.push(first);
   for (let seq = 0; offset < payload.length; seq++) {
     const p = new Uint8Array(reportSize);
     writeCid(p, cid);
     p[4] = seq;
     const n = Math.min(payload.length - offset, reportSize - CONT_HEADER);
-    p.set(payload.subarray(offset, offset + n), CONT_HEADER);
+    copyInto(p, CONT_HEADER, payload, offset, n);
     offset += n;
     packets.push(p);
   }
   return packets;
+}
+
+/**
+ * `dst[at..] = src[from..from+n]` for report-sized runs: a plain loop, because a `subarray`
+ * view per packet costs more than copying 64 bytes (notably on Bun).
+ */
+function copyInto(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
 }
 
 function writeCid(p: Uint8Array, cid: number): void {
@@ -138,6 +146,8 @@ function writeCid(p: Uint8Array, cid: number): void {
   p[3] = cid & 0xff;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Puts one channel's message back together, packet by packet. `push` returns the frame when
  * the last byte has arrived and throws `HidError` on anything the protocol forbids, after
@@ -145,7 +155,7 @@ function writeCid(p: Uint8Array, cid: number): void {
  */
 export class Reassembler {
   #cmd = -1;
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array = EMPTY;
   #have = 0;
   #seq = 0;
 
@@ -167,7 +177,7 @@ export class Reassembler {
   /** Forgets a partial message. */
   reset(): void {
     this.#cmd = -1;
-    this.#buf = new Uint8Array(0);
+    this.#buf = EMPTY;
     this.#have = 0;
     this.#seq = 0;
   }
@@ -218,7 +228,7 @@ export class Reassembler {
       }
       this.#cmd = b & 0x7f;
       this.#buf = new Uint8Array(bcnt);
-      this.#buf.set(packet.subarray(INIT_HEADER, INIT_HEADER + n));
+      copyInto(this.#buf, 0, packet, INIT_HEADER, n);
       this.#have = n;
       this.#seq = 0;
       return undefined;
@@ -237,7 +247,7 @@ export class Reassembler {
     }
     this.#seq++;
     const n = Math.min(this.#buf.length - this.#have, this.reportSize - CONT_HEADER);
-    this.#buf.set(packet.subarray(CONT_HEADER, CONT_HEADER + n), this.#have);
+    copyInto(this.#buf, this.#have, packet, CONT_HEADER, n);
     this.#have += n;
     if (this.#have < this.#buf.length) return undefined;
     const frame = { cid, cmd: this.#cmd, payload: this.#buf };

@@ -97,15 +97,39 @@ export class CollectedClientData {
     if (typeof type !== "string" || typeof origin !== "string") {
       throw new FormatError("Client data type and origin must be strings");
     }
-    const challengeText = b64(bytesValue(challenge, "challenge"));
+    const challengeBytes = bytesValue(challenge, "challenge");
+    const challengeText = b64(challengeBytes);
     let text = `{"type":${JSON.stringify(type)},"challenge":${JSON.stringify(challengeText)}` +
       `,"origin":${JSON.stringify(origin)},"crossOrigin":${JSON.stringify(!!crossOrigin)}`;
     if (topOrigin !== undefined) text += `,"topOrigin":${JSON.stringify(topOrigin)}`;
+    let extras = false;
     for (const [k, v] of Object.entries(extra)) {
       if (RESERVED.has(k) || v === undefined) continue;
       text += `,${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      extras = true;
     }
-    return CollectedClientData.parse(utf8Encode(text + "}"));
+    const raw = utf8Encode(text + "}");
+    // Extra members (and a topOrigin that is not a string, which parse rejects) are what JSON
+    // makes of them: read them back. The standard members are known without re-parsing.
+    if (extras || (topOrigin !== undefined && typeof topOrigin !== "string")) {
+      return CollectedClientData.parse(raw);
+    }
+    const fields: JsonObject = {
+      type,
+      challenge: challengeText,
+      origin,
+      crossOrigin: !!crossOrigin,
+    };
+    if (topOrigin !== undefined) fields.topOrigin = topOrigin;
+    return new CollectedClientData(
+      raw,
+      type,
+      challengeBytes,
+      origin,
+      !!crossOrigin,
+      topOrigin,
+      Object.freeze(fields),
+    );
   }
 
   /** SHA-256 of the exact bytes: what the authenticator signs (clientDataHash). */

@@ -3,6 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { createHash } from "node:crypto";
 import { FormatError } from "../../src/errors.ts";
 import {
   b64urlDecode,
@@ -10,6 +11,7 @@ import {
   ByteReader,
   bytesEqual,
   fromHex,
+  sha256,
   toHex,
   utf8Decode,
   utf8Encode,
@@ -25,6 +27,29 @@ const hexish = fc.oneof(
   fc.string({ maxLength: 20 }),
   fc.string({ unit: fc.constantFrom(..."0123456789abcdefABCDEF \n\tg"), maxLength: 40 }),
 );
+
+describe("fuzz: utils sha256", () => {
+  // Bun hashes natively, Deno with noble: both must agree with node:crypto, views included.
+  it("agrees with node:crypto on any bytes and on views into a larger buffer", () => {
+    assert.equal(
+      toHex(sha256(utf8Encode("abc"))),
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    );
+    fuzz(
+      "sha256",
+      fc.tuple(fc.uint8Array({ maxLength: 300 }), fc.nat(8), fc.nat(8)),
+      ([b, head, tail]) => {
+        const view = b.subarray(Math.min(head, b.length), Math.max(head, b.length - tail));
+        for (const data of [b, view]) {
+          const want = createHash("sha256").update(data).digest("hex");
+          const got = sha256(data);
+          assert.equal(got.constructor, Uint8Array);
+          assert.equal(toHex(got), want);
+        }
+      },
+    );
+  });
+});
 
 describe("fuzz: utils parsers", () => {
   it("b64urlDecode: bytes or FormatError; encode/decode round trips", () => {
