@@ -128,8 +128,8 @@ async function bindBun(
 }
 
 /**
- * The largest datagram the node:dgram path receives whole in Deno (a report is at most 4096
- * bytes; a longer datagram is cut, and its wrong length rejected by the framing).
+ * The largest datagram received whole in Deno, by either API (a report is at most 4096 bytes;
+ * a longer datagram is cut, and its wrong length rejected by the framing).
  */
 const MAX_DATAGRAM = 4097;
 
@@ -139,8 +139,10 @@ const YIELD_TURNS = 16;
 function bindDeno(address: string, port: number, handlers: DatagramHandlers): DatagramSocket {
   const sock = g.Deno.listenDatagram({ transport: "udp", hostname: address, port });
   let closed = false;
-  // One receive loop; the buffer is reused (handlers copy what they keep).
-  const buf = new Uint8Array(65536);
+  // One receive loop, each datagram into a buffer of its own that the handler keeps: the
+  // next buffer is made after the reader ran, off its path (an allocation right after a
+  // wake-up costs microseconds while caches are cold).
+  let buf = new Uint8Array(MAX_DATAGRAM);
   void (async () => {
     while (!closed) {
       let got: [Uint8Array, { hostname: string; port: number }];
@@ -150,11 +152,12 @@ function bindDeno(address: string, port: number, handlers: DatagramHandlers): Da
         if (!closed) handlers.error(e as Error);
         return;
       }
-      handlers.message(got[0], got[1].port, got[1].hostname, false);
+      handlers.message(got[0], got[1].port, got[1].hostname, true);
       // Let the reader this datagram woke run first: issuing the next receive op costs a few
       // µs, and on the reader's critical path it cost 10 µs per exchange. A datagram arriving
       // meanwhile waits in the kernel; a few microtask turns are all this delays.
       for (let i = 0; i < YIELD_TURNS; i++) await null;
+      buf = new Uint8Array(MAX_DATAGRAM);
     }
   })();
   return {
