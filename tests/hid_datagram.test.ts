@@ -64,6 +64,38 @@ describe("datagram sockets", () => {
   }
 
   for (const api of apis) {
+    it(`${api}: a datagram said to be owned is never overwritten by the next one`, async () => {
+      // The UDP connection keeps owned datagrams without copying them: if a runtime started
+      // reusing its receive buffer, packets already queued would change under the reader.
+      const kept: { data: Uint8Array; owned: boolean }[] = [];
+      let arrived: () => void = () => {};
+      const b = await bindDatagram("127.0.0.1", 0, {
+        message: (data, _port, _address, owned) => {
+          kept.push({ data: owned ? data : data.slice(), owned });
+          if (kept.length === 3) arrived();
+        },
+        error: (e) => assert.fail(e),
+      }, api);
+      const a = await bindDatagram("127.0.0.1", 0, ignore, api);
+      try {
+        const wait = new Promise<void>((r) => (arrived = r));
+        for (let i = 1; i <= 3; i++) await a.send(new Uint8Array(64).fill(i), b.port, "127.0.0.1");
+        await wait;
+        assert.deepEqual(kept.map((k) => k.owned), [true, true, true]);
+        assert.deepEqual(
+          kept.map((k) => k.data[0]).sort(),
+          [1, 2, 3],
+          "each kept datagram still holds its own bytes",
+        );
+        for (const k of kept) assert.ok(k.data.every((x) => x === k.data[0]));
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  }
+
+  for (const api of apis) {
     it(`${api}: nothing listening at the authenticator's port is a timeout, not a dead socket`, async () => {
       // A port that was free a moment ago: datagrams to it bounce (ICMP port unreachable).
       const probe = await bindDatagram("127.0.0.1", 0, ignore, api);

@@ -16,8 +16,11 @@ export type DatagramBackend = "bun" | "deno" | "node:dgram";
 
 /** Callbacks of a bound socket. */
 export interface DatagramHandlers {
-  /** One datagram; `data` may be reused after the call returns (copy what you keep). */
-  message(data: Uint8Array, port: number, address: string): void;
+  /**
+   * One datagram. `owned`: `data` is fresh memory nobody else writes, to keep as it is;
+   * otherwise it may be reused after the call returns (copy what you keep).
+   */
+  message(data: Uint8Array, port: number, address: string, owned: boolean): void;
   /** The socket failed; no more messages follow. */
   error(error: Error): void;
 }
@@ -89,8 +92,10 @@ async function bindBun(
     port,
     binaryType: "uint8array",
     socket: {
+      // Bun hands each datagram over in an array of its own (tests/hid_datagram.test.ts
+      // checks it): no copy needed.
       data: (_s: unknown, data: Uint8Array, port: number, address: string) =>
-        handlers.message(data, port, address),
+        handlers.message(data, port, address, true),
       drain: () => {
         while (blocked.length && sock.send(blocked[0].data, blocked[0].port, blocked[0].address)) {
           blocked.shift()!.done();
@@ -123,8 +128,8 @@ async function bindBun(
 }
 
 /**
- * The largest datagram the node:dgram path receives whole in Deno (a report is at most 4096
- * bytes; a longer datagram is cut, and its wrong length rejected by the framing).
+ * The largest datagram received whole in Deno, by either API (a report is at most 4096 bytes;
+ * a longer datagram is cut, and its wrong length rejected by the framing).
  */
 const MAX_DATAGRAM = 4097;
 
@@ -134,8 +139,10 @@ const YIELD_TURNS = 16;
 function bindDeno(address: string, port: number, handlers: DatagramHandlers): DatagramSocket {
   const sock = g.Deno.listenDatagram({ transport: "udp", hostname: address, port });
   let closed = false;
-  // One receive loop; the buffer is reused (handlers copy what they keep).
-  const buf = new Uint8Array(65536);
+  // One receive loop, each datagram into a buffer of its own that the handler keeps: the
+  // next buffer is made after the reader ran, off its path (an allocation right after a
+  // wake-up costs microseconds while caches are cold).
+  let buf = new Uint8Array(MAX_DATAGRAM);
   void (async () => {
     while (!closed) {
       let got: [Uint8Array, { hostname: string; port: number }];
@@ -145,11 +152,12 @@ function bindDeno(address: string, port: number, handlers: DatagramHandlers): Da
         if (!closed) handlers.error(e as Error);
         return;
       }
-      handlers.message(got[0], got[1].port, got[1].hostname);
+      handlers.message(got[0], got[1].port, got[1].hostname, true);
       // Let the reader this datagram woke run first: issuing the next receive op costs a few
       // µs, and on the reader's critical path it cost 10 µs per exchange. A datagram arriving
       // meanwhile waits in the kernel; a few microtask turns are all this delays.
       for (let i = 0; i < YIELD_TURNS; i++) await null;
+      buf = new Uint8Array(MAX_DATAGRAM);
     }
   })();
   return {
@@ -197,11 +205,14 @@ function bindNode(
       sock.on(
         "message",
         // A Buffer's slice() is a view: hand out a plain Uint8Array so copies are copies.
+        // Every datagram arrives in a Buffer of its own (Node, Deno and Bun alike;
+        // tests/hid_datagram.test.ts checks it): no copy needed.
         (msg: Uint8Array, r: dgram.RemoteInfo) =>
           handlers.message(
             new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
             r.port,
             r.address,
+            true,
           ),
       );
       resolve({
