@@ -42,6 +42,8 @@ const PACED = "hidapi at USB pacing (1 ms frames): report arrival → reader res
 const IDLE_OPEN = "hidapi idle, device open, nobody reading: CPU µs per second";
 const IDLE_READING = "hidapi idle, a read waiting for a report: CPU µs per second";
 const ROUNDS = Number(process.env.TRANSPORT_ROUNDS ?? 60);
+/** 1-second windows per idle CPU figure (the sleeping process is measured before and after). */
+const IDLE_WINDOWS = Number(process.env.TRANSPORT_IDLE_WINDOWS ?? 3);
 /** `TRANSPORT_ONLY=hidapi` (or udp, memory) runs one group, for quick runs while iterating. */
 const ONLY = process.env.TRANSPORT_ONLY;
 const want = (group: "udp" | "memory" | "hidapi") => !ONLY || ONLY === group;
@@ -404,24 +406,33 @@ if (want("hidapi")) {
     return (cpuUs() - c0) / ((performance.now() - t0) / 1000);
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Medians of several 1 s windows: a single window catches the runtime's own garbage
+  // collection or JIT work now and then (single windows read 0 to 15 ms/s on Bun).
+  const windows = async (what: () => Promise<unknown>) => {
+    const w: number[] = [];
+    for (let i = 0; i < IDLE_WINDOWS; i++) w.push(await cpuPerSecond(what));
+    return w;
+  };
   await conn.close();
   await sleep(2000); // let the garbage of the runs above be collected first
-  const baseline = await cpuPerSecond(() => sleep(1000));
+  const before = await windows(() => sleep(1000));
   const conn2 = await api.open(fake.devicePath);
   // Past the 2 s after which Bun stops an idle reader Worker (an idle Worker costs CPU).
   await sleep(3000); // and past its teardown
-  const open = await cpuPerSecond(() => sleep(1000));
+  const open = median(await windows(() => sleep(1000)));
   // Bun starts its reader Worker again here (once, ~10 ms of CPU): not part of the steady state.
   await conn2.readPacket(AbortSignal.timeout(200)).catch(() => {});
-  const reading = await cpuPerSecond(() =>
-    conn2.readPacket(AbortSignal.timeout(1000)).catch(() => {})
+  const reading = median(
+    await windows(() => conn2.readPacket(AbortSignal.timeout(1000)).catch(() => {})),
   );
   await conn2.close();
+  await sleep(3000);
+  const baseline = median([...before, ...(await windows(() => sleep(1000)))]);
   for (const [group, cpu] of [[IDLE_OPEN, open], [IDLE_READING, reading]] as const) {
     rows.push({
       runtime: RUNTIME,
       group,
-      floor: "sleeping process",
+      floor: "sleeping process (median of 1 s windows)",
       floorUs: baseline,
       stackUs: cpu,
       overheadUs: cpu - baseline,
