@@ -181,13 +181,16 @@ async function rawUdp(api: string): Promise<Op> {
       ? dgram.createSocket({ type: "udp4", recvBufferSize: 4097 })
       : dgram.createSocket("udp4");
     await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+    // Connected, as our connection is: a send to an address waits for an asynchronous
+    // lookup, even of an IP literal, and a connected send does not.
+    await new Promise<void>((r) => s.connect(port, "127.0.0.1", () => r()));
     s.unref();
     let done: (m: unknown) => void = () => {};
     s.on("message", (m) => done(m));
     return () =>
       new Promise((r) => {
         done = r;
-        s.send(REQUEST, port, "127.0.0.1");
+        s.send(REQUEST);
       });
   }
   if (api === "bun") {

@@ -63,6 +63,40 @@ describe("datagram sockets", () => {
     });
   }
 
+  it("node:dgram: a client socket is connected to its peer and sends nowhere else", async () => {
+    const got: number[] = [];
+    let arrived: () => void = () => {};
+    const peer = await bindDatagram("127.0.0.1", 0, {
+      message: (d) => {
+        got.push(d[0]);
+        arrived();
+      },
+      error: (e) => assert.fail(e),
+    }, "node:dgram");
+    const client = await bindDatagram(
+      "127.0.0.1",
+      0,
+      ignore,
+      "node:dgram",
+      { address: "127.0.0.1", port: peer.port },
+    );
+    try {
+      const wait = new Promise<void>((r) => (arrived = r));
+      await client.send(Uint8Array.of(7), peer.port, "127.0.0.1");
+      await wait;
+      assert.deepEqual(got, [7]);
+      assert.throws(
+        () => client.send(Uint8Array.of(8), peer.port + 1, "127.0.0.1"),
+        (e) =>
+          e instanceof TransportError &&
+          e.message.includes(`sends to 127.0.0.1:${peer.port} only`),
+      );
+    } finally {
+      await client.close();
+      await peer.close();
+    }
+  });
+
   for (const api of apis) {
     it(`${api}: a datagram said to be owned is never overwritten by the next one`, async () => {
       // The UDP connection keeps owned datagrams without copying them: if a runtime started

@@ -64,10 +64,16 @@ class DatagramConnection implements HidConnection {
     api: DatagramApi | undefined,
   ): Promise<DatagramConnection> {
     const conn = new DatagramConnection(remote, reportSize, acceptFrom);
-    conn.#socket = await bindDatagram(address, port, {
-      message: (data, port, address, owned) => conn.#receive(data, port, address, owned),
-      error: (e) => conn.#fail(socketError(e)),
-    }, api);
+    conn.#socket = await bindDatagram(
+      address,
+      port,
+      {
+        message: (data, port, address, owned) => conn.#receive(data, port, address, owned),
+        error: (e) => conn.#fail(socketError(e)),
+      },
+      api,
+      acceptFrom ? remote : undefined,
+    );
     return conn;
   }
 
