@@ -6,9 +6,10 @@
  */
 import { AbortError } from "../errors.ts";
 import { CAPABILITY, CTAP_STATUS, CtapError } from "../ctap.ts";
-import { concat, u16be } from "../utils.ts";
+import { bytesEqual, concat, u16be } from "../utils.ts";
 import { AID_FIDO, NFCCTAP } from "../pcsc/nfc.ts";
 import type { CtapProcessor, RequestContext } from "./types.ts";
+import { type Apdu, ApduStatus, parseApdu } from "./u2f.ts";
 
 /** The FIDO applet AID (CTAP 2.1 §11.3.3); the client's constant, under the card's name. */
 export const FIDO_AID: Uint8Array = AID_FIDO;
@@ -79,35 +80,21 @@ export class ApduFormatError extends Error {
 }
 
 /**
- * Parses the four ISO 7816-4 cases in short and extended form. A length that does not match
- * the APDU's size is `ApduFormatError` (6700), as a card answers it.
+ * Parses the four ISO 7816-4 cases in short and extended form (the U2F core's parser, which
+ * the CTAPHID path uses too). A length that does not match the APDU's size is
+ * `ApduFormatError` (6700), as a card answers it.
  */
 export function parseCommandApdu(apdu: Uint8Array): CommandApdu {
-  const n = apdu.length;
-  if (n < 4) throw new ApduFormatError(`APDU of ${n} bytes is shorter than its 4-byte header`);
-  const [cla, ins, p1, p2] = apdu;
-  const empty = new Uint8Array(0);
-  if (n === 4) return { cla, ins, p1, p2, data: empty, ne: 0, extended: false };
-  if (n === 5) return { cla, ins, p1, p2, data: empty, ne: apdu[4] || 256, extended: false };
-  if (apdu[4] !== 0) {
-    const lc = apdu[4];
-    const rest = n - 5 - lc;
-    if (rest !== 0 && rest !== 1) {
-      throw new ApduFormatError(`Short Lc ${lc} does not match the ${n}-byte APDU`);
-    }
-    const ne = rest ? apdu[5 + lc] || 256 : 0;
-    return { cla, ins, p1, p2, data: apdu.slice(5, 5 + lc), ne, extended: false };
+  let parsed: Apdu;
+  try {
+    parsed = parseApdu(apdu);
+  } catch (e) {
+    if (e instanceof ApduStatus) throw new ApduFormatError(e.message, e.sw);
+    throw e;
   }
-  if (n < 7) throw new ApduFormatError(`Truncated extended length in a ${n}-byte APDU`);
-  const l = (apdu[5] << 8) | apdu[6];
-  if (n === 7) return { cla, ins, p1, p2, data: empty, ne: l || 65536, extended: true };
-  if (l === 0) throw new ApduFormatError("Extended Lc of zero");
-  const rest = n - 7 - l;
-  if (rest !== 0 && rest !== 2) {
-    throw new ApduFormatError(`Extended Lc ${l} does not match the ${n}-byte APDU`);
-  }
-  const ne = rest ? ((apdu[7 + l] << 8) | apdu[8 + l]) || 65536 : 0;
-  return { cla, ins, p1, p2, data: apdu.slice(7, 7 + l), ne, extended: true };
+  const { cla, ins, p1, p2, data, le } = parsed;
+  // Extended: a zero byte where a short APDU has its Lc or Le, followed by more.
+  return { cla, ins, p1, p2, data, ne: le, extended: apdu.length > 5 && apdu[4] === 0 };
 }
 
 /**
@@ -376,7 +363,7 @@ export class CtapCard {
     if (apdu.p1 !== 0x04 || (apdu.p2 !== 0x00 && apdu.p2 !== 0x0c)) {
       return u16be(SW.INCORRECT_P1P2);
     }
-    if (!sameBytes(apdu.data, FIDO_AID)) return u16be(SW.FILE_NOT_FOUND);
+    if (!bytesEqual(apdu.data, FIDO_AID)) return u16be(SW.FILE_NOT_FOUND);
     // Re-selecting restarts the applet: a command in progress is dropped.
     this.#abort();
     this.#selected = true;
@@ -518,8 +505,4 @@ function limit(apdu: CommandApdu): number {
 /** SW 61xx: xx more bytes wait (00 meaning 256 or more). */
 function moreData(left: number): Uint8Array {
   return new Uint8Array([0x61, left > 255 ? 0x00 : left]);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

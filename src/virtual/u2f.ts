@@ -51,7 +51,9 @@ export class ApduStatus extends Error {
 /** Parses a command APDU in short or extended form; bad lengths are SW 0x6700. */
 export function parseApdu(apdu: Uint8Array): Apdu {
   const n = apdu.length;
-  if (n < 4) throw new ApduStatus(SW.WRONG_LENGTH, "APDU shorter than its header");
+  if (n < 4) {
+    throw new ApduStatus(SW.WRONG_LENGTH, `APDU of ${n} bytes is shorter than its 4-byte header`);
+  }
   const [cla, ins, p1, p2] = apdu;
   const header = { cla, ins, p1, p2 };
   if (n === 4) return { ...header, data: new Uint8Array(0), le: 0 };
@@ -60,15 +62,21 @@ export function parseApdu(apdu: Uint8Array): Apdu {
     // Short Lc: header ‖ Lc ‖ data ‖ [Le].
     const lc = apdu[4];
     const rest = n - 5 - lc;
-    if (rest !== 0 && rest !== 1) throw new ApduStatus(SW.WRONG_LENGTH, "Lc does not match");
+    if (rest !== 0 && rest !== 1) {
+      throw new ApduStatus(SW.WRONG_LENGTH, `Short Lc ${lc} does not match the ${n}-byte APDU`);
+    }
     return { ...header, data: apdu.slice(5, 5 + lc), le: rest ? apdu[5 + lc] || 256 : 0 };
   }
-  if (n < 7) throw new ApduStatus(SW.WRONG_LENGTH, "Truncated extended length");
+  if (n < 7) {
+    throw new ApduStatus(SW.WRONG_LENGTH, `Truncated extended length in a ${n}-byte APDU`);
+  }
   const l = (apdu[5] << 8) | apdu[6];
   if (n === 7) return { ...header, data: new Uint8Array(0), le: l || 65536 };
   if (l === 0) throw new ApduStatus(SW.WRONG_LENGTH, "Extended Lc of zero");
   const rest = n - 7 - l;
-  if (rest !== 0 && rest !== 2) throw new ApduStatus(SW.WRONG_LENGTH, "Lc does not match");
+  if (rest !== 0 && rest !== 2) {
+    throw new ApduStatus(SW.WRONG_LENGTH, `Extended Lc ${l} does not match the ${n}-byte APDU`);
+  }
   const le = rest ? ((apdu[7 + l] << 8) | apdu[8 + l]) || 65536 : 0;
   return { ...header, data: apdu.slice(7, 7 + l), le };
 }
