@@ -331,15 +331,7 @@ export class CtapHidDevice implements CtapDevice {
           );
           wait = new Waiter(this.#cancelTimeout, undefined, this.#watchdog);
         }
-        // Inline rather than `wait.read()`: one async frame less per report.
-        let packet = wait.expired ? undefined : this.connection.readArrived?.();
-        if (packet === undefined && !wait.expired) {
-          try {
-            packet = await this.connection.readPacket(wait.readSignal);
-          } catch (e) {
-            if (!(e instanceof AbortError) || !wait.expired) throw e;
-          }
-        }
+        const packet = await wait.read(this.connection);
         if (packet === undefined) {
           if (signal?.aborted) {
             if (!cancelled) continue; // Send CANCEL, then wait for the answer.
@@ -569,19 +561,14 @@ class Waiter {
     this.#watchdog.extend(ms);
   }
 
-  /** Whether the deadline passed or the signal aborted: reads return `undefined` from now on. */
-  get expired(): boolean {
-    return this.#expired;
-  }
-
-  /** The signal to read with: it aborts when the waiter expires. */
-  get readSignal(): AbortSignal {
-    return this.#readSignal;
-  }
-
-  /** Next packet, or `undefined` once the deadline passed or the signal aborted. */
+  /**
+   * Next packet, or `undefined` once the deadline passed or the signal aborted. A report that
+   * has already arrived is taken synchronously (no wait, no abort listener).
+   */
   async read(connection: HidConnection): Promise<Uint8Array | undefined> {
     if (this.#expired) return undefined;
+    const arrived = connection.readArrived?.();
+    if (arrived !== undefined) return arrived;
     try {
       return await connection.readPacket(this.#readSignal);
     } catch (e) {
