@@ -1,8 +1,10 @@
 // The primitives behind the PIN/UV protocols: P-256 ECDH, SHA-256 and HMAC-SHA-256 on
-// 32–1024 bytes, WebCrypto (async) vs @noble/curves and @noble/hashes (sync).
+// 32–1024 bytes, WebCrypto (async) vs node:crypto key objects (sync, ECDH only) vs
+// @noble/curves and @noble/hashes (sync).
 // Run: node scripts/bench.mjs crypto   (or: node_modules/.bin/deno bench -A bench/crypto.bench.ts,
 // node_modules/.bin/bun bench/crypto.bench.ts)
 import { p256 } from "@noble/curves/nist.js";
+import { ephemeralEcdh } from "../src/ctap2/key_agreement.ts";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { filler } from "../tests/fixtures/ctap_messages.ts";
@@ -27,6 +29,9 @@ const mySk = p256.utils.randomSecretKey();
   );
   const nob = p256.getSharedSecret(peerSk, myPub, true).slice(1);
   if (web.join() !== nob.join()) throw new Error("WebCrypto and noble ECDH disagree");
+  const node = ephemeralEcdh(peerPub);
+  const check = p256.getSharedSecret(peerSk, node.publicKey, true).slice(1);
+  if (node.z.join() !== check.join()) throw new Error("node:crypto and noble ECDH disagree");
 }
 
 const G_ECDH = "P-256 ECDH";
@@ -36,6 +41,10 @@ bench("WebCrypto generateKey + import peer + deriveBits + export", async () => {
   await subtle.deriveBits({ name: "ECDH", public: peer }, kp.privateKey, 256);
   await subtle.exportKey("raw", kp.publicKey);
 }, { group: G_ECDH, baseline: true });
+// What encapsulate uses (src/ctap2/key_agreement.ts).
+bench("node:crypto generateKeyPairSync + diffieHellman + export", () => {
+  ephemeralEcdh(peerPub);
+}, { group: G_ECDH });
 bench("noble keygen + getPublicKey + getSharedSecret", () => {
   const sk = p256.utils.randomSecretKey();
   p256.getPublicKey(sk, false);

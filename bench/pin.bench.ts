@@ -40,7 +40,7 @@ bench("WebCrypto importKey AES-256", async () => {
   ]);
 }, { group: "encrypt" });
 
-// For comparison: the same keygen + ECDH on WebCrypto (encapsulate uses noble, synchronous).
+// For comparison: the same keygen + ECDH on WebCrypto (encapsulate uses node:crypto, synchronous).
 const peerRaw = new Uint8Array(65);
 peerRaw[0] = 4;
 peerRaw.set(authKey.publicKey.get(-2) as Uint8Array, 1);

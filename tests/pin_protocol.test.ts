@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { p256 } from "@noble/curves/nist.js";
 import type { CborMap, CborValue } from "../src/cbor.ts";
 import { CTAP_STATUS, CtapError } from "../src/ctap.ts";
 import { FormatError } from "../src/errors.ts";
@@ -189,6 +190,24 @@ describe("authenticator side", () => {
       const kp = generateKeyAgreementKey();
       const { keyAgreement, sharedSecret } = await p.encapsulate(kp.publicKey);
       assert.equal(toHex(decapsulate(p.version, kp.privateKey, keyAgreement)), toHex(sharedSecret));
+    }
+  });
+  it("a fresh platform key agrees with an independent P-256 (noble) on Z", async () => {
+    // node:crypto does both sides of encapsulate/decapsulate: check it against another curve.
+    const kp = generateKeyAgreementKey();
+    assert.equal(kp.privateKey.length, 32);
+    const authPoint = p256.getPublicKey(kp.privateKey, false);
+    assert.equal(toHex(kp.publicKey.get(-2) as Uint8Array), toHex(authPoint.subarray(1, 33)));
+    assert.equal(toHex(kp.publicKey.get(-3) as Uint8Array), toHex(authPoint.subarray(33)));
+    for (const P of [PinProtocolV1, PinProtocolV2]) {
+      const { keyAgreement, sharedSecret } = await new P().encapsulate(kp.publicKey);
+      const platform = new Uint8Array([
+        4,
+        ...keyAgreement.get(-2) as Uint8Array,
+        ...keyAgreement.get(-3) as Uint8Array,
+      ]);
+      const z = p256.getSharedSecret(kp.privateKey, platform, true).slice(1);
+      assert.equal(toHex(sharedSecret), toHex(P.kdf(z)));
     }
   });
   it("decapsulate with the vector keys", () => {

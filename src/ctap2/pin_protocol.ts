@@ -2,11 +2,11 @@
  * PIN/UV auth protocols 1 and 2 (CTAP 2.1 §6.5.6 and §6.5.7), shared by the client
  * (`ClientPin`, hmac-secret, credential management…) and the virtual authenticator. The P-256
  * side (key-agreement keys, decapsulate) is in key_agreement.ts, loaded with the first key
- * agreement: importing the curve costs ~8 ms at start, which `fido2 info` does not need.
+ * agreement, which `fido2 info` does not need.
  *
- * ECDH and HMAC are synchronous (noble); AES-256-CBC without padding runs on WebCrypto,
- * which only offers PKCS#7-padded CBC, so the padding block is stripped on encryption and
- * synthesised on decryption (see `bench/pin.bench.ts`).
+ * ECDH (node:crypto, in key_agreement.ts) and HMAC are synchronous; AES-256-CBC without
+ * padding runs on WebCrypto, which only offers PKCS#7-padded CBC, so the padding block is
+ * stripped on encryption and synthesised on decryption (see `bench/pin.bench.ts`).
  * @module
  */
 import type { CborMap } from "../cbor.ts";
@@ -122,27 +122,6 @@ async function aesCbcDecrypt(
   return new Uint8Array(out);
 }
 
-const ECDH_P256 = { name: "ECDH", namedCurve: "P-256" } as const;
-
-/**
- * A fresh key pair and ECDH with `point` on WebCrypto: in both runtimes it is several times
- * faster than the pure-JS curve (see bench/crypto.bench.ts), and the platform side needs
- * no synchronous API. The point was already checked to lie on the curve.
- */
-async function webCryptoEcdh(point: Uint8Array): Promise<{ publicKey: Uint8Array; z: Uint8Array }> {
-  try {
-    const kp = await crypto.subtle.generateKey(ECDH_P256, true, ["deriveBits"]) as CryptoKeyPair;
-    const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", kp.publicKey));
-    const peer = await crypto.subtle.importKey("raw", buf(point), ECDH_P256, false, []);
-    const bits = await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, kp.privateKey, 256);
-    return { publicKey, z: new Uint8Array(bits) };
-  } catch (e) {
-    throw new FormatError(`ECDH with the authenticator's key failed: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
-}
-
 /** Protocol 1: SHA-256(Z) key, AES-256-CBC with a zero IV, HMAC truncated to 16 bytes. */
 export class PinProtocolV1 implements PinUvAuthProtocol {
   readonly version: 1 | 2 = 1;
@@ -160,19 +139,14 @@ export class PinProtocolV1 implements PinUvAuthProtocol {
     ephemeralKey?: Uint8Array,
   ): Promise<{ keyAgreement: CborMap; sharedSecret: Uint8Array }> {
     const kdf = (this.constructor as typeof PinProtocolV1).kdf;
-    // P-256 (the on-curve check, test-vector ECDH) is loaded with the first key agreement.
+    // The P-256 side is loaded with the first key agreement.
     return import("./key_agreement.ts").then(
-      ({ coseKeyAgreement, ecdh, parsePeerKey, publicPoint }) => {
+      ({ coseKeyAgreement, ecdh, ephemeralEcdh, parsePeerKey, publicPoint }) => {
         const point = parsePeerKey(peerCoseKey, (m) => new FormatError(m));
-        if (ephemeralKey === undefined) {
-          return webCryptoEcdh(point).then(({ publicKey, z }) => ({
-            keyAgreement: coseKeyAgreement(publicKey),
-            sharedSecret: kdf(z),
-          }));
-        }
-        const keyAgreement = coseKeyAgreement(publicPoint(ephemeralKey));
-        const sharedSecret = kdf(ecdh(ephemeralKey, point));
-        return { keyAgreement, sharedSecret };
+        const { publicKey, z } = ephemeralKey === undefined
+          ? ephemeralEcdh(point)
+          : { publicKey: publicPoint(ephemeralKey), z: ecdh(ephemeralKey, point) };
+        return { keyAgreement: coseKeyAgreement(publicKey), sharedSecret: kdf(z) };
       },
     );
   }
