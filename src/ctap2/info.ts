@@ -5,7 +5,8 @@
 import type { CborMap, CborValue } from "../cbor.ts";
 import { FormatError } from "../errors.ts";
 import { Aaguid } from "../webauthn/authdata.ts";
-import { b64urlEncode, concat, hkdfSha256 } from "../utils.ts";
+import { aesCbcDecryptNoPad } from "./aes_cbc.ts";
+import { b64urlEncode, hkdfSha256 } from "../utils.ts";
 
 /** A public key credential type and COSE algorithm pair (getInfo `algorithms`). */
 export interface CredentialAlgorithm {
@@ -49,39 +50,6 @@ export const INFO_KEY = {
   ENC_CRED_STORE_STATE: 0x1e,
   AUTHENTICATOR_CONFIG_COMMANDS: 0x1f,
 } as const;
-
-/** AES-CBC decryption without padding (WebCrypto only does PKCS#7, so append a pad block). */
-async function aesCbcDecryptNoPad(
-  key: Uint8Array,
-  iv: Uint8Array,
-  ct: Uint8Array,
-): Promise<Uint8Array> {
-  if (ct.length === 0 || ct.length % 16 !== 0) {
-    throw new FormatError("AES-CBC ciphertext must be a non-empty multiple of 16 bytes");
-  }
-  const k = await crypto.subtle.importKey(
-    "raw",
-    key as Uint8Array<ArrayBuffer>,
-    "AES-CBC",
-    false,
-    ["encrypt", "decrypt"],
-  );
-  // Encrypting nothing with IV = last block yields E(last ⊕ 16×0x10): a valid padding block.
-  const pad = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-CBC", iv: ct.slice(-16) as Uint8Array<ArrayBuffer> },
-      k,
-      new Uint8Array(0),
-    ),
-  );
-  return new Uint8Array(
-    await crypto.subtle.decrypt(
-      { name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> },
-      k,
-      concat(ct, pad) as Uint8Array<ArrayBuffer>,
-    ),
-  );
-}
 
 async function decryptInfoField(
   token: Uint8Array,

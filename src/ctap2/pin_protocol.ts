@@ -4,13 +4,13 @@
  * side (key-agreement keys, decapsulate) is in key_agreement.ts, loaded with the first key
  * agreement, which `fido2 info` does not need.
  *
- * ECDH (node:crypto, in key_agreement.ts) and HMAC are synchronous; AES-256-CBC without
- * padding runs on WebCrypto, which only offers PKCS#7-padded CBC, so the padding block is
- * stripped on encryption and synthesised on decryption (see `bench/pin.bench.ts`).
+ * ECDH (node:crypto, in key_agreement.ts) and HMAC (@noble/hashes) are synchronous;
+ * AES-256-CBC without padding is in aes_cbc.ts.
  * @module
  */
 import type { CborMap } from "../cbor.ts";
 import { FormatError } from "../errors.ts";
+import { aesCbcDecryptNoPad, aesCbcEncryptNoPad } from "./aes_cbc.ts";
 import {
   concat,
   constantTimeEqual,
@@ -46,25 +46,12 @@ export interface PinProtocolOptions {
 }
 
 const ZERO_IV = new Uint8Array(16);
-const PAD_BLOCK = new Uint8Array(16).fill(16);
 const HKDF_SALT = new Uint8Array(32);
 const HKDF_INFO_HMAC = new TextEncoder().encode("CTAP2 HMAC key");
 const HKDF_INFO_AES = new TextEncoder().encode("CTAP2 AES key");
 
-function buf(data: Uint8Array): Uint8Array<ArrayBuffer> {
-  return data as Uint8Array<ArrayBuffer>;
-}
-
 function checkAesKey(key: Uint8Array): void {
   if (key.length !== 32) throw new FormatError(`AES-256 key must be 32 bytes, got ${key.length}`);
-}
-
-async function importAes(key: Uint8Array): Promise<CryptoKey> {
-  checkAesKey(key);
-  return await crypto.subtle.importKey("raw", buf(key), { name: "AES-CBC" }, false, [
-    "encrypt",
-    "decrypt",
-  ]);
 }
 
 function checkBlocks(data: Uint8Array, what: string): void {
@@ -73,7 +60,7 @@ function checkBlocks(data: Uint8Array, what: string): void {
   }
 }
 
-/** AES-256-CBC without padding (whole blocks, 32-byte key); see {@linkcode aesCbcEncryptNoPad}. */
+/** AES-256-CBC without padding (whole blocks, 32-byte key). */
 async function aesCbcEncrypt(
   key: Uint8Array,
   iv: Uint8Array,
@@ -84,28 +71,7 @@ async function aesCbcEncrypt(
   return await aesCbcEncryptNoPad(key, iv, plaintext);
 }
 
-/**
- * AES-CBC without padding, for any AES key size (the caller checks that `plaintext` is whole
- * blocks): WebCrypto's padded output minus its final padding block. Also the authenticator's
- * CTAP 2.2 encIdentifier (AES-128).
- */
-export async function aesCbcEncryptNoPad(
-  key: Uint8Array,
-  iv: Uint8Array,
-  plaintext: Uint8Array,
-): Promise<Uint8Array> {
-  const k = await crypto.subtle.importKey("raw", buf(key), { name: "AES-CBC" }, false, [
-    "encrypt",
-  ]);
-  const out = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(iv) }, k, buf(plaintext));
-  return new Uint8Array(out, 0, plaintext.length).slice();
-}
-
-/**
- * AES-256-CBC decryption without padding. WebCrypto insists on PKCS#7, so a ciphertext block
- * that decrypts to a full padding block is appended: E(k, PAD ⊕ C_last), obtained as the
- * first block of CBC-encrypting PAD with IV = C_last.
- */
+/** AES-256-CBC decryption without padding (whole blocks, 32-byte key). */
 async function aesCbcDecrypt(
   key: Uint8Array,
   iv: Uint8Array,
@@ -113,13 +79,7 @@ async function aesCbcDecrypt(
 ): Promise<Uint8Array> {
   checkBlocks(ciphertext, "Ciphertext");
   checkAesKey(key);
-  if (ciphertext.length === 0) return new Uint8Array(0);
-  const last = ciphertext.subarray(ciphertext.length - 16);
-  const k = await importAes(key);
-  const padCt = await crypto.subtle.encrypt({ name: "AES-CBC", iv: buf(last) }, k, PAD_BLOCK);
-  const full = concat(ciphertext, new Uint8Array(padCt, 0, 16));
-  const out = await crypto.subtle.decrypt({ name: "AES-CBC", iv: buf(iv) }, k, buf(full));
-  return new Uint8Array(out);
+  return await aesCbcDecryptNoPad(key, iv, ciphertext);
 }
 
 /** Protocol 1: SHA-256(Z) key, AES-256-CBC with a zero IV, HMAC truncated to 16 bytes. */

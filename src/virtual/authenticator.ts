@@ -26,11 +26,8 @@ import {
   u32be,
   utf8Encode,
 } from "../utils.ts";
-import {
-  aesCbcEncryptNoPad,
-  pinProtocol,
-  verify as verifyPinUvAuth,
-} from "../ctap2/pin_protocol.ts";
+import { aesCbcEncryptNoPad } from "../ctap2/aes_cbc.ts";
+import { pinProtocol, verify as verifyPinUvAuth } from "../ctap2/pin_protocol.ts";
 import { CredentialStore } from "./credential_store.ts";
 import type { CredentialStoreState } from "./credential_store.ts";
 import { COSE_ALG, generateKeyPair, isSupportedAlgorithm, sign } from "./keys.ts";
