@@ -135,6 +135,39 @@ function floors(result, cmd, argv) {
   }
 }
 
+/**
+ * bench/side_by_side/floor.c built with gcc: the lowest I/O cost of an exchange on this machine
+ * (its datagrams from C on a blocking socket). Undefined, with a message, when gcc cannot build it.
+ */
+function cFloorProgram() {
+  const out = join(work, "floor");
+  const r = spawnSync("gcc", ["-O2", "-Wall", "-o", out, join(here, "floor.c")], {
+    encoding: "utf8",
+  });
+  if (r.status === 0) return out;
+  console.log(
+    `\nThe C floor rows are skipped: gcc cannot build bench/side_by_side/floor.c ` +
+      `(${r.error?.message ?? r.stderr.trim()}). Install gcc (apt-get install gcc) and rerun.\n`,
+  );
+}
+
+/**
+ * The same datagrams as `floors`, replayed from C (floor.c), stored as `<op>CFloor`: what the
+ * operation's I/O costs with no runtime and no library at all.
+ */
+function cFloors(result, program) {
+  const ops = FLOOR_OPS.filter((k) => result[k]?.datagrams);
+  if (!ops.length || !program) return;
+  const file = join(work, `cfloor-${Math.random().toString(36).slice(2)}.txt`);
+  const lines = ops.flatMap((k) => [
+    "op",
+    ...result[k].datagrams.flatMap((x) => [...x.send.map((h) => `s ${h}`), `r ${x.read}`]),
+  ]);
+  writeFileSync(file, lines.join("\n") + "\n");
+  const out = JSON.parse(run(program, [ports[0], ports[2], file], "floor.c"));
+  for (const [i, k] of ops.entries()) result[`${k}CFloor`] = out[i];
+}
+
 const py = pythonFido2();
 if (py.skip) console.log(`\n${py.skip}\n`);
 const plain = await authenticator();
@@ -142,6 +175,7 @@ const pinned = await authenticator(["--pin", "1234"]);
 const ports = [String(plain.port), String(pinned.port), String(n)];
 const clients = [];
 const cold = [];
+const cFloor = coldOnly ? undefined : cFloorProgram();
 try {
   if (!py.skip) {
     console.error(`side by side: python-fido2 ${py.version} (n=${n})…`);
@@ -152,7 +186,10 @@ try {
         : JSON.parse(run(PYTHON, [join(here, "client.py"), ...ports], "client.py")),
       cold: {},
     };
-    if (!coldOnly) floors(client.result, PYTHON, [join(here, "floor.py"), ports[0], ports[2]]);
+    if (!coldOnly) {
+      floors(client.result, PYTHON, [join(here, "floor.py"), ports[0], ports[2]]);
+      cFloors(client.result, cFloor);
+    }
     clients.push(client);
     for (
       const [row, argv] of [
@@ -181,6 +218,7 @@ try {
       // The datagram API the library used: the native one where the runtime has it unflagged.
       const api = name === "Bun" || label ? "native" : "node:dgram";
       floors(result, exe, [...rt, join(here, "floor.ts"), ports[0], ports[2], api]);
+      cFloors(result, cFloor);
     }
     const client = { name: result.runtime + label, result, cold: {} };
     clients.push(client);
@@ -210,9 +248,11 @@ if (args.includes("--json")) {
 const ROWS = [
   ["ping", "CTAPHID PING 8 B"],
   ["pingFloor", "  floor: its datagrams, no library²"],
+  ["pingCFloor", "  the same datagrams from C³"],
   ["ctap2GetAssertion", "raw Ctap2 getAssertion"],
   ["clientGetAssertion", "Fido2Client getAssertion (1 allowed)"],
   ["clientGetAssertionFloor", "  floor: its datagrams, no library²"],
+  ["clientGetAssertionCFloor", "  the same datagrams from C³"],
   ["clientGetAssertionAboveFloor", "  the library's own share (above the floor)"],
   ["makeCredential", "Fido2Client makeCredential"],
   ["makeCredentialPin", "makeCredential with PIN (token)"],
@@ -250,6 +290,7 @@ for (
 ) {
   // The library's share is a CPU figure: wall time above the floor is mostly noise.
   const rows = ROWS.filter(([k]) => field !== "roundTrips" || !/^ping|Floor$/.test(k))
+    .filter(([k]) => field !== "ms" || !k.endsWith("CFloor"))
     .filter(([k]) => field === "cpuMs" || !k.endsWith("AboveFloor"))
     .map(([k, label]) => [label, ...clients.map((c) => cell(c, k, field))]);
   table(title, ["operation", ...names], rows);
@@ -285,6 +326,27 @@ console.log(
     "--unstable-net, Bun.udpSocket; a blocking socket in Python): the runtime's own I/O and the " +
     "authenticator's pace, without any framing, CBOR or client logic.",
 );
+if (cFloor) {
+  console.log(
+    "\n³ The same datagrams again, replayed from C on a blocking socket (floor.c): no runtime, " +
+      "no library, the least CPU any client can spend on that exchange on this machine.",
+  );
+}
+const budget = base?.result.clientGetAssertion?.cpuMs / 10;
+if (budget) {
+  console.log(
+    `\nGoal 2 (CPU per Fido2Client getAssertion ≤ 1/10 of python-fido2's): the budget is ` +
+      `${fmt(budget)} ms. ` +
+      clients.filter((c) => c !== base).map((c) => {
+        const r = c.result;
+        const share = (x) => x ? `${(x.cpuMs / budget * 100).toFixed(0)} %` : "—";
+        return `${c.name}: ${fmt(r.clientGetAssertion.cpuMs)} ms, ` +
+          `${(r.clientGetAssertion.cpuMs / budget / 10).toFixed(2)}× python's; its datagrams ` +
+          `alone take ${share(r.clientGetAssertionFloor)} of the budget (from C: ` +
+          `${share(r.clientGetAssertionCFloor)})`;
+      }).join("; ") + ".",
+  );
+}
 console.log(
   `\nAuthenticator: VirtualAuthenticator over UDP (bench/side_by_side/authenticator.ts), one ` +
     `process for every client (a second one with PIN 1234 for the PIN row). n=${n}.`,
