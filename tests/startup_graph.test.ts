@@ -76,7 +76,8 @@ describe("start-up import graph", () => {
     assert.deepEqual(
       loaded(graph, [
         /^tldts$/, // the RP ID check: register/authenticate only
-        /^@noble\/curves\//, // signatures and key agreement: loaded with their first use
+        /^@noble\/curves\//, // signatures: loaded with their first use
+        /^node:crypto$/, // the PIN protocols' ECDH and AES: loaded with the first key agreement
         /^node:fs/, // state, options and blob files
         /^src\/virtual\//, // --virtual only
         /^src\/client\/(?!errors\.ts$)/, // the WebAuthn client: register/authenticate only
