@@ -170,6 +170,27 @@ describe("Windows binaries under Wine (bun build --compile --target=bun-windows-
     assert.equal(typeof json.elevated, "boolean");
   });
 
+  it("fido2.exe runs the PIN protocols on Bun for Windows (node:crypto ECDH and AES)", () => {
+    // A virtual key, so the PIN/UV protocol runs in the exe itself: pin set (key agreement,
+    // newPinEnc), creds list (a token: pinHashEnc out, the token decrypted back), a wrong PIN.
+    const state = join(dir, "virtual.json");
+    const set = run(exe("fido2.exe"), ["pin", "set", "--virtual", state], {
+      FIDO2_NEW_PIN: "123456",
+    });
+    assert.equal(set.code, EXIT.OK, set.stdout + set.stderr);
+    assert.match(set.stdout, /PIN set\./);
+    const list = run(exe("fido2.exe"), ["creds", "list", "--virtual", state], {
+      FIDO2_PIN: "123456",
+    });
+    assert.equal(list.code, EXIT.OK, list.stdout + list.stderr);
+    assert.match(list.stdout, /No discoverable credentials\./);
+    const wrong = run(exe("fido2.exe"), ["creds", "list", "--virtual", state], {
+      FIDO2_PIN: "654321",
+    });
+    assert.equal(wrong.code, EXIT.PIN, wrong.stdout + wrong.stderr);
+    assert.match(wrong.stderr, /PIN_INVALID/);
+  });
+
   it("fido2.exe pin set in a non-elevated prompt says it needs an elevated one (exit 8)", () => {
     const r = run(fixture("run_unelevated.exe"), [exe("fido2.exe"), "pin", "set"]);
     assert.equal(r.code, EXIT.ELEVATION, r.stdout + r.stderr);
