@@ -21,76 +21,15 @@ import {
 } from "node:crypto";
 import type { CborMap, CborValue } from "../cbor.ts";
 import { CTAP_STATUS, CtapError } from "../ctap.ts";
-import { b64urlDecode, concat } from "../utils.ts";
+import { b64urlDecode, concat, fromHex } from "../utils.ts";
 import { PinProtocolV1, PinProtocolV2 } from "./pin_protocol.ts";
 
+/** DER AlgorithmIdentifier of an EC key on P-256 (id-ecPublicKey, prime256v1). */
+const EC_P256 = "301306072a8648ce3d020106082a8648ce3d030107";
 /** DER SubjectPublicKeyInfo of a P-256 key up to its 65-byte uncompressed point. */
-const SPKI_P256 = Uint8Array.of(
-  0x30,
-  0x59,
-  0x30,
-  0x13,
-  0x06,
-  0x07,
-  0x2a,
-  0x86,
-  0x48,
-  0xce,
-  0x3d,
-  0x02,
-  0x01,
-  0x06,
-  0x08,
-  0x2a,
-  0x86,
-  0x48,
-  0xce,
-  0x3d,
-  0x03,
-  0x01,
-  0x07,
-  0x03,
-  0x42,
-  0x00,
-);
+const SPKI_P256 = fromHex(`3059${EC_P256}034200`);
 /** DER PKCS#8 of a P-256 key (RFC 5915 ECPrivateKey, no public key) up to its 32-byte scalar. */
-const PKCS8_P256 = Uint8Array.of(
-  0x30,
-  0x41,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x13,
-  0x06,
-  0x07,
-  0x2a,
-  0x86,
-  0x48,
-  0xce,
-  0x3d,
-  0x02,
-  0x01,
-  0x06,
-  0x08,
-  0x2a,
-  0x86,
-  0x48,
-  0xce,
-  0x3d,
-  0x03,
-  0x01,
-  0x07,
-  0x04,
-  0x27,
-  0x30,
-  0x25,
-  0x02,
-  0x01,
-  0x01,
-  0x04,
-  0x20,
-);
+const PKCS8_P256 = fromHex(`3041020100${EC_P256}042730250201010420`);
 
 /** The key object of an uncompressed point; throws when the point is not on P-256. */
 function publicKeyObject(point: Uint8Array): KeyObject {
