@@ -44,10 +44,16 @@ async function cbc(
     ? createDecipheriv(algorithm, key, iv)
     : createCipheriv(algorithm, key, iv);
   cipher.setAutoPadding(false);
+  // Whole blocks without padding: update() should return them all and final() nothing, but
+  // take what each gives rather than rely on how a runtime splits them.
+  const head = cipher.update(data);
+  const tail = cipher.final();
+  if (head.length + tail.length !== data.length) {
+    throw new Error(`AES-CBC returned ${head.length + tail.length} bytes for ${data.length}`);
+  }
   const out = new Uint8Array(data.length);
-  out.set(cipher.update(data));
-  // Whole blocks and no padding: final() has nothing left to emit, but it releases the context.
-  cipher.final();
+  out.set(head);
+  out.set(tail, head.length);
   return out;
 }
 
