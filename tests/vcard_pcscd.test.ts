@@ -100,6 +100,22 @@ describe("virtual card through the real pcscd", () => {
     await releasePcscd();
   });
 
+  /**
+   * Inserts `va` as a card into the first reader, connects to it and runs `body`; then pulls
+   * the card (closes the vpcd link) and waits until pcscd has seen it go.
+   */
+  async function withCard(va: VirtualAuthenticator, body: () => Promise<void>): Promise<void> {
+    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
+    try {
+      await client.waitCard(reader(), true);
+      await client.connect(reader());
+      await body();
+    } finally {
+      await link.close();
+    }
+    await client.waitCard(reader(), false);
+  }
+
   it("lists both vpcd readers", async () => {
     assert.deepEqual(await client.readers(), [...bed.readers]);
   });
@@ -123,10 +139,7 @@ describe("virtual card through the real pcscd", () => {
 
   it("serves getInfo as short (61xx chained) and as extended APDUs", async () => {
     const va = new VirtualAuthenticator({ u2f: false });
-    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
-    try {
-      await client.waitCard(reader(), true);
-      await client.connect(reader());
+    await withCard(va, async () => {
       assert.equal(
         await client.transmit(SELECT),
         toHex(new TextEncoder().encode("FIDO_2_0")) + "9000",
@@ -145,18 +158,12 @@ describe("virtual card through the real pcscd", () => {
       assert.ok((info.get(1) as string[]).includes("FIDO_2_0"));
       assert.ok(!(info.get(1) as string[]).includes("U2F_V2"));
       await client.disconnect();
-    } finally {
-      await link.close();
-    }
-    await client.waitCard(reader(), false);
+    });
   });
 
   it("reassembles a chained makeCredential (CLA 90) sent through pcscd", async () => {
     const va = new VirtualAuthenticator();
-    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
-    try {
-      await client.waitCard(reader(), true);
-      await client.connect(reader());
+    await withCard(va, async () => {
       await client.transmit(SELECT);
       const mc = makeCredential([randomBytes(300), randomBytes(300)]);
       const links: Uint8Array[] = [];
@@ -173,10 +180,7 @@ describe("virtual card through the real pcscd", () => {
       assert.equal(result.slice(0, 2), "00");
       assert.equal((decode(Buffer.from(result.slice(2), "hex")) as CborMap).get(1), "packed");
       await client.disconnect();
-    } finally {
-      await link.close();
-    }
-    await client.waitCard(reader(), false);
+    });
   });
 
   it("answers 9100 with UPNEEDED while waiting for a touch, then the result; cancel gives 2D", async () => {
@@ -292,10 +296,7 @@ describe("virtual card through the real pcscd", () => {
 
   it("U2F over the card: register (response chained with 61xx) and authenticate", async () => {
     const va = new VirtualAuthenticator();
-    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
-    try {
-      await client.waitCard(reader(), true);
-      await client.connect(reader());
+    await withCard(va, async () => {
       await client.transmit(SELECT);
       const app = randomBytes(32);
       const first = await client.transmit(
@@ -321,18 +322,12 @@ describe("virtual card through the real pcscd", () => {
       assert.equal(sw(auth), "9000");
       assert.equal(auth.slice(0, 2), "01");
       await client.disconnect();
-    } finally {
-      await link.close();
-    }
-    await client.waitCard(reader(), false);
+    });
   });
 
   it("an extended APDU carries a 700-byte command; a reset card needs SELECT again", async () => {
     const va = new VirtualAuthenticator();
-    const link = await va.connectVpcd({ host: bed.host, port: bed.ports[0] });
-    try {
-      await client.waitCard(reader(), true);
-      await client.connect(reader());
+    await withCard(va, async () => {
       await client.transmit(SELECT);
       const mc = makeCredential([randomBytes(300), randomBytes(300)]);
       const apdu = concat(
@@ -348,10 +343,7 @@ describe("virtual card through the real pcscd", () => {
       await client.connect(reader());
       assert.equal(await client.transmit("80108000010400"), "6d00");
       await client.disconnect();
-    } finally {
-      await link.close();
-    }
-    await client.waitCard(reader(), false);
+    });
   });
 
   for (const how of ["reset", "unpower"] as const) {
