@@ -410,9 +410,7 @@ describe("NFC client matrix through pcscd", () => {
     await card();
     await openReader(bed.readers[0]).then((d) => d.close());
     devices.length = 0;
-    const argv = process.versions.bun
-      ? [process.execPath, "cli.ts"]
-      : [process.execPath, "run", "-A", "cli.ts"];
+    const argv = script("cli.ts");
     const r = await run(argv, ["info", "--reader", bed.readers[0], "--json"]);
     assert.equal(r.status, 0, r.stderr);
     const json = JSON.parse(r.stdout);
@@ -437,9 +435,7 @@ describe("fido2 over NFC", () => {
     await card();
     await openReader(bed.readers[0]).then((d) => d.close());
     devices.length = 0;
-    const argv = process.versions.bun
-      ? [process.execPath, "cli.ts"]
-      : [process.execPath, "run", "-A", "cli.ts"];
+    const argv = script("cli.ts");
     const at = ["--reader", bed.readers[0]];
     const reg = await run(argv, [
       "register",
@@ -466,9 +462,7 @@ describe("fido2 over NFC", () => {
 
 describe("examples/nfc.ts", () => {
   it("--virtual inserts a card into the vpcd reader, then registers and authenticates", async () => {
-    const argv = process.versions.bun
-      ? [process.execPath, "examples/nfc.ts"]
-      : [process.execPath, "run", "-A", "examples/nfc.ts"];
+    const argv = script("examples/nfc.ts");
     const r = await run(argv, [
       "--virtual",
       "--vpcd-port",
@@ -486,6 +480,11 @@ describe("examples/nfc.ts", () => {
 });
 
 /** Runs a program asynchronously (the cards answer from this process); killed after 90 s. */
+/** The command line that runs `file` on the runtime running the tests. */
+function script(file: string): string[] {
+  return process.versions.bun ? [process.execPath, file] : [process.execPath, "run", "-A", file];
+}
+
 function run(argv: string[], args: string[]) {
   return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(argv[0], [...argv.slice(1), ...args], {

@@ -27,6 +27,19 @@ function card(opts: VirtualAuthenticatorOptions = {}, cardOpts: CtapCardOptions 
   return { va, card: c, tx };
 }
 
+/** A card whose user presence waits until `approve()`; status updates every `statusDelayMs`. */
+function cardAwaitingTouch(statusDelayMs: number) {
+  let approve!: () => void;
+  const touched = new Promise<void>((r) => (approve = r));
+  const c = card({
+    userPresence: async () => {
+      await touched;
+      return "approve" as const;
+    },
+  }, { statusDelayMs });
+  return { ...c, approve };
+}
+
 function sw(resp: string): string {
   return resp.slice(-4);
 }
@@ -250,14 +263,7 @@ describe("card: NFCCTAP_MSG", () => {
   });
 
   it("answers 9100 + UPNEEDED while waiting for a touch, then the result", async () => {
-    let approve!: () => void;
-    const touched = new Promise<void>((r) => (approve = r));
-    const { tx } = card({
-      userPresence: async () => {
-        await touched;
-        return "approve" as const;
-      },
-    }, { statusDelayMs: 20 });
+    const { tx, approve } = cardAwaitingTouch(20);
     await tx(SELECT);
     const mc = makeCredential();
     const first = await tx(msg(0x80, mc));
@@ -272,14 +278,7 @@ describe("card: NFCCTAP_MSG", () => {
   });
 
   it("without P1 0x80 the card holds the answer until the command completes", async () => {
-    let approve!: () => void;
-    const touched = new Promise<void>((r) => (approve = r));
-    const { tx } = card({
-      userPresence: async () => {
-        await touched;
-        return "approve" as const;
-      },
-    }, { statusDelayMs: 5 });
+    const { tx, approve } = cardAwaitingTouch(5);
     await tx(SELECT);
     const mc = makeCredential();
     const answer = tx(msg(0x00, mc));
